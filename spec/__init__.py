@@ -1,0 +1,1 @@
+"""ackproof.spec"""
