@@ -70,7 +70,7 @@ class Snapshot:
     """Durable state recovered on restart."""
 
     next_id: int = 0
-    outbox: Mapping[int, bytes] = field(default=_EMPTY)
+    outbox: Mapping[int, bytes] = field(default_factory=lambda: _EMPTY)
     seen: frozenset[int] = frozenset()
 
 
