@@ -80,7 +80,7 @@ class FaultyTransport:
     """Wraps a transport; open it with :func:`open_faulty_transport`."""
 
     def __init__(
-        self, inner: Transport, nursery: trio.Nursery, *, rates: FaultRates, seed: int
+        self, inner: Transport, nursery: trio.Nursery, *, rates: FaultRates, seed: int | str
     ) -> None:
         self._inner = inner
         self._nursery = nursery
@@ -156,7 +156,7 @@ class FaultyTransport:
 
 @asynccontextmanager
 async def open_faulty_transport(
-    inner: Transport, *, rates: FaultRates, seed: int
+    inner: Transport, *, rates: FaultRates, seed: int | str
 ) -> AsyncIterator[FaultyTransport]:
     async with trio.open_nursery() as nursery:
         faulty = FaultyTransport(inner, nursery, rates=rates, seed=seed)

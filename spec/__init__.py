@@ -1,1 +1,63 @@
-"""ackproof.spec"""
+"""ackproof.spec: delivery protocols as typed, finite state machines.
+
+A user's variant imports only this package::
+
+    from ackproof.spec import Bool, Builder, Ctx, Faults, protocol
+
+    @protocol("my-protocol", claims=["exactly-once"], faults=Faults(loss=True))
+    def my_protocol(p: Builder) -> None:
+        ...
+
+See :mod:`ackproof.spec.kernel` for the handler API and :mod:`ackproof.spec.history`
+for the guarantees.  This package imports neither z3 nor trio.
+"""
+
+from .errors import SpecError, StepError
+from .explore import Exploration, Path, explore
+from .expr import Expr, all_, any_, implies, ite, max_, min_
+from .faults import Faults, parse_faults
+from .history import GUARANTEE_STATEMENTS, GUARANTEES, PROPERTIES
+from .interp import compile_system
+from .kernel import Builder, Ctx, FrameView, Node, ProtocolDef, protocol
+from .network import FrameKind
+from .system import Action, Property, Slot, System
+from .types import Array, Bag, Bool, Enum, Int, Queue, Scalar
+
+__all__ = [
+    "GUARANTEES",
+    "GUARANTEE_STATEMENTS",
+    "PROPERTIES",
+    "Action",
+    "Array",
+    "Bag",
+    "Bool",
+    "Builder",
+    "Ctx",
+    "Enum",
+    "Exploration",
+    "Expr",
+    "Faults",
+    "FrameKind",
+    "FrameView",
+    "Int",
+    "Node",
+    "Path",
+    "Property",
+    "ProtocolDef",
+    "Queue",
+    "Scalar",
+    "Slot",
+    "SpecError",
+    "StepError",
+    "System",
+    "all_",
+    "any_",
+    "compile_system",
+    "explore",
+    "implies",
+    "ite",
+    "max_",
+    "min_",
+    "parse_faults",
+    "protocol",
+]

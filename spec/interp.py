@@ -1,0 +1,170 @@
+"""The concrete meaning of a system: actions compiled to plain Python functions.
+
+Theory of operation
+-------------------
+Each :class:`~ackproof.spec.system.Action` becomes one generated function
+``step(s) -> new_state | None`` (``None``: not enabled).  Expressions are DAGs with
+shared nodes; the generator names every shared node once (common-subexpression
+elimination), evaluates the guard first and the updates only when it holds, and raises
+:class:`~ackproof.spec.errors.StepError` when a well-formedness check fails (a value
+outside its field's range, an index out of bounds).
+
+:func:`step_reference` evaluates the same action with the slow tree-walking evaluator of
+:mod:`ackproof.spec.expr`; a test pins the two to agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .errors import StepError
+from .expr import Expr, Value, evaluate, walk
+from .system import Action, State, System
+
+StepFn = Callable[[State], State | None]
+PredFn = Callable[[State], bool]
+
+_BIN = {
+    "eq": "==",
+    "lt": "<",
+    "le": "<=",
+    "add": "+",
+    "sub": "-",
+    "mul": "*",
+    "mod": "%",
+}
+
+
+class _Gen:
+    """Python source for a set of expressions sharing one namespace of temporaries."""
+
+    def __init__(self, roots: Sequence[Expr]) -> None:
+        self.refs: dict[int, int] = {}
+        for e in walk(roots):
+            for a in e.args:
+                self.refs[id(a)] = self.refs.get(id(a), 0) + 1
+        self.names: dict[int, str] = {}
+        self.lines: list[str] = []
+
+    def need(self, roots: Sequence[Expr], indent: str) -> None:
+        """Emit temporaries for the shared nodes under ``roots`` not yet named."""
+        for e in walk(roots):
+            if id(e) in self.names or e.op in ("const", "slot"):
+                continue
+            if self.refs.get(id(e), 0) > 1:
+                src = self.src(e)
+                name = f"t{len(self.names)}"
+                self.lines.append(f"{indent}{name} = {src}")
+                self.names[id(e)] = name
+
+    def src(self, e: Expr) -> str:
+        if e.op == "const":
+            return repr(bool(e.value)) if e.sort == "bool" else repr(e.value)
+        if e.op == "slot":
+            return f"s[{e.value}]"
+        a = [self.names.get(id(x)) or self.src(x) for x in e.args]
+        if e.op == "not":
+            return f"(not {a[0]})"
+        if e.op == "and":
+            return "(" + " and ".join(a) + ")"
+        if e.op == "or":
+            return "(" + " or ".join(a) + ")"
+        if e.op == "ite":
+            return f"({a[1]} if {a[0]} else {a[2]})"
+        if e.op in ("min", "max"):
+            return f"{e.op}({a[0]}, {a[1]})"
+        return f"({a[0]} {_BIN[e.op]} {a[1]})"
+
+
+def _action_source(fname: str, action: Action, width: int) -> str:
+    roots = [action.guard, *(v for _, v in action.updates), *(c for c, _ in action.checks)]
+    g = _Gen(roots)
+    g.lines.append(f"def {fname}(s):")
+    g.need([action.guard], "    ")
+    g.lines.append(f"    if not {g.src(action.guard)}:")
+    g.lines.append("        return None")
+    for k, (cond, _msg) in enumerate(action.checks):
+        g.need([cond], "    ")
+        g.lines.append(f"    if not {g.src(cond)}:")
+        g.lines.append(f"        _fail({action.index}, {k}, s)")
+    g.need([v for _, v in action.updates], "    ")
+    upd = dict(action.updates)
+    items = [g.src(upd[i]) if i in upd else f"s[{i}]" for i in range(width)]
+    g.lines.append(f"    return ({', '.join(items)},)")
+    return "\n".join(g.lines)
+
+
+def _pred_source(fname: str, e: Expr) -> str:
+    g = _Gen([e])
+    g.lines.append(f"def {fname}(s):")
+    g.need([e], "    ")
+    g.lines.append(f"    return {g.src(e)}")
+    return "\n".join(g.lines)
+
+
+@dataclass
+class Compiled:
+    """A system's actions and predicates as Python functions."""
+
+    system: System
+    steps: list[StepFn]
+
+    def successors(self, state: State) -> list[tuple[int, State]]:
+        out = []
+        for i, f in enumerate(self.steps):
+            t = f(state)
+            if t is not None:
+                out.append((i, t))
+        return out
+
+    def step(self, state: State, action: int) -> State | None:
+        return self.steps[action](state)
+
+    def predicate(self, e: Expr) -> PredFn:
+        ns: dict[str, object] = {}
+        exec(compile(_pred_source("pred", e), "<ackproof predicate>", "exec"), ns)
+        fn = ns["pred"]
+        assert callable(fn)
+        return fn
+
+
+def compile_system(system: System) -> Compiled:
+    """Compile every action of ``system`` into a Python function."""
+    width = len(system.slots)
+    actions = system.actions
+
+    def fail(ai: int, k: int, s: State) -> None:
+        a = actions[ai]
+        raise StepError(
+            f"protocol {system.protocol!r}, action {a.label!r}: {a.checks[k][1]} "
+            f"(in state {system.show_state(s)})"
+        )
+
+    src = "\n\n".join(_action_source(f"a{a.index}", a, width) for a in actions)
+    ns: dict[str, object] = {"_fail": fail}
+    exec(compile(src, f"<ackproof {system.protocol}>", "exec"), ns)
+    steps: list[StepFn] = []
+    for a in actions:
+        fn = ns[f"a{a.index}"]
+        assert callable(fn)
+        steps.append(fn)
+    return Compiled(system, steps)
+
+
+def step_reference(system: System, action: Action, state: State) -> State | None:
+    """The same step by the reference evaluator (slow; for tests)."""
+    if not evaluate(action.guard, state):
+        return None
+    for cond, msg in action.checks:
+        if not evaluate(cond, state):
+            raise StepError(f"protocol {system.protocol!r}, action {action.label!r}: {msg}")
+    out: list[Value] = list(state)
+    for i, e in action.updates:
+        v = evaluate(e, state)
+        out[i] = bool(v) if system.slots[i].sort == "bool" else int(v)
+    return tuple(out)
+
+
+def holds(system: System, e: Expr, state: State) -> bool:
+    return bool(evaluate(e, state))

@@ -1,0 +1,300 @@
+"""The network: one channel per direction between two nodes.
+
+Theory of operation
+-------------------
+A channel carries the ground frames of every frame kind declared from its source to its
+destination.  Its shape depends on the fault model:
+
+* **reordering** (``Faults.reorder``): a bag, stored as one counter per ground frame.
+  Any frame in flight may be delivered next, so reordering costs no state at all.
+* **FIFO** (otherwise): ``capacity`` position slots holding frame numbers plus a length.
+
+Either way the channel holds at most ``capacity`` frames; a send into a full channel is
+not enabled (the sender waits), which is the bound a finite model needs.  Loss removes a
+frame, duplication adds a copy (in a FIFO, right behind the original).  Both are
+environment actions that may be limited by a fault budget.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .env import Env, Layout
+from .errors import SpecError
+from .expr import FALSE, Expr, add, and_, any_, const, eq, ite, lt, max_, min_, or_
+from .system import ChannelInfo, FrameValue
+from .types import Scalar
+
+
+@dataclass(frozen=True, slots=True)
+class FrameKind:
+    """A declared kind of frame, e.g. ``DATA(msg, seq)`` from sender to receiver."""
+
+    name: str
+    src: str
+    dst: str
+    fields: tuple[tuple[str, Scalar], ...]
+    #: The field holding the logical message id this frame carries a copy of, if any.
+    carries: str | None
+    ghost: frozenset[str]
+
+    def __call__(self, **values: object) -> FrameExpr:
+        names = [n for n, _ in self.fields]
+        unknown = [k for k in values if k not in names]
+        if unknown:
+            raise SpecError(f"frame {self.name} has no field {unknown[0]!r} (fields: {names})")
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise SpecError(f"frame {self.name} needs a value for field {missing[0]!r}")
+        out: dict[str, Expr] = {}
+        for n, t in self.fields:
+            v = values[n]
+            if not isinstance(v, Expr | bool | int):
+                raise SpecError(f"frame {self.name}.{n}: expected an expression, got {v!r}")
+            e = t.lit(v)
+            if e.sort != t.sort or (t.sort == "int" and e.enum != t.enum):
+                raise SpecError(f"frame {self.name}.{n} is {t.describe()}, got {e!r}")
+            if e.ghost and n not in self.ghost:
+                raise SpecError(
+                    f"frame {self.name}.{n} is a real field but its value {e!r} is derived "
+                    "from a ghost field"
+                )
+            out[n] = e
+        return FrameExpr(self, out)
+
+    def ground(self) -> list[FrameValue]:
+        doms = [t.values() for _, t in self.fields]
+        out = []
+        for combo in itertools.product(*doms):
+            fields = tuple((n, v) for (n, _), v in zip(self.fields, combo, strict=True))
+            shown = tuple((n, t.show(v)) for (n, t), v in zip(self.fields, combo, strict=True))
+            out.append(FrameValue(self.name, fields, shown))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class FrameExpr:
+    """A frame being sent: its kind and an expression per field."""
+
+    kind: FrameKind
+    values: Mapping[str, Expr]
+
+
+class Channel:
+    """The frames in flight from ``src`` to ``dst``."""
+
+    def __init__(
+        self,
+        src: str,
+        dst: str,
+        kinds: Sequence[FrameKind],
+        *,
+        ordered: bool,
+        capacity: int,
+        layout: Layout,
+    ) -> None:
+        self.src = src
+        self.dst = dst
+        self.name = f"{src}->{dst}"
+        self.kinds = tuple(kinds)
+        self.ordered = ordered
+        self.capacity = capacity
+        self.layout = layout
+        self.frames: list[FrameValue] = [f for k in self.kinds for f in k.ground()]
+        self.number = {f: i for i, f in enumerate(self.frames)}
+        owner = f"net:{self.name}"
+        self.length_slot: int | None = None
+        if not ordered:
+            self.slots = [
+                layout.add(f"{self.name}#{f}", sort="int", lo=0, hi=capacity, init=0, owner=owner)
+                for f in self.frames
+            ]
+        else:
+            top = len(self.frames) - 1
+            self.slots = [
+                layout.add(f"{self.name}[{i}]", sort="int", lo=0, hi=top, init=0, owner=owner)
+                for i in range(capacity)
+            ]
+            self.length_slot = layout.add(
+                f"{self.name}.len", sort="int", lo=0, hi=capacity, init=0, owner=owner
+            )
+
+    def info(self) -> ChannelInfo:
+        return ChannelInfo(
+            name=self.name,
+            src=self.src,
+            dst=self.dst,
+            ordered=self.ordered,
+            capacity=self.capacity,
+            frames=tuple(self.frames),
+            slots=tuple(self.slots),
+            length_slot=self.length_slot,
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _size(self, env: Env) -> Expr:
+        if self.length_slot is not None:
+            return env.read(self.length_slot)
+        total: Expr = const(0)
+        for s in self.slots:
+            total = add(total, env.read(s))
+        return total
+
+    def _match(self, frame: FrameExpr, g: FrameValue) -> Expr:
+        if g.kind != frame.kind.name:
+            return FALSE
+        return and_(
+            *(eq(frame.values[n], const(v, enum=frame.values[n].enum)) for n, v in g.fields)
+        )
+
+    def _number(self, frame: FrameExpr) -> Expr:
+        """The frame's number in ``self.frames`` as an expression (FIFO positions)."""
+        acc: Expr = const(self.frames.index(frame.kind.ground()[0]))
+        radix = 1
+        for n, t in reversed(frame.kind.fields):
+            v = frame.values[n]
+            term = _as_plain_int(v, t)
+            if t.lo != 0:
+                term = term - t.lo
+            acc = add(acc, term * radix) if radix != 1 else add(acc, term)
+            radix *= t.hi - t.lo + 1
+        return acc
+
+    # -- the sender's side ---------------------------------------------------------------------
+    def send(self, env: Env, frame: FrameExpr) -> None:
+        """Put ``frame`` in flight (under ``env.path``); waits if the channel is full."""
+        env.require(lt(self._size(env), self.capacity))
+        if not self.ordered:
+            for g, s in zip(self.frames, self.slots, strict=True):
+                m = self._match(frame, g)
+                if m is FALSE:
+                    continue
+                saved = env.path
+                env.path = and_(saved, m)
+                env.write(s, min_(add(env.read(s), 1), self.capacity), what=self.name, trusted=True)
+                env.path = saved
+            return
+        assert self.length_slot is not None
+        n = env.read(self.length_slot)
+        num = self._number(frame)
+        env.store(self.slots, 0, n, num, what=self.name, trusted=True)
+        env.write(self.length_slot, min_(add(n, 1), self.capacity), what=self.name, trusted=True)
+
+    # -- environment actions: each returns (label, frame, position, apply) -------------------
+    def takes(self) -> list[tuple[FrameValue, Callable[[Env], None]]]:
+        """Per ground frame: remove it for delivery (bag: any copy; FIFO: the head)."""
+        out: list[tuple[FrameValue, Callable[[Env], None]]] = []
+        for i, g in enumerate(self.frames):
+            if not self.ordered:
+                out.append((g, self._bag_remove(i)))
+            else:
+                out.append((g, self._fifo_take_head(i)))
+        return out
+
+    def _bag_remove(self, i: int) -> Callable[[Env], None]:
+        s = self.slots[i]
+
+        def apply(env: Env) -> None:
+            c = env.read(s)
+            env.require(lt(0, c))
+            env.write(s, max_(c - 1, 0), what=self.name, trusted=True)
+
+        return apply
+
+    def _fifo_take_head(self, number: int) -> Callable[[Env], None]:
+        def apply(env: Env) -> None:
+            assert self.length_slot is not None
+            env.require(lt(0, env.read(self.length_slot)))
+            env.require(eq(env.read(self.slots[0]), number))
+            self._fifo_remove_at(env, 0)
+
+        return apply
+
+    def _fifo_remove_at(self, env: Env, pos: int) -> None:
+        assert self.length_slot is not None
+        vals = [env.read(s) for s in self.slots]
+        for j in range(pos, self.capacity):
+            nxt = vals[j + 1] if j + 1 < self.capacity else const(0)
+            env.write(self.slots[j], nxt, what=self.name, trusted=True)
+        n = env.read(self.length_slot)
+        env.write(self.length_slot, max_(n - 1, 0), what=self.name, trusted=True)
+
+    def losses(self) -> list[tuple[FrameValue | None, int | None, Callable[[Env], None]]]:
+        if not self.ordered:
+            return [(g, None, self._bag_remove(i)) for i, g in enumerate(self.frames)]
+        return [(None, p, self._fifo_lose(p)) for p in range(self.capacity)]
+
+    def _fifo_lose(self, pos: int) -> Callable[[Env], None]:
+        def apply(env: Env) -> None:
+            assert self.length_slot is not None
+            env.require(lt(pos, env.read(self.length_slot)))
+            self._fifo_remove_at(env, pos)
+
+        return apply
+
+    def duplications(self) -> list[tuple[FrameValue | None, int | None, Callable[[Env], None]]]:
+        if not self.ordered:
+            return [(g, None, self._bag_dup(i)) for i, g in enumerate(self.frames)]
+        return [(None, p, self._fifo_dup(p)) for p in range(self.capacity - 1)]
+
+    def _bag_dup(self, i: int) -> Callable[[Env], None]:
+        s = self.slots[i]
+
+        def apply(env: Env) -> None:
+            c = env.read(s)
+            env.require(lt(0, c))
+            env.require(lt(self._size(env), self.capacity))
+            env.write(s, min_(c + 1, self.capacity), what=self.name, trusted=True)
+
+        return apply
+
+    def _fifo_dup(self, pos: int) -> Callable[[Env], None]:
+        def apply(env: Env) -> None:
+            assert self.length_slot is not None
+            n = env.read(self.length_slot)
+            env.require(lt(pos, n))
+            env.require(lt(n, self.capacity))
+            vals = [env.read(s) for s in self.slots]
+            for j in range(pos + 1, self.capacity):
+                env.write(self.slots[j], vals[j - 1], what=self.name, trusted=True)
+            env.write(self.length_slot, min_(n + 1, self.capacity), what=self.name, trusted=True)
+
+        return apply
+
+    # -- observation -------------------------------------------------------------------------
+    def carrying(self, m: int) -> list[int]:
+        """Numbers of the frames that carry a copy of message ``m``."""
+        out = []
+        for i, g in enumerate(self.frames):
+            kind = next(k for k in self.kinds if k.name == g.kind)
+            if kind.carries is not None and g.get(kind.carries) == m:
+                out.append(i)
+        return out
+
+    def copies(self, env: Env, m: int) -> Expr:
+        """Whether a copy of message ``m`` is in flight on this channel."""
+        nums = self.carrying(m)
+        if not nums:
+            return FALSE
+        if not self.ordered:
+            return any_(lt(0, env.read(self.slots[i])) for i in nums)
+        assert self.length_slot is not None
+        n = env.read(self.length_slot)
+        return any_(
+            and_(lt(p, n), or_(*(eq(env.read(self.slots[p]), k) for k in nums)))
+            for p in range(self.capacity)
+        )
+
+
+def _as_plain_int(e: Expr, t: Scalar) -> Expr:
+    """``e`` as an untagged int (bools as 0/1, enum members as their position)."""
+    if t.sort == "bool":
+        return ite(e, 1, 0)
+    if t.enum is None:
+        return e
+    acc: Expr = const(t.hi)
+    for k in range(t.hi - 1, t.lo - 1, -1):
+        acc = ite(eq(e, const(k, enum=t.enum)), k, acc)
+    return acc

@@ -1,0 +1,163 @@
+"""The lowered form of a protocol: a finite transition system over flat slots.
+
+Theory of operation
+-------------------
+The kernel (:mod:`ackproof.spec.kernel`) runs every handler of a protocol once per ground
+action and records what it did as an :class:`Action`: a guard and a parallel update, both
+expressions over the *pre-state* slots.  A :class:`System` is the list of slots (every
+scalar the protocol, the network, the history and the fault budgets hold), the initial
+values, the actions and the properties.  Nothing below this line knows about handlers,
+``when`` blocks or crashes: every engine, concrete or symbolic, works on this form only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+from .expr import Expr, Names, Value, render
+from .faults import Faults
+
+ActionKind: TypeAlias = Literal["submit", "deliver", "timer", "crash", "lose", "duplicate"]
+State: TypeAlias = tuple[Value, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One scalar of the global state."""
+
+    index: int
+    name: str
+    sort: Literal["bool", "int"]
+    lo: int
+    hi: int
+    init: Value
+    #: ``"history"``, ``"budget"``, a node name, or ``"net:<channel>"``.
+    owner: str
+    durable: bool = True
+    ghost: bool = False
+    enum: str | None = None
+    members: tuple[str, ...] = ()
+
+    def show(self, v: Value) -> str:
+        if self.sort == "bool":
+            return "true" if v else "false"
+        if self.enum is not None and 0 <= int(v) < len(self.members):
+            return self.members[int(v)]
+        return str(int(v))
+
+
+@dataclass(frozen=True, slots=True)
+class FrameValue:
+    """A ground frame: a kind and a value for each of its fields."""
+
+    kind: str
+    fields: tuple[tuple[str, Value], ...]
+    shown: tuple[tuple[str, str], ...] = ()
+
+    def __str__(self) -> str:
+        pairs = self.shown or tuple((k, str(v)) for k, v in self.fields)
+        return f"{self.kind}({', '.join(f'{k}={v}' for k, v in pairs)})"
+
+    def get(self, name: str) -> Value:
+        return dict(self.fields)[name]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    """Where a channel lives in the state, so traces can show what is in flight."""
+
+    name: str
+    src: str
+    dst: str
+    ordered: bool
+    capacity: int
+    frames: tuple[FrameValue, ...]
+    #: Bag: one count slot per frame.  FIFO: ``capacity`` position slots holding frame
+    #: numbers, then ``length_slot``.
+    slots: tuple[int, ...]
+    length_slot: int | None = None
+
+    def contents(self, state: Sequence[Value]) -> list[FrameValue]:
+        if not self.ordered:
+            out: list[FrameValue] = []
+            for f, s in zip(self.frames, self.slots, strict=True):
+                out.extend([f] * int(state[s]))
+            return out
+        assert self.length_slot is not None
+        n = int(state[self.length_slot])
+        return [self.frames[int(state[s])] for s in self.slots[:n]]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A ground action: enabled when ``guard`` holds; then every update applies at once."""
+
+    index: int
+    kind: ActionKind
+    label: str
+    guard: Expr
+    updates: tuple[tuple[int, Expr], ...]
+    #: Well-formedness conditions (value in range, index in bounds) with their messages.
+    checks: tuple[tuple[Expr, str], ...] = ()
+    node: str | None = None
+    channel: str | None = None
+    handler: str | None = None
+    params: tuple[tuple[str, str], ...] = ()
+    frame: FrameValue | None = None
+    position: int | None = None
+    #: For a handler that crashed part-way: how many effects ran before the crash.
+    crash_after: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Property:
+    """An invariant over the observable history, with a reachability witness."""
+
+    id: str
+    statement: str
+    invariant: Expr
+    witness: Expr
+    witness_statement: str
+
+
+@dataclass(frozen=True)
+class System:
+    """A protocol at fixed bounds under a fault model: a finite transition system."""
+
+    protocol: str
+    messages: int
+    faults: Faults
+    slots: tuple[Slot, ...]
+    actions: tuple[Action, ...]
+    properties: dict[str, Property]
+    channels: tuple[ChannelInfo, ...]
+    nodes: tuple[str, ...]
+    claims: tuple[str, ...] = ()
+    enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    description: str = ""
+
+    def initial(self) -> State:
+        return tuple(s.init for s in self.slots)
+
+    @property
+    def names(self) -> Names:
+        return Names(tuple(s.name for s in self.slots), self.enums)
+
+    def render(self, e: Expr) -> str:
+        return render(e, self.names)
+
+    def slot(self, name: str) -> Slot:
+        for s in self.slots:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def show_state(self, state: Sequence[Value], *, owners: Sequence[str] | None = None) -> str:
+        parts = [
+            f"{s.name}={s.show(state[s.index])}"
+            for s in self.slots
+            if owners is None or s.owner in owners
+        ]
+        return ", ".join(parts)
