@@ -1,0 +1,197 @@
+"""``ackproof demo``: the three guarantees side by side over loopback, with faults and real crashes.
+
+Entry points for the CLI: :func:`add_arguments` and :func:`run` (exit 0 when every guarantee kept
+its promise, 1 when one did not, 2 on bad input). ``python -m ackproof.impl.demo`` runs it alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import NoReturn
+
+import trio
+
+from ackproof.impl.errors import UsageError
+from ackproof.impl.events import Guarantee
+from ackproof.impl.faults import FaultRates
+from ackproof.impl.harness import GuaranteeResult, RunConfig, run_guarantee
+from ackproof.impl.sender import RetryPolicy
+
+PROMISES = {
+    Guarantee.AT_MOST_ONCE: "never twice",
+    Guarantee.AT_LEAST_ONCE: "never lost",
+    Guarantee.EXACTLY_ONCE: "neither",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--messages", type=int, default=1000, help="messages per guarantee")
+    parser.add_argument("--loss", type=float, default=0.2, help="frame loss rate, 0..1")
+    parser.add_argument("--dup", type=float, default=0.1, help="frame duplication rate, 0..1")
+    parser.add_argument("--reorder", type=float, default=0.1, help="frame delay/reorder rate, 0..1")
+    parser.add_argument(
+        "--crash-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="SIGKILL and restart each receiver after every N submitted messages (0: never)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fault plans")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--trace-dir", metavar="DIR", help="write JSONL traces into DIR")
+    parser.add_argument(
+        "--rto", type=float, default=0.05, help="initial retransmission timeout, seconds"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="give up on a guarantee after this long"
+    )
+
+
+def _config(args: argparse.Namespace, workdir: Path) -> RunConfig:
+    if args.messages < 1:
+        raise UsageError(f"--messages must be >= 1, got {args.messages}")
+    if args.crash_every < 0:
+        raise UsageError(f"--crash-every must be >= 0, got {args.crash_every}")
+    for name in ("loss", "dup", "reorder"):
+        value = getattr(args, name)
+        if not 0.0 <= value <= 1.0:
+            raise UsageError(f"--{name} must be between 0 and 1, got {value}")
+    if args.loss >= 1.0:
+        raise UsageError("--loss 1 loses every frame; nothing could ever be delivered")
+    if not 0 < args.rto <= 10 or args.timeout <= 0:
+        raise UsageError("--rto must be in (0, 10] and --timeout > 0")
+    trace_dir = None
+    if args.trace_dir is not None:
+        trace_dir = Path(args.trace_dir)
+        try:
+            trace_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create --trace-dir {trace_dir}: {exc.strerror}") from None
+        for old in trace_dir.glob("*-*.jsonl"):
+            if old.name.split("-")[0] in {"at", "exactly"}:
+                old.unlink()
+    return RunConfig(
+        messages=args.messages,
+        rates=FaultRates(loss=args.loss, dup=args.dup, reorder=args.reorder, max_delay=0.02),
+        crash_every=args.crash_every,
+        seed=args.seed,
+        policy=RetryPolicy(initial=args.rto, maximum=max(args.rto, 0.5)),
+        workdir=workdir,
+        trace_dir=trace_dir,
+        timeout=args.timeout,
+    )
+
+
+async def run_all(cfg: RunConfig, *, show_progress: bool) -> list[GuaranteeResult]:
+    done = dict.fromkeys(Guarantee, 0)
+    results: dict[Guarantee, GuaranteeResult] = {}
+
+    async def one(g: Guarantee, index: int) -> None:
+        def progress(n: int) -> None:
+            done[g] = n
+
+        results[g] = await run_guarantee(g, index, cfg, progress)
+
+    async with trio.open_nursery() as nursery:
+        for index, g in enumerate(Guarantee):
+            nursery.start_soon(one, g, index)
+        if show_progress:
+            nursery.start_soon(_progress_bar, done, cfg.messages, results)
+    return [results[g] for g in Guarantee]
+
+
+async def _progress_bar(
+    done: dict[Guarantee, int], total: int, results: dict[Guarantee, GuaranteeResult]
+) -> None:
+    while len(results) < len(done):
+        n = sum(done.values())
+        width = 30
+        filled = width * n // (total * len(done))
+        parts = "  ".join(f"{g}: {done[g]}/{total}" for g in done)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {parts}")
+        sys.stderr.flush()
+        await trio.sleep(0.1)
+    sys.stderr.write("\r\x1b[K")
+    sys.stderr.flush()
+
+
+def render_table(results: list[GuaranteeResult]) -> str:
+    head = (
+        "guarantee",
+        "submitted",
+        "processed",
+        "lost",
+        "duplicated",
+        "kills",
+        "frames sent",
+        "durable writes",
+        "commits",
+        "elapsed",
+        "promise",
+    )
+    rows = [head]
+    for r in results:
+        verdict = ("kept: " if r.kept_promise else "BROKEN: ") + PROMISES[r.guarantee]
+        rows.append(
+            (
+                str(r.guarantee),
+                str(r.submitted),
+                str(r.processed),
+                str(r.lost),
+                str(r.duplicated),
+                str(r.kills),
+                str(r.frames_sent),
+                str(r.durable_writes),
+                str(r.durable_commits),
+                f"{r.elapsed:.2f}s",
+                verdict,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+def to_json(results: list[GuaranteeResult]) -> str:
+    out = []
+    for r in results:
+        d = asdict(r)
+        d["guarantee"] = str(r.guarantee)
+        d["kept_promise"] = r.kept_promise
+        out.append(d)
+    return json.dumps({"ok": all(r.kept_promise for r in results), "guarantees": out}, indent=2)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        with tempfile.TemporaryDirectory(prefix="ackproof-demo-") as tmp:
+            cfg = _config(args, Path(tmp))
+            results = trio.run(
+                lambda: run_all(cfg, show_progress=sys.stderr.isatty() and not args.json)
+            )
+    except UsageError as exc:
+        print(f"ackproof demo: error: {exc}", file=sys.stderr)
+        return 2
+    print(to_json(results) if args.json else render_table(results))
+    return 0 if all(r.kept_promise for r in results) else 1
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _OneLineParser(prog="ackproof demo", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
