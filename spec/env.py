@@ -105,11 +105,15 @@ class Env:
         s = self.layout.slots[i]
         v = lift(value)
         if v.sort != s.sort:
-            raise SpecError(f"{what} is a {s.sort}, cannot be set to {render(v)} ({v.sort})")
+            raise SpecError(
+                f"{what} is a {s.sort}, cannot be set to {render(v)} ({v.sort})", field=what
+            )
         if s.sort == "int" and v.enum != s.enum and not trusted:
             if v.is_const and v.enum is None and s.enum is not None:
-                raise SpecError(f"{what} holds {s.enum} members, not {v.value}")
-            raise SpecError(f"{what} holds {s.enum or 'ints'}, cannot take {v.enum or 'an int'}")
+                raise SpecError(f"{what} holds {s.enum} members, not {v.value}", field=what)
+            raise SpecError(
+                f"{what} holds {s.enum or 'ints'}, cannot take {v.enum or 'an int'}", field=what
+            )
         if v.ghost and not s.ghost and not trusted:
             raise SpecError(
                 f"{what} is real state but the value {render(v)} is derived from a ghost "
@@ -117,7 +121,9 @@ class Env:
             )
         if s.sort == "int":
             if v.is_const and not s.lo <= v.value <= s.hi:
-                raise SpecError(f"{what} = {v.value} is outside its range {s.lo}..{s.hi}")
+                raise SpecError(
+                    f"{what} = {v.value} is outside its range {s.lo}..{s.hi}", field=what
+                )
             if v.lo < s.lo or v.hi > s.hi:
                 self.check(and_(le(s.lo, v), le(v, s.hi)), f"{what} set outside {s.lo}..{s.hi}")
         self.cur[i] = ite(self.path, v, self.cur[i])
@@ -127,7 +133,7 @@ class Env:
         self, n: int, index_lo: int, idx: Expr, what: str, index_enum: str | None
     ) -> list[int]:
         if idx.sort != "int":
-            raise SpecError(f"{what}: index {render(idx)} is not an int")
+            raise SpecError(f"{what}: index {render(idx)} is not an int", field=what)
         if idx.enum != index_enum:
             raise SpecError(
                 f"{what}: indexed by {index_enum or 'ints'}, not by {idx.enum or 'an int'}"
@@ -135,11 +141,11 @@ class Env:
         if idx.is_const:
             k = idx.value - index_lo
             if not 0 <= k < n:
-                raise SpecError(f"{what}: index {idx.value} is out of bounds")
+                raise SpecError(f"{what}: index {idx.value} is out of bounds", field=what)
             return [k]
         ks = [k for k in range(n) if idx.lo <= k + index_lo <= idx.hi]
         if not ks:
-            raise SpecError(f"{what}: index {render(idx)} can never be in bounds")
+            raise SpecError(f"{what}: index {render(idx)} can never be in bounds", field=what)
         if idx.lo < index_lo or idx.hi > index_lo + n - 1:
             self.check(
                 and_(le(index_lo, idx), le(idx, index_lo + n - 1)), f"{what}: index out of bounds"

@@ -268,8 +268,11 @@ class ArrayPlace(Expr):
     def __setitem__(self, index: ExprLike, value: ExprLike) -> None:
         t = self._decl.type
         assert isinstance(t, Array)
-        idx = t.index.lit(index) if not isinstance(index, Expr) else index
-        v = t.elem.lit(value) if not isinstance(value, Expr) else value
+        try:
+            idx = t.index.lit(index) if not isinstance(index, Expr) else index
+            v = t.elem.lit(value) if not isinstance(value, Expr) else value
+        except SpecError as e:
+            raise e.located(field=self._ctx._field(self._decl)) from None
         self._ctx._effect_if_durable(self._decl)
         self._ctx._env.store(
             self._decl.slots,
@@ -455,9 +458,12 @@ class Ctx:
             raise SpecError(
                 "assign elements (ctx.a[i] = v), not the whole field", field=self._field(decl)
             )
-        v = decl.type.lit(value) if not isinstance(value, Expr) else value
-        self._effect_if_durable(decl)
-        self._env.write(decl.slots[0], v, what=self._field(decl))
+        try:
+            v = decl.type.lit(value) if not isinstance(value, Expr) else value
+            self._effect_if_durable(decl)
+            self._env.write(decl.slots[0], v, what=self._field(decl))
+        except SpecError as e:
+            raise e.located(field=self._field(decl)) from None
 
     def bag(self, name: str) -> BagPlace:
         decl = self._decl(name)

@@ -1,0 +1,268 @@
+"""The kernel's semantics: expressions, channels, crashes, atomic blocks, the two meanings."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ackproof.spec import (
+    Bool,
+    Builder,
+    Ctx,
+    Expr,
+    Faults,
+    FrameView,
+    Int,
+    ProtocolDef,
+    Queue,
+    SpecError,
+    compile_system,
+    explore,
+    protocol,
+)
+from ackproof.spec.expr import const, evaluate, ite, lift, slot
+from ackproof.spec.interp import step_reference
+from ackproof.spec.protocols import BROKEN, BUILTIN
+from ackproof.spec.system import State
+
+ALL = {**BUILTIN, **{k: v for k, (v, _) in BROKEN.items()}}
+
+
+def test_symbolic_values_refuse_python_truthiness() -> None:
+    x = slot(0, "int", 0, 3, enum=None, ghost=False)
+    with pytest.raises(SpecError, match="Python control flow"):
+        bool(x == 1)
+
+
+def test_constants_fold_and_intervals_are_sound() -> None:
+    x = slot(0, "int", 0, 3, enum=None, ghost=False)
+    assert (lift(2) + 3).const_value() == 5
+    assert (x < 7) is lift(True)
+    assert (x + 1).lo == 1
+    assert (x + 1).hi == 4
+    assert (x % 2).hi == 1
+    e = ite(x == 2, x + 10, x - 1)
+    assert [evaluate(e, (v,)) for v in range(4)] == [-1, 0, 12, 2]
+
+
+def fire(name: str, faults: Faults) -> ProtocolDef:
+    @protocol(name, claims=["at-most-once"], faults=faults)
+    def build(p: Builder) -> None:
+        data = p.frame("DATA", p.sender, p.receiver, carries="msg", msg=p.msg)
+
+        @p.sender.on_submit
+        def submit(ctx: Ctx, m: Expr) -> None:
+            ctx.send(data(msg=m))
+
+        @p.receiver.on(data)
+        def on_data(ctx: Ctx, f: FrameView) -> None:
+            ctx.process(f.msg)
+
+    return build
+
+
+def test_fifo_channels_keep_order_and_bags_reorder() -> None:
+    fifo = explore(fire("fifo", Faults()).system(3), ["in-order"])
+    assert fifo.complete
+    assert "in-order" not in fifo.violations
+    bag = explore(fire("bag", Faults(reorder=True)).system(3), ["in-order"])
+    # submit 0, submit 1, deliver 1, deliver 0: the first processing of 0 comes after 1
+    assert len(bag.violations["in-order"]) == 4
+
+
+@pytest.mark.parametrize("capacity", [1, 2, 3])
+def test_channel_capacity_bounds_frames_in_flight(capacity: int) -> None:
+    system = fire("cap", Faults(reorder=True, capacity=capacity)).system(4)
+    ch = system.channels[0]
+    comp = compile_system(system)
+    seen = {system.initial()}
+    frontier = [system.initial()]
+    biggest = 0
+    while frontier:
+        s = frontier.pop()
+        biggest = max(biggest, len(ch.contents(s)))
+        for _, t in comp.successors(s):
+            if t not in seen:
+                seen.add(t)
+                frontier.append(t)
+    assert biggest == capacity
+
+
+def test_crash_resets_volatile_state_and_keeps_durable_state() -> None:
+    @protocol("memory", claims=["at-most-once"], faults=Faults(crash=("receiver",)))
+    def build(p: Builder) -> None:
+        data = p.frame("DATA", p.sender, p.receiver, carries="msg", msg=p.msg)
+        p.receiver.var("volatile", Bool)
+        p.receiver.var("durable", Bool, durable=True)
+        p.receiver.var("restarts", Int(0, 1), durable=True)
+
+        @p.sender.on_submit
+        def submit(ctx: Ctx, m: Expr) -> None:
+            ctx.send(data(msg=m))
+
+        @p.receiver.on(data)
+        def on_data(ctx: Ctx, f: FrameView) -> None:
+            ctx.volatile = True
+            ctx.durable = True
+            ctx.process(f.msg)
+
+        @p.receiver.on_restart
+        def restart(ctx: Ctx) -> None:
+            ctx.restarts = 1
+
+    system = build.system(1)
+    comp = compile_system(system)
+    by_label = {a.label: a.index for a in system.actions}
+    s = system.initial()
+    for label in ("submit(m=0)", "receiver <- DATA(msg=0)", "crash receiver (restart)"):
+        nxt = comp.step(s, by_label[label])
+        assert nxt is not None, label
+        s = nxt
+    value = {sl.name: s[sl.index] for sl in system.slots}
+    assert value["receiver.volatile"] is False
+    assert value["receiver.durable"] is True
+    assert value["receiver.restarts"] == 1
+    assert value["processed[0]"] == 1
+
+
+def crash_points(pdef: ProtocolDef) -> set[int]:
+    system = pdef.system(1)
+    return {
+        a.crash_after
+        for a in system.actions
+        if a.kind == "deliver" and a.node == "receiver" and a.crash_after is not None
+    }
+
+
+def test_atomic_blocks_admit_no_crash_between_their_effects() -> None:
+    # exactly-once: [process + record] atomically, then ACK: a crash falls before the
+    # pair or after both of its effects, never after just one.
+    assert crash_points(BUILTIN["exactly-once"]) == {0, 2}
+    # mark-before-process: record, process, ACK are three separate effects.
+    assert crash_points(BROKEN["mark-before-process"][0]) == {0, 1, 2}
+
+
+def test_a_three_node_broker_with_a_durable_queue() -> None:
+    """Producer -> broker (durable FIFO queue) -> consumer, each hop acked and deduped."""
+
+    @protocol(
+        "broker",
+        claims=["exactly-once"],
+        faults=Faults(loss=True, crash=("broker",), capacity=1),
+    )
+    def build(p: Builder) -> None:
+        producer, broker, consumer = p.node("producer"), p.node("broker"), p.node("consumer")
+        pub = p.frame("PUB", producer, broker, carries="msg", msg=p.msg)
+        puback = p.frame("PUBACK", broker, producer, msg=p.msg)
+        push = p.frame("PUSH", broker, consumer, carries="msg", msg=p.msg)
+        pushack = p.frame("PUSHACK", consumer, broker, msg=p.msg)
+        producer.var("pending", Int(0, p.messages), durable=True)
+        producer.var("busy", Bool, durable=True)
+        broker.var("log", Queue(p.msg, p.messages), durable=True)
+        broker.var("enqueued", Int(0, p.messages), durable=True)
+        consumer.var("next", Int(0, p.messages), durable=True)
+
+        @producer.on_submit
+        def submit(ctx: Ctx, m: Expr) -> None:
+            ctx.require(~ctx.busy)
+            ctx.busy = True
+            ctx.pending = m
+            ctx.send(pub(msg=m))
+
+        @producer.timer()
+        def republish(ctx: Ctx) -> None:
+            ctx.require(ctx.busy)
+            ctx.send(pub(msg=ctx.pending))
+
+        @producer.on(puback)
+        def on_puback(ctx: Ctx, f: FrameView) -> None:
+            with ctx.when(ctx.busy & (ctx.pending == f.msg)):
+                ctx.busy = False
+                ctx.ack(f.msg)
+
+        @producer.holds
+        def producer_holds(ctx: Ctx, m: Expr) -> Expr:
+            return ctx.busy & (ctx.pending == m)
+
+        @broker.on(pub)
+        def on_pub(ctx: Ctx, f: FrameView) -> None:
+            with ctx.when(f.msg == ctx.enqueued), ctx.atomic():
+                ctx.queue("log").push(f.msg)
+                ctx.enqueued = ctx.enqueued + 1
+            ctx.send(puback(msg=f.msg))
+
+        @broker.timer()
+        def forward(ctx: Ctx) -> None:
+            q = ctx.queue("log")
+            ctx.require(~q.empty())
+            ctx.send(push(msg=q.head()))
+
+        @broker.on(pushack)
+        def on_pushack(ctx: Ctx, f: FrameView) -> None:
+            q = ctx.queue("log")
+            with ctx.when(~q.empty() & (q.head() == f.msg)):
+                q.pop()
+
+        @broker.holds
+        def broker_holds(ctx: Ctx, m: Expr) -> Expr:
+            q = ctx.queue("log")
+            return ((q.size() > 0) & (q.head() == m)) | ((q.size() > 1) & (m == q.head() + 1))
+
+        @consumer.on(push)
+        def on_push(ctx: Ctx, f: FrameView) -> None:
+            with ctx.when(f.msg == ctx.next), ctx.atomic():
+                ctx.process(f.msg)
+                ctx.next = ctx.next + 1
+            ctx.send(pushack(msg=f.msg))
+
+    r = explore(build.system(2))
+    assert r.complete
+    for prop in ("no-loss", "no-duplicate", "no-phantom", "in-order"):
+        assert prop not in r.violations, (prop, r.violations.get(prop) and r.labels(prop))
+        assert prop in r.witnesses
+
+
+def random_walk_states(
+    pdef: ProtocolDef, n: int, seed: int, count: int
+) -> list[tuple[object, ...]]:
+    system = pdef.system(n)
+    comp = compile_system(system)
+    rng = random.Random(seed)
+    states = [system.initial()]
+    s = system.initial()
+    for _ in range(count):
+        succ = comp.successors(s)
+        if not succ:
+            s = system.initial()
+            continue
+        s = rng.choice(succ)[1]
+        states.append(s)
+    return states
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.sampled_from(sorted(ALL)), n=st.integers(1, 3), seed=st.integers(0, 10**6))
+def test_compiled_steps_agree_with_the_reference_evaluator(name: str, n: int, seed: int) -> None:
+    pdef = ALL[name]
+    system = pdef.system(n)
+    comp = compile_system(system)
+    for state in random_walk_states(pdef, n, seed, 15):
+        for a in system.actions:
+            assert comp.step(state, a.index) == step_reference(system, a, state), a.label
+
+
+def test_protocol_without_submit_handler_is_refused() -> None:
+    @protocol("mute", claims=["at-most-once"], faults=Faults())
+    def build(p: Builder) -> None:
+        p.node("sender")
+
+    with pytest.raises(SpecError, match="exactly one node must handle submit"):
+        build.system(1)
+
+
+def test_const_helper_round_trips() -> None:
+    assert const(True).const_value() is True
+    assert const(3).const_value() == 3
