@@ -1,0 +1,228 @@
+"""The symbolic meaning of a :class:`~ackproof.spec.System`, derived generically.
+
+Theory of operation
+-------------------
+A state is one z3 term per slot (``Bool`` for bool slots, a signed bit-vector or an
+``Int`` for int slots).  For states ``s`` and ``t`` and an action-selector ``a``:
+
+* ``Init(s)   := And(s[i] = init[i] for every slot i)``
+* ``Dom(s)    := And(lo[i] <= s[i] <= hi[i] for every int slot i)``
+* ``Step_j(s, t) := guard_j(s) & And(t[i] = upd_j,i(s) for i updated by j)
+                               & And(t[i] = s[i] for i not updated by j)``
+* ``T(s, t, a)`` has two shapes (both measured; see ``benchmarks/engines.py``):
+
+  - ``"selector"``: ``a < n & Or(a = j & guard_j(s)) & And(t[i] = ITE(a = j, upd_j,i(s), …, s[i]))``
+    — one if-then-else chain per slot over the actions that write it;
+  - ``"disjunctive"``: ``Or(a = j & Step_j(s, t) for every action j)``.
+
+  Both add ``Dom(t)``: a successor outside a slot's range is not a state (the spec's
+  well-formedness ``checks`` flag such steps; see :meth:`Encoding.ill_formed`).
+
+* ``P(s)`` and ``W(s)`` are a property's invariant and witness, translated node by node.
+
+Rules kept here: bit-vectors are sized once per system, from the sound interval of every
+int expression the system contains (``Expr.lo``/``Expr.hi``, which may be negative), so
+no bit-vector operation can wrap on states in ``Dom``; the selector is
+``max(1, (n-1).bit_length())`` bits wide and constrained ``a <u n`` (one bit too narrow
+and every transition is infeasible — the agreement tests exist to catch that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+from ackproof.spec import Expr, System
+from ackproof.spec.expr import walk
+from ackproof.spec.system import State
+
+from . import z3seam as z
+from .z3seam import Term
+
+Shape: TypeAlias = Literal["selector", "disjunctive"]
+StateVars: TypeAlias = tuple[Term, ...]
+
+
+def _signed_bits(v: int) -> int:
+    return (v.bit_length() if v >= 0 else (-v - 1).bit_length()) + 1
+
+
+def bit_width(system: System) -> int:
+    """Signed width that holds every slot and every intermediate int value."""
+    roots: list[Expr] = []
+    for a in system.actions:
+        roots.append(a.guard)
+        roots.extend(e for _, e in a.updates)
+        roots.extend(c for c, _ in a.checks)
+    for p in system.properties.values():
+        roots.extend((p.invariant, p.witness))
+    bounds = [(s.lo, s.hi) for s in system.slots if s.sort == "int"]
+    bounds.extend((e.lo, e.hi) for e in walk(roots) if e.sort == "int")
+    w = 2
+    for lo, hi in bounds:
+        w = max(w, _signed_bits(lo), _signed_bits(hi))
+    return w
+
+
+def selector_width(n_actions: int) -> int:
+    return max(1, (n_actions - 1).bit_length())
+
+
+@dataclass
+class Encoding:
+    """z3 terms for one system: states, ``Init``, ``Dom``, ``T``, properties."""
+
+    system: System
+    mode: z.IntMode = "bv"
+    shape: Shape = "selector"
+    arith: z.Arith = field(init=False)
+    sel_width: int = field(init=False)
+    _template: tuple[StateVars, StateVars, Term, Term] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        width = bit_width(self.system) if self.mode == "bv" else 0
+        self.arith = z.Arith(self.mode, width)
+        self.sel_width = selector_width(len(self.system.actions))
+
+    # -- variables ------------------------------------------------------------------------
+    def state(self, tag: str) -> StateVars:
+        """Fresh variables for one state, named ``<slot name>@<tag>``."""
+        out = []
+        for s in self.system.slots:
+            name = f"{s.name}@{tag}"
+            out.append(z.bool_var(name) if s.sort == "bool" else self.arith.var(name))
+        return tuple(out)
+
+    def selector(self, tag: str) -> Term:
+        return z.bv_var(f"action@{tag}", self.sel_width)
+
+    def value(self, v: bool | int, sort: str) -> Term:
+        return z.bool_val(bool(v)) if sort == "bool" else self.arith.val(int(v))
+
+    # -- expressions ----------------------------------------------------------------------
+    def expr(self, e: Expr, s: Sequence[Term], cache: dict[int, Term] | None = None) -> Term:
+        """``e`` over state ``s`` (``cache`` shares nodes between calls on one state)."""
+        memo: dict[int, Term] = {} if cache is None else cache
+        ar = self.arith
+        for node in walk([e]):
+            if id(node) in memo:
+                continue
+            op = node.op
+            args = [memo[id(x)] for x in node.args]
+            if op == "const":
+                t = self.value(node.value, node.sort)
+            elif op == "slot":
+                t = s[node.value]
+            elif op == "not":
+                t = z.not_(args[0])
+            elif op == "and":
+                t = z.and_(*args)
+            elif op == "or":
+                t = z.or_(*args)
+            elif op == "eq":
+                t = z.eq(args[0], args[1])
+            elif op == "lt":
+                t = ar.lt(args[0], args[1])
+            elif op == "le":
+                t = ar.le(args[0], args[1])
+            elif op == "add":
+                t = ar.add(args[0], args[1])
+            elif op == "sub":
+                t = ar.sub(args[0], args[1])
+            elif op == "mul":
+                t = ar.mul(args[0], node.args[1].value)
+            elif op == "mod":
+                t = ar.mod(args[0], node.args[1].value)
+            elif op == "ite":
+                t = z.ite(args[0], args[1], args[2])
+            elif op == "min":
+                t = ar.min(args[0], args[1])
+            elif op == "max":
+                t = ar.max(args[0], args[1])
+            else:
+                raise ValueError(f"cannot encode expression operator {op!r}")
+            memo[id(node)] = t
+        return memo[id(e)]
+
+    # -- the system -----------------------------------------------------------------------
+    def init(self, s: Sequence[Term]) -> Term:
+        return z.and_(
+            *(z.eq(v, self.value(sl.init, sl.sort)) for v, sl in zip(s, self.system.slots, strict=True))
+        )
+
+    def domain(self, s: Sequence[Term]) -> Term:
+        ar = self.arith
+        parts = []
+        for v, sl in zip(s, self.system.slots, strict=True):
+            if sl.sort == "int":
+                parts.append(ar.le(ar.val(sl.lo), v))
+                parts.append(ar.le(v, ar.val(sl.hi)))
+        return z.and_(*parts)
+
+    def prop(self, pid: str, s: Sequence[Term]) -> Term:
+        return self.expr(self.system.properties[pid].invariant, s)
+
+    def witness(self, pid: str, s: Sequence[Term]) -> Term:
+        return self.expr(self.system.properties[pid].witness, s)
+
+    def is_action(self, a: Term, j: int) -> Term:
+        return z.eq(a, z.bv_val(j, self.sel_width))
+
+    def action_range(self, a: Term) -> Term:
+        n = len(self.system.actions)
+        if n == 1 << self.sel_width:
+            return z.TRUE
+        return z.ult(a, z.bv_val(n, self.sel_width))
+
+    def trans(self, s: Sequence[Term], t: Sequence[Term], a: Term) -> Term:
+        """``T(s, t, a)``: built once over template variables, then substituted."""
+        if self._template is None:
+            ts, tt, ta = self.state("pre"), self.state("post"), self.selector("step")
+            self._template = (ts, tt, ta, self._build_trans(ts, tt, ta))
+        ts, tt, ta, body = self._template
+        pairs = [*zip(ts, s, strict=True), *zip(tt, t, strict=True), (ta, a)]
+        return z.substitute(body, pairs)
+
+    def _build_trans(self, s: StateVars, t: StateVars, a: Term) -> Term:
+        cache: dict[int, Term] = {}
+        actions = self.system.actions
+        guards = [self.expr(act.guard, s, cache) for act in actions]
+        if self.shape == "disjunctive":
+            steps = []
+            for j, act in enumerate(actions):
+                upd = dict(act.updates)
+                eqs = [
+                    z.eq(t[i], self.expr(upd[i], s, cache) if i in upd else s[i])
+                    for i in range(len(s))
+                ]
+                steps.append(z.and_(self.is_action(a, j), guards[j], *eqs))
+            return z.and_(self.action_range(a), z.or_(*steps), self.domain(t))
+        enabled = z.or_(*(z.and_(self.is_action(a, j), g) for j, g in enumerate(guards)))
+        nexts = []
+        for i in range(len(s)):
+            value = s[i]
+            for j, act in reversed(list(enumerate(actions))):
+                for slot_index, e in act.updates:
+                    if slot_index == i:
+                        value = z.ite(self.is_action(a, j), self.expr(e, s, cache), value)
+            nexts.append(z.eq(t[i], value))
+        return z.and_(self.action_range(a), enabled, *nexts, self.domain(t))
+
+    def ill_formed(self, s: Sequence[Term]) -> Term:
+        """Some action is enabled in ``s`` but fails one of its well-formedness checks."""
+        cache: dict[int, Term] = {}
+        bad = []
+        for act in self.system.actions:
+            if act.checks:
+                ok = z.and_(*(self.expr(c, s, cache) for c, _ in act.checks))
+                bad.append(z.and_(self.expr(act.guard, s, cache), z.not_(ok)))
+        return z.or_(*bad)
+
+    # -- reading models -------------------------------------------------------------------
+    def decode(self, model: z.Model, s: Sequence[Term]) -> State:
+        out: list[bool | int] = []
+        for v, sl in zip(s, self.system.slots, strict=True):
+            x = model.value(v)
+            out.append(bool(x) if sl.sort == "bool" else int(x))
+        return tuple(out)

@@ -1,0 +1,316 @@
+"""The one module of ackproof that talks to z3: typed wrappers over its Python API.
+
+Theory of operation
+-------------------
+Rule 1: nothing else in ``ackproof`` imports z3.  Every engine builds formulas with the
+functions below and runs them through :class:`Solver` (plain queries, incremental with a
+push/pop context manager) or :class:`Horn` (constrained Horn clauses solved by Spacer).
+
+Rule 2: a :data:`Term` is an opaque z3 expression.  Its static type is a ``NewType`` over
+``object`` so that mypy keeps engine code honest (a ``Term`` cannot be added to an
+``int`` by mistake); only this module looks inside.
+
+Rule 3: integers come in two flavours, chosen per encoding with :class:`Arith`:
+``"bv"`` (signed bit-vectors of one fixed width; every comparison is signed, ``mod``
+by a positive constant is ``bvsmod``, whose result takes the divisor's sign, i.e.
+Python's ``%``) and ``"int"`` (mathematical integers).  The width is the caller's job:
+the encoding sizes it from the spec's sound intervals so that no operation overflows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NewType, TypeAlias
+
+import z3
+
+Term = NewType("Term", object)
+Outcome: TypeAlias = Literal["sat", "unsat", "unknown"]
+IntMode: TypeAlias = Literal["bv", "int"]
+
+
+def _z(t: Term) -> Any:
+    return t
+
+
+def _t(x: Any) -> Term:
+    return Term(x)
+
+
+# -- booleans -----------------------------------------------------------------------------
+TRUE: Term = _t(z3.BoolVal(True))
+FALSE: Term = _t(z3.BoolVal(False))
+
+
+def bool_var(name: str) -> Term:
+    return _t(z3.Bool(name))
+
+
+def bool_val(v: bool) -> Term:
+    return _t(z3.BoolVal(bool(v)))
+
+
+def not_(a: Term) -> Term:
+    return _t(z3.Not(_z(a)))
+
+
+def and_(*xs: Term) -> Term:
+    if not xs:
+        return TRUE
+    if len(xs) == 1:
+        return xs[0]
+    return _t(z3.And(*[_z(x) for x in xs]))
+
+
+def or_(*xs: Term) -> Term:
+    if not xs:
+        return FALSE
+    if len(xs) == 1:
+        return xs[0]
+    return _t(z3.Or(*[_z(x) for x in xs]))
+
+
+def implies(a: Term, b: Term) -> Term:
+    return _t(z3.Implies(_z(a), _z(b)))
+
+
+def eq(a: Term, b: Term) -> Term:
+    return _t(_z(a) == _z(b))
+
+
+def distinct(xs: Sequence[Term]) -> Term:
+    return _t(z3.Distinct(*[_z(x) for x in xs])) if len(xs) > 1 else TRUE
+
+
+def ite(c: Term, a: Term, b: Term) -> Term:
+    return _t(z3.If(_z(c), _z(a), _z(b)))
+
+
+def simplify(t: Term) -> Term:
+    return _t(z3.simplify(_z(t)))
+
+
+def substitute(t: Term, pairs: Sequence[tuple[Term, Term]]) -> Term:
+    if not pairs:
+        return t
+    return _t(z3.substitute(_z(t), *[(_z(a), _z(b)) for a, b in pairs]))
+
+
+def show(t: Term) -> str:
+    return str(_z(t))
+
+
+def is_true(t: Term) -> bool:
+    return bool(z3.is_true(_z(t)))
+
+
+# -- integers -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Arith:
+    """Integer terms of one flavour: signed bit-vectors of ``width`` bits, or ``Int``."""
+
+    mode: IntMode
+    width: int = 0
+
+    def var(self, name: str) -> Term:
+        return _t(z3.BitVec(name, self.width) if self.mode == "bv" else z3.Int(name))
+
+    def val(self, v: int) -> Term:
+        return _t(z3.BitVecVal(v, self.width) if self.mode == "bv" else z3.IntVal(v))
+
+    def add(self, a: Term, b: Term) -> Term:
+        return _t(_z(a) + _z(b))
+
+    def sub(self, a: Term, b: Term) -> Term:
+        return _t(_z(a) - _z(b))
+
+    def mul(self, a: Term, k: int) -> Term:
+        return _t(_z(a) * _z(self.val(k)))
+
+    def mod(self, a: Term, k: int) -> Term:
+        if self.mode == "bv":
+            return _t(z3.SMod(_z(a), _z(self.val(k))))
+        return _t(_z(a) % k)
+
+    def lt(self, a: Term, b: Term) -> Term:
+        return _t(_z(a) < _z(b))  # signed for bit-vectors
+
+    def le(self, a: Term, b: Term) -> Term:
+        return _t(_z(a) <= _z(b))
+
+    def min(self, a: Term, b: Term) -> Term:
+        return ite(self.le(a, b), a, b)
+
+    def max(self, a: Term, b: Term) -> Term:
+        return ite(self.le(a, b), b, a)
+
+
+def bv_var(name: str, width: int) -> Term:
+    return _t(z3.BitVec(name, width))
+
+
+def bv_val(v: int, width: int) -> Term:
+    return _t(z3.BitVecVal(v, width))
+
+
+def ult(a: Term, b: Term) -> Term:
+    return _t(z3.ULT(_z(a), _z(b)))
+
+
+# -- reading terms back (for certificates) ------------------------------------------------
+_KINDS = {
+    z3.Z3_OP_AND: "and",
+    z3.Z3_OP_OR: "or",
+    z3.Z3_OP_NOT: "not",
+    z3.Z3_OP_IMPLIES: "implies",
+    z3.Z3_OP_EQ: "eq",
+    z3.Z3_OP_DISTINCT: "distinct",
+    z3.Z3_OP_ITE: "ite",
+    z3.Z3_OP_LE: "le",
+    z3.Z3_OP_LT: "lt",
+    z3.Z3_OP_GE: "ge",
+    z3.Z3_OP_GT: "gt",
+    z3.Z3_OP_ADD: "add",
+    z3.Z3_OP_SUB: "sub",
+    z3.Z3_OP_MUL: "mul",
+    z3.Z3_OP_UMINUS: "neg",
+    z3.Z3_OP_MOD: "mod",
+    z3.Z3_OP_SLEQ: "le",
+    z3.Z3_OP_SLT: "lt",
+    z3.Z3_OP_SGEQ: "ge",
+    z3.Z3_OP_SGT: "gt",
+    z3.Z3_OP_BADD: "add",
+    z3.Z3_OP_BSUB: "sub",
+    z3.Z3_OP_BMUL: "mul",
+    z3.Z3_OP_BNEG: "neg",
+    z3.Z3_OP_XOR: "xor",
+}
+
+
+def decompose(t: Term) -> tuple[str, tuple[Term, ...], object]:
+    """``(kind, children, payload)``: ``var`` (name), ``bool``/``int`` constants (value),
+    an operator kind from the table above, or ``other`` (the z3 text) for anything else."""
+    x = _z(t)
+    if z3.is_true(x) or z3.is_false(x):
+        return "bool", (), bool(z3.is_true(x))
+    if z3.is_int_value(x):
+        return "int", (), int(x.as_long())
+    if z3.is_bv_value(x):
+        return "int", (), int(x.as_signed_long())
+    if z3.is_const(x) and x.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+        return "var", (), str(x.decl().name())
+    if z3.is_app(x):
+        kind = _KINDS.get(x.decl().kind())
+        if kind is not None:
+            return kind, tuple(_t(c) for c in x.children()), None
+    return "other", (), str(x)
+
+
+# -- solvers ------------------------------------------------------------------------------
+Value: TypeAlias = bool | int
+
+
+class Model:
+    """A satisfying assignment; :meth:`value` completes unconstrained variables."""
+
+    def __init__(self, m: Any, mode: IntMode) -> None:
+        self._m = m
+        self._mode = mode
+
+    def value(self, t: Term) -> Value:
+        v = self._m.eval(_z(t), model_completion=True)
+        if z3.is_bool(v):
+            return bool(z3.is_true(v))
+        if z3.is_bv_value(v):
+            return int(v.as_signed_long())
+        return int(v.as_long())
+
+    def unsigned(self, t: Term) -> int:
+        """The value of a bit-vector read as unsigned (action selectors)."""
+        return int(self._m.eval(_z(t), model_completion=True).as_long())
+
+
+class Solver:
+    """A z3 solver; ``logic`` picks a tactic (``QF_BV`` is fastest for BMC)."""
+
+    def __init__(self, logic: str | None = None, *, mode: IntMode = "bv") -> None:
+        self._s = z3.SolverFor(logic) if logic else z3.Solver()
+        self._mode = mode
+
+    def add(self, *terms: Term) -> None:
+        for t in terms:
+            self._s.add(_z(t))
+
+    def set_timeout(self, seconds: float | None) -> None:
+        ms = 0 if seconds is None else max(1, int(seconds * 1000))
+        self._s.set("timeout", ms)
+
+    def check(self, *assumptions: Term) -> Outcome:
+        r = self._s.check(*[_z(a) for a in assumptions])
+        if r == z3.sat:
+            return "sat"
+        if r == z3.unsat:
+            return "unsat"
+        return "unknown"
+
+    def reason_unknown(self) -> str:
+        return str(self._s.reason_unknown())
+
+    def model(self) -> Model:
+        return Model(self._s.model(), self._mode)
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[Solver]:
+        """``with solver.scope(): ...`` — everything added inside is retracted after."""
+        self._s.push()
+        try:
+            yield self
+        finally:
+            self._s.pop()
+
+
+def valid(claim: Term, *, logic: str | None = None, timeout: float | None = None) -> Outcome:
+    """``unsat`` of the negation, in a fresh solver: ``"unsat"`` means ``claim`` is valid."""
+    s = Solver(logic)
+    s.set_timeout(timeout)
+    s.add(not_(claim))
+    return s.check()
+
+
+class Horn:
+    """Constrained Horn clauses over one unknown relation ``Inv``, solved by Spacer.
+
+    ``sat`` means the clauses have a model — the system is safe and :meth:`invariant`
+    gives ``Inv``; ``unsat`` means the query is derivable — the bad state is reachable.
+    """
+
+    def __init__(self, sorts_of: Sequence[Term], *, timeout: float | None = None) -> None:
+        self._s = z3.SolverFor("HORN")
+        if timeout is not None:
+            self._s.set("timeout", max(1, int(timeout * 1000)))
+        domain = [_z(v).sort() for v in sorts_of]
+        self._inv = z3.Function("Inv", *domain, z3.BoolSort())
+
+    def inv(self, args: Sequence[Term]) -> Term:
+        return _t(self._inv(*[_z(a) for a in args]))
+
+    def rule(self, variables: Sequence[Term], body: Term, head: Term) -> None:
+        """``forall variables. body -> head``."""
+        self._s.add(z3.ForAll([_z(v) for v in variables], z3.Implies(_z(body), _z(head))))
+
+    def check(self) -> Outcome:
+        r = self._s.check()
+        if r == z3.sat:
+            return "sat"
+        if r == z3.unsat:
+            return "unsat"
+        return "unknown"
+
+    def reason_unknown(self) -> str:
+        return str(self._s.reason_unknown())
+
+    def invariant(self, args: Sequence[Term]) -> Term:
+        """The solved ``Inv`` applied to ``args`` (after a ``sat`` check)."""
+        return _t(self._s.model().eval(self._inv(*[_z(a) for a in args])))
