@@ -80,7 +80,9 @@ def _config(args: argparse.Namespace, workdir: Path) -> RunConfig:
         rates=FaultRates(loss=args.loss, dup=args.dup, reorder=args.reorder, max_delay=0.02),
         crash_every=args.crash_every,
         seed=args.seed,
-        policy=RetryPolicy(initial=args.rto, maximum=max(args.rto, 0.5)),
+        policy=RetryPolicy(
+            initial=args.rto, maximum=max(1.0, args.rto), minimum=min(args.rto, 0.01)
+        ),
         workdir=workdir,
         trace_dir=trace_dir,
         timeout=args.timeout,

@@ -7,7 +7,9 @@ The sender node runs in this process over UDP on loopback, wrapped in a :class:`
 process (:mod:`ackproof.impl.receiver_proc`) on its own SQLite file. The crash schedule is counted
 in submissions: after every ``crash_every`` submitted messages the child is killed with SIGKILL
 and a new one is started on the same file and port. Submission pauses until the new child says
-READY (the sender's retransmissions do not pause), so at-most-once's losses come from the
+READY (the sender's retransmissions do not pause). The new process is a warm standby started
+ahead of time (imports done, store and socket not yet opened), so a restart costs milliseconds;
+it recovers from the SQLite file like any restarted process. So at-most-once's losses come from the
 network and the crash windows, not from the restart's downtime.
 
 The verdict is computed from durable records only: ids submitted (the sender's ``Accepted``
@@ -94,6 +96,12 @@ def free_udp_port() -> int:
         return port
 
 
+@dataclass(frozen=True, slots=True)
+class _Incarnation:
+    proc: trio.Process
+    ready: trio.Event
+
+
 class ReceiverProcess:
     """The child receiver: start, SIGKILL, restart; sums its reported counts over incarnations."""
 
@@ -107,6 +115,7 @@ class ReceiverProcess:
         self.peer_port = peer_port
         self.kills = 0
         self._proc: trio.Process | None = None
+        self._standby: _Incarnation | None = None
         self._done: list[int] = [0, 0, 0, 0]  # frames, commits, writes, processed of dead ones
         self._live: list[int] = [0, 0, 0, 0]
 
@@ -115,23 +124,44 @@ class ReceiverProcess:
         f, c, w, p = (a + b for a, b in zip(self._done, self._live, strict=True))
         return f, c, w, p
 
-    async def start(self, nursery: trio.Nursery, *, restarted: bool) -> None:
-        cmd = [sys.executable, "-m", "ackproof.impl.receiver_proc"]
+    def _command(self, *, restarted: bool) -> list[str]:
+        cmd = [sys.executable, "-m", "ackproof.impl.receiver_proc", "--standby"]
         cmd += ["--guarantee", str(self.guarantee), "--db", str(self.db)]
         cmd += ["--port", str(self.port), "--peer-port", str(self.peer_port)]
         if self.trace is not None:
             cmd += ["--trace", str(self.trace)]
         if restarted:
             cmd.append("--restarted")
-        proc = await trio.lowlevel.open_process(cmd, stdout=subprocess.PIPE)
-        self._proc = proc
-        self._live = [0, 0, 0, 0]
-        ready = trio.Event()
-        nursery.start_soon(self._read, proc, ready)
-        with trio.fail_after(30):
-            await ready.wait()
+        return cmd
 
-    async def _read(self, proc: trio.Process, ready: trio.Event) -> None:
+    async def _spawn(self, nursery: trio.Nursery, *, restarted: bool) -> _Incarnation:
+        proc = await trio.lowlevel.open_process(
+            self._command(restarted=restarted), stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        inc = _Incarnation(proc, trio.Event())
+        nursery.start_soon(self._read, inc)
+        return inc
+
+    async def start(self, nursery: trio.Nursery, *, restarted: bool, standby: bool) -> None:
+        """Start the receiver (from the warm standby if there is one) and wait for READY.
+
+        With ``standby`` a further process is started and left waiting for the next restart.
+        """
+        inc = self._standby
+        self._standby = None
+        if inc is None:
+            inc = await self._spawn(nursery, restarted=restarted)
+        self._proc = inc.proc
+        self._live = [0, 0, 0, 0]
+        assert inc.proc.stdin is not None
+        await inc.proc.stdin.send_all(b"GO\n")
+        with trio.fail_after(30):
+            await inc.ready.wait()
+        if standby:
+            self._standby = await self._spawn(nursery, restarted=True)
+
+    async def _read(self, inc: _Incarnation) -> None:
+        proc = inc.proc
         assert proc.stdout is not None
         buf = b""
         async with proc.stdout:
@@ -146,12 +176,22 @@ class ReceiverProcess:
                 for line in lines:
                     parts = line.split()
                     if parts[:1] == [b"READY"]:
-                        ready.set()
+                        inc.ready.set()
                     elif parts[:1] == [b"STAT"] and proc is self._proc:
                         p, f, c, w = (int(x) for x in parts[1:5])
                         self._live = [f, c, w, p]
 
+    async def shutdown(self) -> None:
+        """Kill the receiver and any standby (not counted as crashes)."""
+        await self.kill(count=False)
+        standby, self._standby = self._standby, None
+        if standby is not None:
+            with trio.CancelScope(shield=True):
+                standby.proc.kill()
+                await standby.proc.wait()
+
     async def kill(self, *, count: bool = True) -> None:
+        """SIGKILL the running receiver and wait until it is dead."""
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -189,7 +229,8 @@ async def run_guarantee(
     accepted = 0
     try:
         async with trio.open_nursery() as nursery:
-            await child.start(nursery, restarted=False)
+            kills_due = (cfg.messages - 1) // cfg.crash_every if cfg.crash_every else 0
+            await child.start(nursery, restarted=False, standby=kills_due > 0)
             async with (
                 open_faulty_transport(udp, rates=cfg.rates, seed=f"{cfg.seed}/{index}") as link,
                 open_sender(
@@ -208,17 +249,18 @@ async def run_guarantee(
                         n = i + 1
                         if cfg.crash_every and n % cfg.crash_every == 0 and n < cfg.messages:
                             await child.kill()
-                            await child.start(nursery, restarted=True)
+                            more = child.kills < kills_due
+                            await child.start(nursery, restarted=True, standby=more)
                     await sender.wait_all_acked()
                     if guarantee is Guarantee.AT_MOST_ONCE:
                         await _wait_quiet(child, cfg.quiet_period)
                     finished = True
                 accepted = sender.statistics().submitted
                 stats = sender.statistics()
-            await child.kill(count=False)
+            await child.shutdown()
             nursery.cancel_scope.cancel()
     finally:
-        await child.kill(count=False)
+        await child.shutdown()
         await store.aclose()
         if tracer is not None:
             tracer.close()

@@ -1,12 +1,16 @@
 """A receiver node in its own process, so a demo can SIGKILL it for real.
 
     python -m ackproof.impl.receiver_proc --guarantee G --db FILE --port P --peer-port S
-                                          [--trace FILE] [--restarted] [--synchronous FULL]
+                                          [--trace FILE] [--restarted] [--standby]
 
 It opens (or recovers) its SQLite store, binds UDP on 127.0.0.1:P, talks to 127.0.0.1:S, prints
 ``READY`` once it is receiving, then ``STAT processed frames_sent commits writes`` lines (its own
-counts since this start) every ``--stat-interval`` seconds, and runs until it is killed. Nothing it
-prints is needed for correctness: what it processed is in the store's ``processed`` table.
+counts since this start) every ``--stat-interval`` seconds, and runs until it is killed. Nothing
+it prints is needed for correctness: what it processed is in the store's ``processed`` table.
+
+With ``--standby`` it imports everything, then waits for a line on stdin before it touches the
+store or the socket: a warm standby the demo starts ahead of time, so a restart after SIGKILL
+costs milliseconds rather than an interpreter start.
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--restarted", action="store_true")
     p.add_argument("--synchronous", choices=["OFF", "NORMAL", "FULL"], default="FULL")
     p.add_argument("--stat-interval", type=float, default=0.05)
+    p.add_argument(
+        "--standby",
+        action="store_true",
+        help="import everything, then wait for a line on stdin before opening store and socket",
+    )
     return p.parse_args(argv)
 
 
@@ -62,7 +71,10 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    trio.run(serve, parse(argv))
+    args = parse(argv)
+    if args.standby and not sys.stdin.readline():
+        return 0  # the parent went away before needing this standby
+    trio.run(serve, args)
     return 0
 
 

@@ -9,6 +9,8 @@ Theory of operation
   the durable outbox (``Persist(OutboxPut)``) *before* its first transmission; it is retransmitted
   with exponential backoff until its ACK arrives; then ``Persist(OutboxDelete)`` and ``Acked``.
   Many messages are in flight at once (pipelined, not stop-and-wait); the window is the shell's.
+* Timeouts: ``rto * multiplier**attempt``; ``rto`` adapts to measured round trips (RFC 6298,
+  Karn's rule), so a slow receiver is not buried under retransmissions.
 * Timers: each in-flight message has a deadline; the core keeps them in a heap (stale entries are
   skipped lazily) and emits ``SetTimer`` whenever the earliest deadline changes. Time only comes in
   as ``now``; nothing here reads a clock, does I/O or draws random numbers.
@@ -48,18 +50,47 @@ ID_BLOCK = 1024
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryPolicy:
-    """Retransmission timing: ``initial * multiplier**attempt``, capped at ``maximum`` seconds."""
+    """Retransmission timing: ``rto * multiplier**attempt``, within ``[minimum, maximum]``.
+
+    ``rto`` starts at ``initial`` and, when ``adaptive``, follows the measured round-trip time
+    (RFC 6298: ``srtt + 4 * rttvar``, sampled only from messages sent once — Karn's rule).
+    """
 
     initial: float = 0.2
+    minimum: float = 0.01
     maximum: float = 2.0
     multiplier: float = 2.0
+    adaptive: bool = True
 
     def __post_init__(self) -> None:
-        if not 0 < self.initial <= self.maximum or self.multiplier < 1:
+        if not 0 < self.minimum <= self.initial <= self.maximum or self.multiplier < 1:
             raise UsageError(f"bad retry policy: {self}")
 
+
+class _Rto:
+    """Round-trip estimator (RFC 6298, alpha 1/8, beta 1/4); pure arithmetic on given samples."""
+
+    __slots__ = ("policy", "rto", "rttvar", "srtt")
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.rto = policy.initial
+        self.srtt: float | None = None
+        self.rttvar = 0.0
+
+    def sample(self, rtt: float) -> None:
+        if not self.policy.adaptive:
+            return
+        if self.srtt is None:
+            self.srtt, self.rttvar = rtt, rtt / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
+            self.srtt = 0.875 * self.srtt + 0.125 * rtt
+        p = self.policy
+        self.rto = min(p.maximum, max(p.minimum, self.srtt + 4 * self.rttvar))
+
     def timeout(self, attempt: int) -> float:
-        return min(self.maximum, self.initial * self.multiplier ** min(attempt, 64))
+        return min(self.policy.maximum, self.rto * self.policy.multiplier ** min(attempt, 64))
 
 
 class SenderCore(Protocol):
@@ -127,6 +158,7 @@ class _Pending:
     payload: bytes
     attempt: int
     deadline: float
+    first_sent: float
 
 
 class RetryingSender:
@@ -136,7 +168,7 @@ class RetryingSender:
         if guarantee is Guarantee.AT_MOST_ONCE:
             raise UsageError("RetryingSender does not do at-most-once; use AtMostOnceSender")
         self.guarantee: Guarantee = guarantee
-        self._policy = policy or RetryPolicy()
+        self._rto = _Rto(policy or RetryPolicy())
         self._ids = _Ids()
         self._unacked: dict[int, _Pending] = {}
         self._heap: list[tuple[float, int, int]] = []  # (deadline, msg, attempt)
@@ -162,9 +194,11 @@ class RetryingSender:
             case FrameIn(frame):
                 if frame.kind is not FrameKind.ACK:
                     out.append(Discarded(frame.msg, f"unexpected {frame.kind.name}"))
-                elif self._unacked.pop(frame.msg, None) is None:
+                elif (pending := self._unacked.pop(frame.msg, None)) is None:
                     out.append(Discarded(frame.msg, "duplicate ACK"))
                 else:
+                    if pending.attempt == 0:
+                        self._rto.sample(now - pending.first_sent)
                     out += [Persist((OutboxDelete(frame.msg),)), Acked(frame.msg)]
             case TimerFired():
                 self._retransmit_due(now, out)
@@ -185,8 +219,8 @@ class RetryingSender:
     def _transmit(
         self, msg: int, payload: bytes, attempt: int, now: float, out: list[Effect]
     ) -> None:
-        deadline = now + self._policy.timeout(attempt)
-        self._unacked[msg] = _Pending(payload, attempt, deadline)
+        deadline = now + self._rto.timeout(attempt)
+        self._unacked[msg] = _Pending(payload, attempt, deadline, now)
         heapq.heappush(self._heap, (deadline, msg, attempt))
         out.append(SendFrame(Frame(FrameKind.DATA, msg, payload)))
 

@@ -77,21 +77,9 @@ def _check_promises(report: dict[str, object], *, min_kills: int) -> dict[str, d
 
 def test_demo_of_record_10000_messages_with_ten_plus_sigkills(tmp_path: Path) -> None:
     """The test of record: 10,000 messages, 20% loss, 10% dup, reordering, 11 SIGKILLs each."""
+    flags = "--messages 10000 --loss 0.2 --dup 0.1 --reorder 0.2 --crash-every 900 --seed 1"
     report = run_demo(
-        [
-            "--messages",
-            "10000",
-            "--loss",
-            "0.2",
-            "--dup",
-            "0.1",
-            "--reorder",
-            "0.2",
-            "--crash-every",
-            "900",
-            "--seed",
-            "1",
-        ],
+        flags.split(),
         tmp_path,
     )
     rows = _check_promises(report, min_kills=10)
@@ -100,35 +88,26 @@ def test_demo_of_record_10000_messages_with_ten_plus_sigkills(tmp_path: Path) ->
 
 @pytest.mark.parametrize("seed", [2, 3])
 def test_demo_keeps_promises_for_other_seeds_and_writes_traces(seed: int, tmp_path: Path) -> None:
+    flags = "--messages 1000 --loss 0.2 --dup 0.1 --reorder 0.2 --crash-every 250 --seed"
     report = run_demo(
-        [
-            "--messages",
-            "1500",
-            "--loss",
-            "0.2",
-            "--dup",
-            "0.1",
-            "--reorder",
-            "0.2",
-            "--crash-every",
-            "300",
-            "--seed",
-            str(seed),
-        ],
+        [*flags.split(), str(seed)],
         tmp_path,
     )
-    _check_promises(report, min_kills=4)
+    _check_promises(report, min_kills=3)
     for g in ("at-most-once", "at-least-once", "exactly-once"):
         sender = [json.loads(x) for x in (tmp_path / f"{g}-sender.jsonl").read_text().splitlines()]
         receiver = [
             json.loads(x) for x in (tmp_path / f"{g}-receiver.jsonl").read_text().splitlines()
         ]
         events = [r["event"] for r in receiver]
-        assert events.count("crash") == 4
-        assert events.count("restart") == 4
+        assert events.count("crash") == 3
+        assert events.count("restart") == 3
         assert [r["seq"] for r in receiver] == list(range(len(receiver)))
-        assert sum(1 for s in sender if s["event"] == "submit") == 1500
+        assert sum(1 for s in sender if s["event"] == "submit") == 1000
         assert all(r["guarantee"] == g for r in sender + receiver)
+        processed = [r["msg"] for r in receiver if r["event"] == "process"]
+        if g != "at-least-once":
+            assert len(processed) == len(set(processed))  # the trace shows no duplicate either
 
 
 @pytest.mark.parametrize(
