@@ -182,6 +182,7 @@ class _Node:
             await self._execute(effects)
             if tracer is not None:
                 tracer.flush()
+            self._settle()
             self._changed.unpark_all()
 
     # --- effects --------------------------------------------------------------------------------
@@ -244,6 +245,9 @@ class _Node:
     async def _deliver(self, delivery: Delivery) -> None:
         del delivery
 
+    def _settle(self) -> None:
+        """Called after each batch's effects have all been carried out."""
+
     # --- queries --------------------------------------------------------------------------------
 
     def statistics(self) -> NodeStatistics:
@@ -302,6 +306,10 @@ class SenderNode(_Node):
             raise UsageError("max_in_flight must be >= 1")
         self._max_in_flight = max_in_flight
         self._queued = 0
+        self._settled_in_flight = 0
+
+    def _settle(self) -> None:
+        self._settled_in_flight = self._core.in_flight
 
     def _outstanding(self) -> int:
         return self._queued + self._core.in_flight
@@ -335,8 +343,11 @@ class SenderNode(_Node):
         self.send_nowait(payload)
 
     async def wait_all_acked(self) -> None:
-        """Wait until nothing is queued or unacknowledged (at-most-once: until all is sent)."""
-        while self._outstanding() > 0:
+        """Wait until nothing is queued or unacknowledged (at-most-once: until all is sent).
+
+        Returns only after the last ACK's effects (outbox delete, ``ack`` trace) are done.
+        """
+        while self._queued > 0 or self._settled_in_flight > 0:
             await self._changed.park()
 
     async def _execute(self, effects: list[Effect]) -> None:
