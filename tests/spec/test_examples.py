@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ackproof.spec import Faults, ProtocolDef, explore
+from ackproof.spec import Builder, Faults, ProtocolDef, explore
 from ackproof.spec.examples import (
     EXAMPLES,
     alternating_bit,
@@ -215,6 +215,29 @@ CORRECT = {
     "dedup-window-k1": False,
     "dedup-window-k2": True,
 }
+
+
+#: Example -> whether the message id is on the wire (a real field) or only a ghost.
+ID_ON_THE_WIRE = {
+    "alternating-bit": False,
+    "sliding-window-w2-m4": False,
+    "mqtt-qos2": False,
+    "dedup-window-k1": True,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ID_ON_THE_WIRE))
+def test_frames_carry_the_message_id_as_declared(name: str) -> None:
+    pdef = EXAMPLES[name]
+    b = Builder(pdef.name, pdef.messages, pdef.faults)
+    pdef.build(b)
+    carriers = [k for k in b.kinds.values() if k.carries is not None]
+    assert carriers, f"{name}: no frame carries a message, so no-loss would be vacuous"
+    for k in carriers:
+        assert (k.carries in k.ghost) is not ID_ON_THE_WIRE[name], k.name
+    for k in b.kinds.values():
+        if k.carries is None:
+            assert not k.ghost, f"{name}: {k.name} has ghost fields but carries no message"
 
 
 def test_every_example_is_registered_under_its_name() -> None:
