@@ -35,7 +35,7 @@ from typing import Any
 
 from .env import Env, Layout
 from .errors import SpecError
-from .expr import TRUE, Expr, ExprLike, Value, and_, const, lift, lt, render
+from .expr import TRUE, Expr, ExprLike, Value, and_, any_, const, lift, lt, max_, min_, render
 from .faults import Faults
 from .history import History, resolve
 from .network import Channel, FrameExpr, FrameKind
@@ -313,8 +313,6 @@ class BagPlace:
         self._ctx.require(lt(self.size(), self._type.capacity))
         self._ctx._effect_if_durable(self._decl)
         e = self._type.elem
-        from .expr import min_
-
         new = min_(self.count(v) + 1, self._type.capacity)
         self._ctx._env.store(
             self._decl.slots,
@@ -330,8 +328,6 @@ class BagPlace:
         self._ctx.require(self.contains(v))
         self._ctx._effect_if_durable(self._decl)
         e = self._type.elem
-        from .expr import max_
-
         new = max_(self.count(v) - 1, 0)
         self._ctx._env.store(
             self._decl.slots,
@@ -364,6 +360,13 @@ class QueuePlace:
         """The first element (meaningful only when not empty)."""
         return self._ctx._env.read(self._decl.slots[0])
 
+    def contains(self, v: ExprLike) -> Expr:
+        """Whether ``v`` is somewhere in the queue."""
+        env = self._ctx._env
+        val = self._type.elem.lit(v) if not isinstance(v, Expr) else v
+        n = self.size()
+        return any_(lt(i, n) & (env.read(s) == val) for i, s in enumerate(self._decl.slots))
+
     def push(self, v: ExprLike) -> None:
         """Append ``v``; the step waits while the queue is full."""
         env = self._ctx._env
@@ -371,8 +374,6 @@ class QueuePlace:
         self._ctx._effect_if_durable(self._decl)
         what = self._ctx._field(self._decl)
         val = self._type.elem.lit(v) if not isinstance(v, Expr) else v
-        from .expr import min_
-
         n = self.size()
         env.store(self._decl.slots, 0, n, val, what=what)
         env.write(self._len, min_(n + 1, self._type.capacity), what=what, trusted=True)
@@ -388,8 +389,6 @@ class QueuePlace:
         fill = const(self._type.elem.default(), enum=self._type.elem.enum)
         for j, s in enumerate(self._decl.slots):
             env.write(s, vals[j + 1] if j + 1 < len(vals) else fill, what=what, trusted=True)
-        from .expr import max_
-
         env.write(self._len, max_(self.size() - 1, 0), what=what, trusted=True)
         return head
 
@@ -956,8 +955,6 @@ class _Lowering:
                         action=f"{node.name}.holds",
                     )
                 parts.append(h)
-            from .expr import any_
-
             return any_(parts)
 
         return copies
