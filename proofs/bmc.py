@@ -117,9 +117,9 @@ def reach(
             out = unroll.ask(enc.expr(targets[name], unroll.states[k]), left)
             if out == "unknown":
                 why = unroll.solver.reason_unknown()
-                status: Literal["unknown", "timeout"] = "timeout" if "timeout" in why or (
-                    "canceled" in why
-                ) else "unknown"
+                status: Literal["unknown", "timeout"] = (
+                    "timeout" if "timeout" in why or ("canceled" in why) else "unknown"
+                )
                 return Reach(status, k - 1, found, f"solver {why} at depth {k}")
             if out == "sat":
                 p = unroll.path()

@@ -48,9 +48,9 @@ def _signed_bits(v: int) -> int:
     return (v.bit_length() if v >= 0 else (-v - 1).bit_length()) + 1
 
 
-def bit_width(system: System) -> int:
+def bit_width(system: System, extra: Sequence[Expr] = ()) -> int:
     """Signed width that holds every slot and every intermediate int value."""
-    roots: list[Expr] = []
+    roots: list[Expr] = list(extra)
     for a in system.actions:
         roots.append(a.guard)
         roots.extend(e for _, e in a.updates)
@@ -76,12 +76,14 @@ class Encoding:
     system: System
     mode: z.IntMode = "bv"
     shape: Shape = "selector"
+    #: More expressions the bit-width must accommodate (e.g. a certificate to re-check).
+    extra: tuple[Expr, ...] = ()
     arith: z.Arith = field(init=False)
     sel_width: int = field(init=False)
     _template: tuple[StateVars, StateVars, Term, Term] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        width = bit_width(self.system) if self.mode == "bv" else 0
+        width = bit_width(self.system, self.extra) if self.mode == "bv" else 0
         self.arith = z.Arith(self.mode, width)
         self.sel_width = selector_width(len(self.system.actions))
 
@@ -148,7 +150,10 @@ class Encoding:
     # -- the system -----------------------------------------------------------------------
     def init(self, s: Sequence[Term]) -> Term:
         return z.and_(
-            *(z.eq(v, self.value(sl.init, sl.sort)) for v, sl in zip(s, self.system.slots, strict=True))
+            *(
+                z.eq(v, self.value(sl.init, sl.sort))
+                for v, sl in zip(s, self.system.slots, strict=True)
+            )
         )
 
     def domain(self, s: Sequence[Term]) -> Term:

@@ -44,10 +44,6 @@ class Result:
     states: int | None
     detail: str
 
-    @property
-    def conclusive(self) -> bool:
-        return self.verdict in ("proved", "violated")
-
 
 def replay(compiled: Compiled, path: Path) -> None:
     """Re-run ``path`` step by step on the concrete interpreter; :class:`EngineError` if

@@ -102,6 +102,11 @@ def show(t: Term) -> str:
     return str(_z(t))
 
 
+def term_id(t: Term) -> int:
+    """z3's id of the (hash-consed) term: equal ids, same term."""
+    return int(_z(t).get_id())
+
+
 def is_true(t: Term) -> bool:
     return bool(z3.is_true(_z(t)))
 

@@ -1,0 +1,93 @@
+"""The explicit engine: breadth-first search over concrete states (``spec.explore``).
+
+Verdicts, from one exploration capped at ``max_states`` (memory is bounded by the cap):
+
+* a violation found -> ``violated`` with the shortest counterexample (breadth-first);
+* the whole reachable space visited, no violation -> ``proved`` (the system is finite, so
+  exhaustion covers every depth; the evidence is the state count), or ``vacuous`` if the
+  witness was never reached;
+* stopped at the state cap or the depth limit -> ``holds`` up to the last fully explored
+  depth (``vacuous`` if the witness was not reached within it).
+"""
+
+from __future__ import annotations
+
+import time
+
+from ackproof.spec import System, explore
+from ackproof.spec.explore import Exploration
+from ackproof.spec.interp import Compiled, compile_system
+
+from .result import EngineError, Result, Verdict, ends_violating, ends_witnessing, replay
+
+
+def full_depth(ex: Exploration, max_depth: int | None) -> int:
+    """The deepest level every state of which was visited and checked."""
+    if ex.complete or (max_depth is not None and ex.depth >= max_depth):
+        return ex.depth
+    return max(0, ex.depth - 1)
+
+
+def run(
+    system: System,
+    prop: str,
+    *,
+    depth: int | None = None,
+    max_states: int = 2_000_000,
+    compiled: Compiled | None = None,
+) -> tuple[Result, Exploration]:
+    """Explore ``system`` for ``prop``; ``depth=None`` explores without a depth limit."""
+    start = time.monotonic()
+    comp = compiled if compiled is not None else compile_system(system)
+    ex = explore(
+        system,
+        [prop],
+        max_states=max_states,
+        max_depth=depth,
+        compiled=comp,
+        stop_when_decided=True,
+    )
+    seconds = time.monotonic() - start
+    cex = ex.violations.get(prop)
+    wit = ex.witnesses.get(prop)
+    for p in (cex, wit):
+        if p is not None:
+            replay(comp, p)
+    if cex is not None and not ends_violating(comp, system, prop, cex):
+        raise EngineError("explicit: counterexample does not end in a violating state")
+    if wit is not None and not ends_witnessing(comp, system, prop, wit):
+        raise EngineError("explicit: witness path does not end in a witness state")
+    reached = full_depth(ex, depth)
+
+    def result(verdict: Verdict, depth: int, detail: str) -> Result:
+        return Result(
+            protocol=system.protocol,
+            faults=system.faults.name,
+            property=prop,
+            verdict=verdict,
+            engine="explicit",
+            depth=depth,
+            seconds=seconds,
+            counterexample=cex,
+            witness=wit,
+            certificate=None,
+            states=ex.states,
+            detail=detail,
+        )
+
+    if cex is not None:
+        return result(
+            "violated", len(cex), f"violated after {len(cex)} steps ({ex.states} states explored)"
+        ), ex
+    if ex.complete:
+        if wit is None:
+            statement = system.properties[prop].witness_statement
+            return result("vacuous", ex.depth, f"the witness ({statement}) is unreachable"), ex
+        return result(
+            "proved", ex.depth, f"all {ex.states} reachable states explored (depth {ex.depth})"
+        ), ex
+    cap = f"stopped at {ex.states} states" if ex.states >= max_states else "depth limit"
+    note = f"holds up to depth {reached} ({cap})"
+    if wit is None:
+        return result("vacuous", reached, f"{note}; the witness is not reachable within it"), ex
+    return result("holds", reached, note), ex

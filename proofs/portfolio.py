@@ -1,0 +1,319 @@
+"""From engines to verdicts: one function per engine, and ``auto``, the portfolio.
+
+Every function here returns a :class:`~ackproof.proofs.result.Result` and keeps the
+rules of :mod:`ackproof.proofs.result`: ``violated`` only with a replayed shortest path,
+``proved`` only with a re-checked certificate (or an exhaustive explicit search),
+``holds``/``proved`` only with a reachable witness (else ``vacuous``), and a timeout or
+``unknown`` is ``inconclusive`` with what was reached.
+
+``auto``: (1) explicit search with a state cap — small systems are decided here, and a
+complete search is already a proof; (2) BMC up to ``depth`` for counterexamples beyond
+the cap; (3) Spacer for a proof with a certificate (also tried, briefly, after an
+exhaustive explicit search, to attach a certificate to it).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from ackproof.spec import System
+from ackproof.spec.explore import Path
+from ackproof.spec.expr import not_
+from ackproof.spec.interp import Compiled, compile_system
+
+from . import explicit
+from .bmc import reach
+from .kinduction import kinduction
+from .pdr import spacer
+from .result import EngineError, Result, Verdict
+
+#: Explicit search in ``auto`` stops here and hands over to BMC and Spacer.
+AUTO_STATE_CAP = 100_000
+#: Spacer's share of an ``auto`` run without a time limit, in seconds.
+AUTO_PDR_SECONDS = 60.0
+#: How deep a witness is looked for when the property was proved for all depths.
+WITNESS_DEPTH = 100
+
+
+class _Clock:
+    def __init__(self, timeout: float | None) -> None:
+        self.start = time.monotonic()
+        self.timeout = timeout
+
+    def left(self, cap: float | None = None) -> float | None:
+        rem = None if self.timeout is None else self.timeout - self.elapsed
+        if cap is None:
+            return rem
+        return cap if rem is None else min(cap, rem)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+
+def _result(
+    system: System,
+    prop: str,
+    verdict: Verdict,
+    engine: str,
+    clock: _Clock,
+    detail: str,
+    *,
+    depth: int | None = None,
+    cex: Path | None = None,
+    witness: Path | None = None,
+    certificate: str | None = None,
+    states: int | None = None,
+) -> Result:
+    return Result(
+        protocol=system.protocol,
+        faults=system.faults.name,
+        property=prop,
+        verdict=verdict,
+        engine=engine,
+        depth=depth,
+        seconds=clock.elapsed,
+        counterexample=cex,
+        witness=witness,
+        certificate=certificate,
+        states=states,
+        detail=detail,
+    )
+
+
+def run_bmc(
+    system: System, prop: str, depth: int, clock: _Clock, comp: Compiled, engine: str = "bmc"
+) -> Result:
+    p = system.properties[prop]
+    r = reach(
+        system,
+        {"bad": not_(p.invariant), "witness": p.witness},
+        depth=depth,
+        timeout=clock.left(),
+        compiled=comp,
+        stop_on=frozenset({"bad"}),
+    )
+    bad, wit = r.found.get("bad"), r.found.get("witness")
+    if bad is not None:
+        return _result(
+            system,
+            prop,
+            "violated",
+            engine,
+            clock,
+            f"violated after {len(bad)} steps",
+            depth=len(bad),
+            cex=bad,
+            witness=wit,
+        )
+    if r.status != "complete":
+        return _result(
+            system,
+            prop,
+            "inconclusive",
+            engine,
+            clock,
+            f"{r.detail}; no violation up to depth {r.depth}",
+            depth=r.depth,
+            witness=wit,
+        )
+    if wit is None:
+        return _result(
+            system,
+            prop,
+            "vacuous",
+            engine,
+            clock,
+            f"no violation up to depth {r.depth}, but the witness "
+            f"({p.witness_statement}) is unreachable within it",
+            depth=r.depth,
+        )
+    return _result(
+        system,
+        prop,
+        "holds",
+        engine,
+        clock,
+        f"holds up to depth {r.depth}",
+        depth=r.depth,
+        witness=wit,
+    )
+
+
+def _witness_anywhere(
+    system: System, prop: str, clock: _Clock, comp: Compiled
+) -> tuple[Path | None, str]:
+    """A path to the witness, or why there is none (unreachable at all, or unknown)."""
+    p = system.properties[prop]
+    r = reach(system, {"w": p.witness}, depth=WITNESS_DEPTH, timeout=clock.left(), compiled=comp)
+    if "w" in r.found:
+        return r.found["w"], ""
+    proof = spacer(system, prop, target=not_(p.witness), timeout=clock.left(30.0))
+    if proof.status == "proved":
+        return None, f"the witness ({p.witness_statement}) is unreachable (proved)"
+    return None, f"no witness within depth {r.depth}, and its reachability is unknown"
+
+
+def run_pdr(
+    system: System,
+    prop: str,
+    depth: int,
+    clock: _Clock,
+    comp: Compiled,
+    *,
+    witness: Path | None = None,
+    cap: float | None = None,
+) -> Result:
+    out = spacer(system, prop, timeout=clock.left(cap))
+    if out.status == "violated":
+        r = reach(
+            system,
+            {"bad": not_(system.properties[prop].invariant)},
+            depth=max(depth, WITNESS_DEPTH),
+            timeout=clock.left(),
+            compiled=comp,
+        )
+        if "bad" in r.found:
+            cex = r.found["bad"]
+            return _result(
+                system,
+                prop,
+                "violated",
+                "pdr",
+                clock,
+                f"violated after {len(cex)} steps (Spacer; shortest path by BMC)",
+                depth=len(cex),
+                cex=cex,
+            )
+        return _result(
+            system,
+            prop,
+            "inconclusive",
+            "pdr",
+            clock,
+            f"Spacer finds a violation, but no path within depth {r.depth}",
+        )
+    if out.status == "unknown":
+        return _result(system, prop, "inconclusive", "pdr", clock, out.detail)
+    assert out.certificate is not None
+    return _proved(system, prop, "pdr", clock, comp, out.certificate.text, witness, None)
+
+
+def _proved(
+    system: System,
+    prop: str,
+    engine: str,
+    clock: _Clock,
+    comp: Compiled,
+    certificate: str | None,
+    witness: Path | None,
+    states: int | None,
+    note: str = "",
+) -> Result:
+    why = ""
+    if witness is None:
+        witness, why = _witness_anywhere(system, prop, clock, comp)
+    if witness is None:
+        verdict: Verdict = "vacuous" if "(proved)" in why else "inconclusive"
+        return _result(system, prop, verdict, engine, clock, f"proved, but {why}", states=states)
+    return _result(
+        system,
+        prop,
+        "proved",
+        engine,
+        clock,
+        note or "proved for all depths",
+        certificate=certificate,
+        witness=witness,
+        states=states,
+    )
+
+
+def run_kinduction(system: System, prop: str, depth: int, clock: _Clock, comp: Compiled) -> Result:
+    out = kinduction(system, prop, max_k=depth, timeout=clock.left(), compiled=comp)
+    if out.status == "violated":
+        return _result(
+            system,
+            prop,
+            "violated",
+            "kinduction",
+            clock,
+            out.detail,
+            depth=out.k,
+            cex=out.path,
+        )
+    if out.status == "proved":
+        return _proved(
+            system,
+            prop,
+            "kinduction",
+            clock,
+            comp,
+            out.certificate,
+            None,
+            None,
+            f"proved for all depths ({out.k}-induction)",
+        )
+    if out.status == "unknown":
+        return _result(system, prop, "inconclusive", "kinduction", clock, out.detail)
+    bounded = run_bmc(system, prop, depth, clock, comp, engine="kinduction")
+    return replace(bounded, detail=f"{bounded.detail} ({out.detail})")
+
+
+def run_auto(system: System, prop: str, depth: int, clock: _Clock, comp: Compiled) -> Result:
+    first, _ = explicit.run(system, prop, max_states=AUTO_STATE_CAP, compiled=comp)
+    if first.verdict == "violated":
+        return replace(first, engine="auto(explicit)", seconds=clock.elapsed)
+    if first.verdict in ("proved", "vacuous"):
+        if first.verdict == "vacuous":
+            return replace(first, engine="auto(explicit)", seconds=clock.elapsed)
+        try:
+            out = spacer(system, prop, timeout=clock.left(10.0))
+        except EngineError:
+            raise
+        if out.status == "violated":
+            raise EngineError("Spacer finds a violation the exhaustive search did not")
+        cert = out.certificate.text if out.certificate is not None else None
+        engine = "auto(explicit+pdr)" if cert is not None else "auto(explicit)"
+        return replace(first, engine=engine, certificate=cert, seconds=clock.elapsed)
+    bounded = run_bmc(system, prop, depth, clock, comp, engine="auto(bmc)")
+    if bounded.verdict == "violated":
+        return bounded
+    proof = run_pdr(
+        system,
+        prop,
+        depth,
+        clock,
+        comp,
+        witness=first.witness or bounded.witness,
+        cap=AUTO_PDR_SECONDS,
+    )
+    if proof.verdict in ("proved", "violated", "vacuous"):
+        return replace(proof, engine="auto(pdr)", states=first.states)
+    if bounded.verdict == "holds" and first.depth is not None:
+        detail = (
+            f"{bounded.detail} (BMC); explicit search covered depth {first.depth} in "
+            f"{first.states} states; Spacer: {proof.detail}"
+        )
+        return replace(bounded, detail=detail, states=first.states, seconds=clock.elapsed)
+    return replace(bounded, seconds=clock.elapsed)
+
+
+def check_with(system: System, prop: str, engine: str, depth: int, timeout: float | None) -> Result:
+    clock = _Clock(timeout)
+    comp = compile_system(system)
+    if engine == "explicit":
+        res, _ = explicit.run(system, prop, compiled=comp)
+        if res.verdict == "proved":
+            return res
+        return replace(res, seconds=clock.elapsed)
+    if engine == "bmc":
+        return run_bmc(system, prop, depth, clock, comp)
+    if engine == "pdr":
+        return run_pdr(system, prop, depth, clock, comp)
+    if engine == "kinduction":
+        return run_kinduction(system, prop, depth, clock, comp)
+    if engine == "auto":
+        return run_auto(system, prop, depth, clock, comp)
+    raise ValueError(f"unknown engine {engine!r}; use auto, bmc, pdr, kinduction or explicit")
