@@ -1,0 +1,493 @@
+"""Lockstep driving of the implementation's sans-I/O cores against the spec's interpreter.
+
+Theory of operation
+-------------------
+:class:`ImplWorld` is the implementation: a sender core and a receiver core, each with a
+:class:`~ackproof.impl.store.MemoryStore` (simulated crash), and two lists of frames in flight.
+Every *move* of the environment (submit, deliver frame ``i``, lose, duplicate, fire the timer,
+crash a node) is carried out on the cores effect by effect, so a crash can be placed after any
+prefix of a step's effects (when the crash lands on a ``Persist`` the store is made to die in
+the middle of that commit, which must leave nothing behind).  Each move returns the labels of the
+spec actions it corresponds to (:func:`receiver_labels` etc. hold the correspondence).
+
+:func:`abstract` is the abstraction function: impl state -> spec state, slot by slot.  Messages
+are renamed by acceptance order (the impl's ids are 0, 1, ... and jump by a reserved block after
+a sender restart; the spec's ids are 0..N-1 in submission order).
+
+:class:`SpecSide` holds the spec system and its concrete interpreter and steps it by label.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from hypothesis import settings
+
+from ackproof.impl.codec import Frame, FrameKind
+from ackproof.impl.events import (
+    Accepted,
+    Acked,
+    Deliver,
+    Discarded,
+    Effect,
+    Event,
+    FrameIn,
+    Guarantee,
+    MarkSeen,
+    OutboxDelete,
+    OutboxPut,
+    Persist,
+    RecordProcessed,
+    Restart,
+    SendFrame,
+    SetTimer,
+    Submit,
+    TimerFired,
+)
+from ackproof.impl.receiver import ReceiverCore, make_receiver
+from ackproof.impl.sender import RetryingSender, RetryPolicy, SenderCore, make_sender
+from ackproof.impl.store import MemoryStore, StoreCrashed
+from ackproof.spec import Faults, System, compile_system
+from ackproof.spec.expr import Value
+from ackproof.spec.history import GUARANTEES
+from ackproof.spec.interp import Compiled, PredFn
+from ackproof.spec.protocols import BUILTIN
+
+T = TypeVar("T")
+
+PROFILES = ("default", "nightly")
+
+
+def profile() -> settings:
+    """The Hypothesis settings chosen by ``HYPOTHESIS_PROFILE`` (see ``conftest.py``)."""
+    name = os.environ.get("HYPOTHESIS_PROFILE", "default")
+    if name not in PROFILES:
+        raise RuntimeError(f"HYPOTHESIS_PROFILE={name!r}: use one of {', '.join(PROFILES)}")
+    return settings.get_profile(f"conformance-{name}")
+
+
+def nightly() -> bool:
+    return os.environ.get("HYPOTHESIS_PROFILE", "default") == "nightly"
+
+
+def run_sync(coro: Coroutine[object, object, T]) -> T:
+    """Run a coroutine that never suspends (MemoryStore's methods) to completion."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    coro.close()
+    raise AssertionError("a MemoryStore call suspended; drive it from trio instead")
+
+
+# --- the implementation side -------------------------------------------------------------------
+
+
+class Skip(Exception):
+    """The move has no spec counterpart by design (a bound or a documented modelling gap)."""
+
+
+ReceiverFactory = Callable[[Guarantee], ReceiverCore]
+
+
+@dataclass
+class ImplWorld:
+    """Both cores, their stores, the frames in flight and what an observer has seen."""
+
+    guarantee: Guarantee
+    receiver_factory: ReceiverFactory = make_receiver
+    policy: RetryPolicy = field(default_factory=lambda: RetryPolicy(initial=1.0, maximum=4.0))
+    sender: SenderCore = field(init=False)
+    receiver: ReceiverCore = field(init=False)
+    sender_store: MemoryStore = field(default_factory=MemoryStore)
+    receiver_store: MemoryStore = field(default_factory=MemoryStore)
+    to_receiver: list[Frame] = field(default_factory=list)
+    to_sender: list[Frame] = field(default_factory=list)
+    now: float = 0.0
+    timer: float | None = None
+    #: impl message id -> spec message id (acceptance order)
+    index: dict[int, int] = field(default_factory=dict)
+    acked: set[int] = field(default_factory=set)
+    delivered: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.sender = make_sender(self.guarantee, policy=self.policy)
+        self.receiver = self.receiver_factory(self.guarantee)
+
+    # --- observation --------------------------------------------------------------------------
+
+    def processed_log(self) -> list[int]:
+        return [msg for msg, _ in self.receiver_store.disk.processed]
+
+    def processed_counts(self) -> Counter[int]:
+        return Counter(self.processed_log())
+
+    def spec_id(self, msg: int) -> int:
+        if msg not in self.index:
+            raise AssertionError(f"impl message id {msg} was never accepted (a phantom)")
+        return self.index[msg]
+
+    # --- carrying out effects -----------------------------------------------------------------
+
+    def _carry_out(
+        self, node: str, effects: Sequence[Effect], crash_at: int | None
+    ) -> list[Effect]:
+        """Carry out ``effects`` in order; with ``crash_at``, crash before effect ``crash_at``.
+
+        Returns the effects that took place.  A crash that lands on a ``Persist`` kills the
+        store in the middle of that commit (after staging all but its last write).
+        """
+        store = self.sender_store if node == "sender" else self.receiver_store
+        net = self.to_receiver if node == "sender" else self.to_sender
+        done: list[Effect] = []
+        for i, effect in enumerate(effects):
+            if crash_at is not None and i >= crash_at:
+                if isinstance(effect, Persist) and effect.writes:
+                    before = store.disk.copy()
+                    store.inject_crash(after_writes=len(effect.writes) - 1)
+                    try:
+                        run_sync(store.commit(effect.writes))
+                    except StoreCrashed:
+                        pass
+                    else:
+                        raise AssertionError("inject_crash did not crash the commit")
+                    assert store.disk == before, "a crashed commit left writes behind"
+                break
+            match effect:
+                case Persist(writes):
+                    run_sync(store.commit(writes))
+                case SendFrame(frame):
+                    net.append(frame)
+                case Accepted(msg):
+                    assert msg not in self.index, f"message id {msg} handed out twice"
+                    self.index[msg] = len(self.index)
+                case Acked(msg):
+                    self.acked.add(msg)
+                case Deliver(msg, _):
+                    self.delivered.append(msg)
+                case SetTimer(deadline):
+                    self.timer = deadline
+                case Discarded():
+                    pass
+            done.append(effect)
+        return done
+
+    def _restart(self, node: str) -> list[Effect]:
+        """Crash ``node`` (its store dies, its core is dropped) and start a new incarnation."""
+        if node == "sender":
+            self.sender_store.crash()
+            self.sender_store = MemoryStore(self.sender_store.disk)
+            self.sender = make_sender(self.guarantee, policy=self.policy)
+            self.timer = None
+            snapshot = run_sync(self.sender_store.load())
+            return self._carry_out("sender", self.sender.handle(Restart(snapshot), self.now), None)
+        self.receiver_store.crash()
+        self.receiver_store = MemoryStore(self.receiver_store.disk)
+        self.receiver = self.receiver_factory(self.guarantee)
+        snapshot = run_sync(self.receiver_store.load())
+        return self._carry_out("receiver", self.receiver.handle(Restart(snapshot), self.now), None)
+
+    def _step(
+        self, node: str, event: Event, crash_at: int | None
+    ) -> tuple[list[Effect], list[Effect]]:
+        core: SenderCore | ReceiverCore = self.sender if node == "sender" else self.receiver
+        effects = core.handle(event, self.now)
+        if crash_at is not None and crash_at >= len(effects):
+            crash_at = len(effects)
+        return effects, self._carry_out(node, effects, crash_at)
+
+    # --- moves: each returns the labels of the corresponding spec actions ---------------------
+
+    def crash(self, node: str) -> list[str]:
+        return [f"crash {node} (restart)", *self._retransmit_labels(self._restart(node))]
+
+    def submit(self, payload: bytes, crash_at: int | None) -> list[str]:
+        effects = self.sender.handle(Submit(payload), self.now)
+        if crash_at is not None:
+            crash_at = min(crash_at, len(effects))
+            if unrepresentable_submit_crash(effects, crash_at):
+                raise Skip("crash between the outbox write and Accepted")
+        done = self._carry_out("sender", effects, crash_at)
+        labels = submit_labels(self, effects, done)
+        if crash_at is not None:
+            labels += self.crash("sender")
+        return labels
+
+    def deliver_to_receiver(self, i: int, crash_at: int | None) -> list[str]:
+        frame = self.to_receiver.pop(i)
+        m = self.spec_id(frame.msg)
+        effects, done = self._step("receiver", FrameIn(frame), crash_at)
+        if crash_at is None:
+            return [f"receiver <- DATA(msg={m})"]
+        return self._then_crash("receiver", receiver_labels(self.guarantee, m, effects, done))
+
+    def deliver_to_sender(self, i: int, crash_at: int | None) -> list[str]:
+        frame = self.to_sender.pop(i)
+        m = self.spec_id(frame.msg)
+        effects, done = self._step("sender", FrameIn(frame), crash_at)
+        if crash_at is None:
+            return [f"sender <- ACK(msg={m})"]
+        return self._then_crash("sender", sender_ack_labels(m, effects, done))
+
+    def _then_crash(self, node: str, labels: list[str]) -> list[str]:
+        """A step cut short by a crash: the spec's "crash after k" action already includes the
+        crash and restart; a step that completed is followed by a separate crash action."""
+        after = self.crash(node)
+        return labels + (after[1:] if ", crash after" in labels[-1] else after)
+
+    def lose(self, to_receiver: bool, i: int) -> list[str]:
+        net = self.to_receiver if to_receiver else self.to_sender
+        frame = net.pop(i)
+        return [f"network loses {_frame_label(self, frame)} on {_channel(to_receiver)}"]
+
+    def duplicate(self, to_receiver: bool, i: int) -> list[str]:
+        net = self.to_receiver if to_receiver else self.to_sender
+        frame = net[i]
+        net.append(frame)
+        return [f"network duplicates {_frame_label(self, frame)} on {_channel(to_receiver)}"]
+
+    def fire_timer(self, crash_at: int | None) -> list[str]:
+        assert self.timer is not None
+        self.now = max(self.now, self.timer)
+        _, done = self._step("sender", TimerFired(), crash_at)
+        labels = self._retransmit_labels(done)
+        if crash_at is not None:
+            labels += self.crash("sender")
+        return labels
+
+    def _retransmit_labels(self, done: Sequence[Effect]) -> list[str]:
+        return [
+            f"sender timer retransmit({self.spec_id(e.frame.msg)})"
+            for e in done
+            if isinstance(e, SendFrame)
+        ]
+
+    # --- a fair network from here on (for the eventual-delivery check) ------------------------
+
+    def drain(self, *, max_rounds: int = 100) -> None:
+        for _ in range(max_rounds):
+            while self.to_receiver or self.to_sender:
+                if self.to_receiver:
+                    self.deliver_to_receiver(0, None)
+                if self.to_sender:
+                    self.deliver_to_sender(0, None)
+            if self.sender.in_flight == 0 or self.timer is None:
+                return
+            self.fire_timer(None)
+        raise AssertionError("the network was fair for 100 rounds and messages are still unacked")
+
+
+def _channel(to_receiver: bool) -> str:
+    return "sender->receiver" if to_receiver else "receiver->sender"
+
+
+def _frame_label(world: ImplWorld, frame: Frame) -> str:
+    return f"{frame.kind.name}(msg={world.spec_id(frame.msg)})"
+
+
+# --- the correspondence of one impl step (a prefix of its effects) to spec actions ---------------
+#
+# The spec counts a step's effects as: at-most-once receiver [taken := true, process];
+# at-least-once receiver [process, send ACK]; exactly-once receiver [atomic(process, seen := true)
+# (two effects, no crash between them), send ACK]; retrying sender on ACK [unacked := false,
+# ack].  "crash after k effects" is the spec action for a crash after the first k of them.
+# Effects with no spec meaning (Deliver's hand-off, Discarded, SetTimer) do not count: the spec's
+# "processed" is the impl's durable processed record.
+
+_RECEIVER_ORDER: dict[Guarantee, tuple[frozenset[str], ...]] = {
+    Guarantee.AT_MOST_ONCE: (frozenset({"seen"}), frozenset({"process"})),
+    Guarantee.AT_LEAST_ONCE: (frozenset({"process"}), frozenset({"ack"})),
+    Guarantee.EXACTLY_ONCE: (frozenset({"process", "seen"}), frozenset({"ack"})),
+}
+_SENDER_ORDER = (frozenset({"delete"}), frozenset({"acked"}))
+
+
+def _tokens(effects: Sequence[Effect]) -> set[str]:
+    out: set[str] = set()
+    for e in effects:
+        match e:
+            case Persist(writes):
+                for w in writes:
+                    match w:
+                        case MarkSeen():
+                            out.add("seen")
+                        case RecordProcessed():
+                            out.add("process")
+                        case OutboxDelete():
+                            out.add("delete")
+                        case _:
+                            pass
+            case SendFrame(frame) if frame.kind is FrameKind.ACK:
+                out.add("ack")
+            case Acked():
+                out.add("acked")
+            case _:
+                pass
+    return out
+
+
+def _crash_label(
+    head: str, order: tuple[frozenset[str], ...], full: set[str], done: set[str]
+) -> list[str]:
+    """The spec label(s) for a step with effects ``full`` that crashed after ``done``."""
+    if done == full:
+        return [head]  # nothing of meaning was cut off: the whole step, then a crash
+    if not done:
+        return [f"{head}, crash after 0 effects"]
+    k = 0
+    covered: set[str] = set()
+    for group in order:
+        if not group <= done:
+            break
+        k += len(group)
+        covered |= group
+    if covered != done:
+        return [f"<no spec counterpart: {head} with only {sorted(done)} of {sorted(full)}>"]
+    return [f"{head}, crash after {k} effect{'s' if k != 1 else ''}"]
+
+
+def receiver_labels(
+    g: Guarantee, m: int, effects: Sequence[Effect], done: Sequence[Effect]
+) -> list[str]:
+    head = f"receiver <- DATA(msg={m})"
+    return _crash_label(head, _RECEIVER_ORDER[g], _tokens(effects), _tokens(done))
+
+
+def sender_ack_labels(m: int, effects: Sequence[Effect], done: Sequence[Effect]) -> list[str]:
+    return _crash_label(f"sender <- ACK(msg={m})", _SENDER_ORDER, _tokens(effects), _tokens(done))
+
+
+def submit_labels(world: ImplWorld, effects: Sequence[Effect], done: Sequence[Effect]) -> list[str]:
+    """``submit(m)`` sends as part of the same spec action; a crash before the send is a loss."""
+    accepted = [e.msg for e in done if isinstance(e, Accepted)]
+    if not accepted:
+        return []
+    m = world.spec_id(accepted[0])
+    labels = [f"submit(m={m})"]
+    if not any(isinstance(e, SendFrame) for e in done):
+        labels.append(f"network loses DATA(msg={m}) on sender->receiver")
+    return labels
+
+
+def unrepresentable_submit_crash(effects: Sequence[Effect], crash_at: int) -> bool:
+    """A crash after the outbox write and before ``Accepted``: the message will be sent (the
+    outbox is retransmitted on restart) but was never reported submitted.  The spec's submit is
+    one atomic action, so it has no such state (see the report: a modelling gap)."""
+    done = effects[:crash_at]
+    put = any(
+        isinstance(e, Persist) and any(isinstance(w, OutboxPut) for w in e.writes) for e in done
+    )
+    return put and not any(isinstance(e, Accepted) for e in done)
+
+
+# --- the spec side and the abstraction function ------------------------------------------------
+
+
+def spec_faults(capacity: int) -> Faults:
+    return Faults(loss=True, duplicate=True, reorder=True, crash=("*",), capacity=capacity)
+
+
+@dataclass
+class SpecSide:
+    guarantee: Guarantee
+    messages: int
+    capacity: int
+    system: System = field(init=False)
+    compiled: Compiled = field(init=False)
+    labels: dict[str, int] = field(init=False)
+    invariants: dict[str, PredFn] = field(init=False)
+    #: The properties' reachability witness ("every message submitted and processed").
+    witness: PredFn = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.system = BUILTIN[str(self.guarantee)].system(
+            self.messages, faults=spec_faults(self.capacity)
+        )
+        self.compiled = compile_system(self.system)
+        self.labels = {a.label: a.index for a in self.system.actions}
+        self.invariants = {
+            p: self.compiled.predicate(self.system.properties[p].invariant)
+            for p in GUARANTEES[str(self.guarantee)]
+        }
+        (witness,) = {p.witness for p in self.system.properties.values()}
+        self.witness = self.compiled.predicate(witness)
+
+    def step(self, state: tuple[Value, ...], label: str) -> tuple[Value, ...]:
+        if label not in self.labels:
+            raise AssertionError(f"the impl did something the spec has no action for: {label}")
+        nxt = self.compiled.step(state, self.labels[label])
+        if nxt is None:
+            raise AssertionError(
+                f"the impl did {label!r}, which the spec does not allow in state "
+                f"{self.system.show_state(state)}"
+            )
+        return nxt
+
+    def diff(self, want: Sequence[Value], got: Sequence[Value]) -> str:
+        return ", ".join(
+            f"{s.name}: spec {s.show(want[s.index])} / impl {s.show(got[s.index])}"
+            for s in self.system.slots
+            if want[s.index] != got[s.index]
+        )
+
+
+def abstract(world: ImplWorld, system: System) -> tuple[Value, ...]:
+    """The abstraction function: the spec state that the impl's state stands for."""
+    back = {m: impl for impl, m in world.index.items()}
+    counts = world.processed_counts()
+    first_order: list[int] = []
+    for msg in world.processed_log():
+        m = world.spec_id(msg)
+        if m not in first_order:
+            first_order.append(m)
+    order_broken = any(
+        any(later > m for later in first_order[:j]) for j, m in enumerate(first_order)
+    )
+    outbox = world.sender_store.disk.outbox
+    seen = world.receiver_store.disk.seen
+    data = Counter(world.spec_id(f.msg) for f in world.to_receiver if f.kind is FrameKind.DATA)
+    acks = Counter(world.spec_id(f.msg) for f in world.to_sender if f.kind is FrameKind.ACK)
+    assert all(f.kind is FrameKind.DATA for f in world.to_receiver)
+    assert all(f.kind is FrameKind.ACK for f in world.to_sender)
+    out: list[Value] = []
+    for s in system.slots:
+        name = s.name
+        base, _, rest = name.partition("[")
+        m = int(rest.rstrip("]")) if rest else -1
+        impl = back.get(m)
+        if name == "order_broken":
+            v: Value = order_broken
+        elif base == "submitted":
+            v = impl is not None
+        elif base == "processed":
+            v = min(counts[impl], 2) if impl is not None else 0
+        elif base == "acked":
+            v = impl is not None and impl in world.acked
+        elif base == "sender.unacked":
+            v = impl is not None and impl in outbox
+        elif base in ("receiver.seen", "receiver.taken"):
+            v = impl is not None and impl in seen
+        elif name.startswith("sender->receiver#DATA(msg="):
+            v = data[int(name.split("=")[1].rstrip(")"))]
+        elif name.startswith("receiver->sender#ACK(msg="):
+            v = acks[int(name.split("=")[1].rstrip(")"))]
+        else:
+            raise AssertionError(f"the abstraction function does not know slot {name}")
+        out.append(v)
+    return tuple(out)
+
+
+def internal_consistency(world: ImplWorld) -> None:
+    """The sender core's in-memory unacked set is its durable outbox after every step.
+
+    (The receiver's in-memory dedup set is deliberately not compared with its durable one: a
+    receiver that forgets its dedup set must be caught by the guarantee, not by peeking.)"""
+    if isinstance(world.sender, RetryingSender):
+        assert world.sender.unacked() == frozenset(world.sender_store.disk.outbox), (
+            "the sender core's unacked set differs from its durable outbox"
+        )
