@@ -1,11 +1,475 @@
-"""The ``ackproof`` command."""
+"""The ``ackproof`` command: prove, check, explain, list, demo, validate.
+
+Exit codes (stable; CI depends on them):
+
+* 0 — everything as expected (``prove``) / every checked property holds (``check``);
+* 1 — a property is violated (``check``) or a verdict differs from the expected one
+  (``prove``);
+* 2 — bad input: a file, a flag, a variant; one line on stderr says what and where;
+* 3 — inconclusive: a timeout or a solver ``unknown``, and nothing worse;
+* 4 — an internal error (a bug in ackproof; ``--debug`` shows the traceback).
+"""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import json
+import os
 import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TextIO
+
+from ackproof import __version__
+from ackproof.loader import InputError, resolve, shipped
+from ackproof.spec import Faults, ProtocolDef, SpecError, System, parse_faults
+
+if TYPE_CHECKING:
+    from ackproof.proofs import Result
+    from ackproof.report import Row
+
+EXIT_OK, EXIT_VIOLATED, EXIT_INPUT, EXIT_INCONCLUSIVE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+ENGINES = ("auto", "bmc", "pdr", "kinduction", "explicit")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    print("ackproof", args)
-    return 0
+class _ArgError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _ArgError(f"{self.prog}: {message}")
+
+
+def _nonneg_int(what: str, *, minimum: int = 0) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer, got {text!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"{what} must be at least {minimum}, got {v}")
+        return v
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"timeout must be a number, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"timeout must be positive, got {v}")
+    return v
+
+
+def _faults(text: str) -> Faults:
+    try:
+        return parse_faults(text)
+    except SpecError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+class Progress:
+    """One status line on stderr, only when it is a terminal and not ``--quiet``."""
+
+    def __init__(self, quiet: bool, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.on = not quiet and self.stream.isatty()
+        self.width = 0
+
+    def show(self, text: str) -> None:
+        if self.on:
+            line = text[:100]
+            self.stream.write("\r" + line.ljust(self.width))
+            self.stream.flush()
+            self.width = len(line)
+
+    def done(self) -> None:
+        if self.on and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
+
+
+def _engine_options(p: argparse.ArgumentParser, *, depth: int = 30) -> None:
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="auto (portfolio), bmc, pdr, kinduction or explicit (default: auto)",
+    )
+    p.add_argument(
+        "--depth",
+        type=_nonneg_int("depth"),
+        default=depth,
+        metavar="K",
+        help=f"bound for bounded engines (default: {depth})",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="time limit per obligation in seconds",
+    )
+
+
+def _report_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML (one test case per check)")
+    p.add_argument("--markdown", metavar="FILE", help="write a Markdown report with charts")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ackproof",
+        description="Prove message-delivery guarantees instead of claiming them.",
+    )
+    parser.add_argument("--version", action="version", version=f"ackproof {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("prove", help="prove the guarantee matrix of the built-in protocols")
+    p.add_argument(
+        "--messages",
+        type=_nonneg_int("messages", minimum=1),
+        default=2,
+        metavar="N",
+        help="number of messages in each bounded instance (default: 2)",
+    )
+    p.add_argument(
+        "--no-broken", action="store_true", help="skip the broken variants (must be caught)"
+    )
+    _engine_options(p)
+    _report_options(p)
+    p.set_defaults(func=cmd_prove)
+
+    p = sub.add_parser("check", help="check a protocol variant written in a Python file")
+    p.add_argument(
+        "file", metavar="FILE.py", help="the variant's file (or a shipped protocol name)"
+    )
+    p.add_argument("--protocol", metavar="NAME", help="which protocol, if the file defines several")
+    p.add_argument("--messages", type=_nonneg_int("messages", minimum=1), metavar="N")
+    p.add_argument("--faults", type=_faults, metavar="LIST", help="e.g. loss,dup,reorder,crash")
+    p.add_argument(
+        "--property",
+        action="append",
+        metavar="P",
+        help="property or guarantee to check (repeatable; default: what the protocol claims)",
+    )
+    p.add_argument("--trace-out", metavar="FILE", help="write the first counterexample as JSONL")
+    _engine_options(p)
+    _report_options(p)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("explain", help="show one counterexample in full")
+    p.add_argument("target", metavar="PROTOCOL|FILE.py")
+    p.add_argument("--protocol", metavar="NAME")
+    p.add_argument("--messages", type=_nonneg_int("messages", minimum=1), metavar="N")
+    p.add_argument("--faults", type=_faults, metavar="LIST")
+    p.add_argument("--property", metavar="P", help="default: the first claimed one violated")
+    p.add_argument("--svg", metavar="FILE", help="write the sequence chart as SVG")
+    p.add_argument("--html", metavar="FILE", help="write a standalone HTML page")
+    p.add_argument("--json", action="store_true", help="print the counterexample as JSON")
+    p.add_argument("--trace-out", metavar="FILE", help="write the counterexample as a JSONL trace")
+    _engine_options(p)
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("list", help="the built-in protocols, fault models and properties")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("demo", help="run the reference implementation under real faults")
+    from ackproof.impl.demo import add_arguments as demo_arguments
+
+    demo_arguments(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("validate", help="check a JSONL trace of any implementation")
+    p.add_argument("trace", metavar="TRACE.jsonl", nargs="+")
+    p.add_argument("--guarantee", default="exactly-once", metavar="G")
+    p.add_argument("--protocol", metavar="NAME")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_validate)
+    return parser
+
+
+# -- commands -----------------------------------------------------------------------------------
+def _system_for(pdef: ProtocolDef, messages: int | None, faults: Faults | None) -> System:
+    try:
+        return pdef.system(messages, faults)
+    except SpecError as e:
+        raise InputError(str(e)) from None
+
+
+def cmd_prove(args: argparse.Namespace) -> int:
+    from ackproof.obligations import as_expected, builtin_obligations
+    from ackproof.report import Row, matrix
+
+    from .run import run_one
+
+    progress = Progress(args.quiet or args.json)
+    rows: list[Row] = []
+    obligations = builtin_obligations(broken=not args.no_broken)
+    started = time.monotonic()
+    for k, ob in enumerate(obligations, 1):
+        progress.show(f"[{k}/{len(obligations)}] {ob.name}")
+        system = ob.protocol.system(args.messages, ob.faults)
+        result, cx = run_one(
+            system, ob.property, engine=args.engine, depth=args.depth, timeout=args.timeout
+        )
+        result = dataclasses.replace(result, faults=ob.faults_id)
+        ok = as_expected(ob.expected, result.verdict)
+        rows.append(Row(result, ob.expected, ok, ob.section, cx))
+    progress.done()
+    elapsed = time.monotonic() - started
+    _write_reports(args, "prove", rows, title="ackproof prove")
+    if args.json:
+        from ackproof.report import to_json_document
+
+        print(to_json_document("prove", rows))
+    else:
+        print(f"ackproof {__version__}: guarantee matrix, N = {args.messages} messages")
+        print()
+        print(matrix(rows))
+        broken = [r for r in rows if r.section == "broken"]
+        if broken:
+            print()
+            print("broken variants (each must be caught):")
+            for r in broken:
+                mark = "caught" if r.ok else "NOT CAUGHT"
+                print(f"  {r.result.protocol:32} {r.result.property:13} {_cell(r.result)}  {mark}")
+        violated = [r for r in rows if r.section == "guarantees" and r.result.verdict == "violated"]
+        if violated:
+            print()
+            print("counterexamples of the violated cells:")
+            for r in violated:
+                res = r.result
+                where = f"--faults {res.faults} --property {res.property}"
+                print(f"  ackproof explain {res.protocol} {where}")
+        bad = [r for r in rows if not r.ok]
+        print()
+        print(
+            f"{len(rows) - len(bad)}/{len(rows)} as expected in {elapsed:.1f} s"
+            + (f"; {len(bad)} NOT as expected" if bad else "")
+        )
+        for r in bad:
+            print(
+                f"  !! {r.result.protocol} / {r.result.faults} / {r.result.property}: "
+                f"expected {r.expected}, got {_cell(r.result)} ({r.result.detail})"
+            )
+    return _exit_code(rows, prove=True)
+
+
+def _cell(result: Result) -> str:
+    from ackproof.report import cell
+
+    return cell(result)
+
+
+def _exit_code(rows: Sequence[Row], *, prove: bool) -> int:
+    verdicts = [(r.result.verdict, r.ok) for r in rows]
+    if prove:
+        if any(not ok and v != "inconclusive" for v, ok in verdicts):
+            return EXIT_VIOLATED
+    elif any(v in ("violated", "vacuous") for v, _ in verdicts):
+        return EXIT_VIOLATED
+    if any(v == "inconclusive" for v, _ in verdicts):
+        return EXIT_INCONCLUSIVE
+    return EXIT_OK
+
+
+def _write_reports(
+    args: argparse.Namespace, command: str, rows: Sequence[Row], *, title: str
+) -> None:
+    from ackproof.report import junit, markdown_report
+
+    if getattr(args, "junit", None):
+        _write(args.junit, junit(rows, suite=f"ackproof {command}"))
+    if getattr(args, "markdown", None):
+        _write(args.markdown, markdown_report(title, rows))
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from ackproof.spec.history import resolve as resolve_props
+
+    pdef = resolve(args.file, args.protocol)
+    try:
+        props = resolve_props(args.property) if args.property else pdef.claims
+    except KeyError as e:
+        raise InputError(str(e.args[0])) from None
+    system = _system_for(pdef, args.messages, args.faults)
+
+    from ackproof.proofs.trace import mermaid, table
+    from ackproof.report import Row, cell, to_json_document
+
+    from .run import run_one
+
+    progress = Progress(args.quiet or args.json)
+    rows = []
+    for prop in props:
+        progress.show(f"{pdef.name}: {prop}")
+        result, cx = run_one(
+            system, prop, engine=args.engine, depth=args.depth, timeout=args.timeout
+        )
+        ok = result.verdict in ("proved", "holds")
+        rows.append(Row(result, "holds", ok, "guarantees", cx))
+    progress.done()
+    _write_reports(args, "check", rows, title=f"ackproof check {pdef.name}")
+    if args.trace_out:
+        first = next((r.counterexample for r in rows if r.counterexample is not None), None)
+        if first is not None:
+            from ackproof.proofs.trace import to_trace_lines
+
+            _write(args.trace_out, "\n".join(to_trace_lines(first)))
+    if args.json:
+        print(to_json_document("check", rows))
+        return _exit_code(rows, prove=False)
+    print(f"{pdef.name}: N = {system.messages} messages, faults {system.faults.name}")
+    for r in rows:
+        res = r.result
+        print(f"  {res.property:13} {cell(res):16} {res.engine}, {res.seconds:.2f} s: {res.detail}")
+    for r in rows:
+        if r.counterexample is not None:
+            print()
+            print(f"counterexample for {r.result.property} ({r.counterexample.length} steps):")
+            print(table(r.counterexample))
+            print()
+            print(mermaid(r.counterexample))
+    return _exit_code(rows, prove=False)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from ackproof.spec.history import PROPERTIES
+
+    if args.property is not None and args.property not in PROPERTIES:
+        raise InputError(f"unknown property {args.property!r} (known: {', '.join(PROPERTIES)})")
+    pdef = resolve(args.target, args.protocol)
+    system = _system_for(pdef, args.messages, args.faults)
+
+    from ackproof.chart import html, svg
+    from ackproof.proofs.trace import mermaid, table, to_json
+
+    from .run import run_one
+
+    candidates = [args.property] if args.property else list(pdef.claims)
+    for prop in candidates:
+        _result, cx = run_one(
+            system, prop, engine=args.engine, depth=args.depth, timeout=args.timeout
+        )
+        if cx is None:
+            continue
+        if args.svg:
+            _write(args.svg, svg(cx))
+        if args.html:
+            _write(args.html, html(cx))
+        if args.trace_out:
+            from ackproof.proofs.trace import to_trace_lines
+
+            _write(args.trace_out, "\n".join(to_trace_lines(cx)))
+        if args.json:
+            print(json.dumps(to_json(cx), indent=2))
+        else:
+            print(f"{cx.protocol} under {cx.faults}: {cx.property} violated in {cx.length} steps")
+            print(f"promise: {cx.statement}")
+            print()
+            print(table(cx))
+            print()
+            print(mermaid(cx))
+        return EXIT_VIOLATED
+    what = args.property or ", ".join(candidates)
+    print(f"{pdef.name}: no counterexample for {what} (it holds: nothing to explain)")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ackproof.obligations import FAULT_MEANINGS
+    from ackproof.spec.history import GUARANTEE_STATEMENTS, GUARANTEES, PROPERTIES
+    from ackproof.spec.protocols import BROKEN, BUILTIN
+
+    del args
+    print("built-in protocols:")
+    for name, p in BUILTIN.items():
+        print(f"  {name:30} {p.description}")
+    print("\nbroken variants (the checker must catch each):")
+    for name, (p, prop) in BROKEN.items():
+        print(f"  {name:30} breaks {prop}: {p.description}")
+    examples = {k: v for k, v in shipped().items() if k not in BUILTIN and k not in BROKEN}
+    if examples:
+        print("\nexample variants:")
+        for name, p in examples.items():
+            print(f"  {name:30} {p.description}")
+    print("\nfault models (prove's columns; check --faults takes loss,dup,reorder,crash):")
+    for name, meaning in FAULT_MEANINGS.items():
+        print(f"  {name:30} {meaning}")
+    print("\nproperties:")
+    for name, sentence in PROPERTIES.items():
+        print(f"  {name:30} {sentence}")
+    print("\nguarantees:")
+    for name, props in GUARANTEES.items():
+        print(f"  {name:30} {' + '.join(props)}: {GUARANTEE_STATEMENTS[name]}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        from ackproof.impl.demo import run
+    except ImportError as e:  # pragma: no cover
+        raise InputError(f"the demo is not available: {e}") from None
+    return int(run(args))
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        from ackproof.validate import run as validate_run
+    except ImportError:
+        raise InputError("validate is not available in this version") from None
+    return int(validate_run(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("ACKPROOF_DEBUG") == "1"
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_INPUT
+        return int(args.func(args))
+    except _ArgError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_INPUT
+    except (InputError, SpecError) as e:
+        if debug:
+            raise
+        print(f"ackproof: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("ackproof: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as e:
+        if debug:
+            raise
+        print(
+            f"ackproof: internal error: {type(e).__name__}: {e} (run with --debug for details)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Load a user's protocol variant from a Python file, or a shipped protocol by name.
+
+Every way this can go wrong (no file, a syntax error, an error at import, no protocol,
+two protocols and no choice) raises :class:`InputError` with one line naming what and
+where; the CLI turns it into exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+
+from ackproof.spec import ProtocolDef, SpecError
+
+
+class InputError(Exception):
+    """Bad input from the user: a file, a flag, a variant."""
+
+
+def shipped() -> dict[str, ProtocolDef]:
+    """Every protocol ackproof ships: built-ins, broken variants, examples."""
+    from ackproof.spec.protocols import BROKEN, BUILTIN
+
+    out: dict[str, ProtocolDef] = dict(BUILTIN)
+    out.update({k: v for k, (v, _) in BROKEN.items()})
+    try:
+        from ackproof.spec.examples import EXAMPLES
+    except ImportError:
+        EXAMPLES = {}
+    out.update(EXAMPLES)
+    return out
+
+
+def load_file(path: str) -> dict[str, ProtocolDef]:
+    """The protocols defined at the top level of the Python file ``path``."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{path}: no such file")
+    if not p.is_file():
+        raise InputError(f"{path}: not a file")
+    try:
+        source = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read: {e}") from None
+    try:
+        compile(source, str(p), "exec")
+    except SyntaxError as e:
+        raise InputError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
+    name = f"ackproof_user_{abs(hash(str(p.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, p)
+    if spec is None or spec.loader is None:
+        raise InputError(f"{path}: cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SpecError as e:
+        raise InputError(f"{path}: {e}") from None
+    except Exception as e:
+        line = _user_line(e, p)
+        raise InputError(f"{path}{line}: error while loading: {type(e).__name__}: {e}") from None
+    finally:
+        sys.modules.pop(name, None)
+    found: dict[str, ProtocolDef] = {}
+    for value in vars(module).values():
+        if isinstance(value, ProtocolDef):
+            found.setdefault(value.name, value)
+    return found
+
+
+def _user_line(e: BaseException, p: Path) -> str:
+    for frame in reversed(traceback.extract_tb(e.__traceback__)):
+        if Path(frame.filename).resolve() == p.resolve():
+            return f":{frame.lineno}"
+    return ""
+
+
+def resolve(target: str, protocol: str | None = None) -> ProtocolDef:
+    """A protocol from a file path or a shipped protocol's name."""
+    if target.endswith(".py") or Path(target).exists():
+        found = load_file(target)
+        where = target
+    else:
+        found = shipped()
+        if target in found:
+            return found[target]
+        if protocol is None:
+            raise InputError(
+                f"{target}: neither a Python file nor a known protocol "
+                f"(known: {', '.join(sorted(found))})"
+            )
+        where = "the shipped protocols"
+    if not found:
+        raise InputError(f"{where}: no protocol found (decorate a build function with @protocol)")
+    if protocol is not None:
+        if protocol not in found:
+            raise InputError(
+                f"{where}: no protocol named {protocol!r} (found: {', '.join(sorted(found))})"
+            )
+        return found[protocol]
+    if len(found) > 1:
+        raise InputError(
+            f"{where}: defines {len(found)} protocols ({', '.join(sorted(found))}); "
+            "choose one with --protocol NAME"
+        )
+    return next(iter(found.values()))

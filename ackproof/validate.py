@@ -1,0 +1,284 @@
+"""``ackproof validate``: check a recorded JSONL trace of any implementation.
+
+The trace format is the one ``impl/`` writes (``impl/TRACE_FORMAT.md``): one JSON object
+per line with ``node``, ``event`` and, except for ``crash``/``restart``, ``msg``;
+optionally ``t`` (seconds, non-decreasing per node), ``seq``, ``frame``, ``guarantee``.
+Counterexamples exported with ``--trace-out`` add ``drop``/``duplicate`` lines from the
+``network`` node.
+
+Theory of operation
+-------------------
+The trace is streamed, never loaded whole: one pass keeps, per message id, the line of its
+first submit, the lines of its first two processings and of its ack.  At the end the
+history predicates of :mod:`ackproof.spec.history` are judged on that summary:
+
+* **duplicate** — a message processed twice (both lines reported);
+* **phantom** — a message processed with no earlier submit;
+* **loss** — a message submitted and never processed in the whole trace (a run cut short
+  while frames were in flight shows up here too: record until the system is quiet);
+  an *acked* message never processed is the strongest evidence and is reported as such;
+* **out of order** — (with ``in-order`` in the guarantee) a message first processed
+  after a later-submitted one.
+
+Several files (one per node) are merged by ``t``, so each line needs ``t`` then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from ackproof.loader import InputError
+from ackproof.spec.history import GUARANTEES, PROPERTIES
+
+EVENTS = frozenset(
+    {"submit", "send", "receive", "process", "ack", "crash", "restart", "drop", "duplicate"}
+)
+NEEDS_MSG = frozenset({"submit", "process", "ack"})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    file: str
+    line: int
+    node: str
+    event: str
+    msg: int | None
+    t: float | None
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass
+class _Msg:
+    submitted: str | None = None
+    submit_order: int = -1
+    processed: list[str] = field(default_factory=list)
+    first_process_order: int = -1
+    acked: str | None = None
+
+
+@dataclass
+class Report:
+    lines: int = 0
+    submitted: int = 0
+    processed: int = 0
+    lost: list[tuple[int, str, str | None]] = field(default_factory=list)  # msg, submit, ack
+    duplicated: list[tuple[int, list[str]]] = field(default_factory=list)
+    phantom: list[tuple[int, str]] = field(default_factory=list)
+    out_of_order: list[tuple[int, str]] = field(default_factory=list)
+    crashes: int = 0
+
+    def violated(self, prop: str) -> bool:
+        return bool(
+            {
+                "no-loss": self.lost,
+                "no-duplicate": self.duplicated,
+                "no-phantom": self.phantom,
+                "in-order": self.out_of_order,
+            }[prop]
+        )
+
+
+def _parse(file: str, stream: TextIO) -> Iterator[Event]:
+    last_t: dict[str, float] = {}
+    for n, raw in enumerate(stream, 1):
+        text = raw.strip()
+        if not text:
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{file}:{n}: not valid JSON ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise InputError(f"{file}:{n}: expected a JSON object, got {type(obj).__name__}")
+        yield _event(file, n, obj, last_t)
+
+
+def _event(file: str, n: int, obj: dict[str, Any], last_t: dict[str, float]) -> Event:
+    where = f"{file}:{n}"
+    node = obj.get("node")
+    if not isinstance(node, str) or not node:
+        raise InputError(f"{where}: missing field 'node' (a string such as \"sender\")")
+    event = obj.get("event")
+    if not isinstance(event, str):
+        raise InputError(f"{where}: missing field 'event'")
+    if event not in EVENTS:
+        raise InputError(f"{where}: unknown event {event!r} (known: {', '.join(sorted(EVENTS))})")
+    msg = obj.get("msg")
+    if event in NEEDS_MSG and msg is None:
+        raise InputError(f"{where}: event {event!r} needs field 'msg' (the message id)")
+    if msg is not None and (not isinstance(msg, int) or isinstance(msg, bool)):
+        raise InputError(f"{where}: field 'msg' must be an integer, got {msg!r}")
+    t = obj.get("t")
+    if t is not None:
+        if not isinstance(t, int | float) or isinstance(t, bool):
+            raise InputError(f"{where}: field 't' must be a number, got {t!r}")
+        prev = last_t.get(node)
+        if prev is not None and t < prev:
+            raise InputError(
+                f"{where}: timestamp {t} goes back in time for node {node!r} (previous {prev})"
+            )
+        last_t[node] = float(t)
+    return Event(file, n, node, event, msg, None if t is None else float(t))
+
+
+def events(paths: Sequence[str]) -> Iterator[Event]:
+    """The events of one trace, or of several merged by ``t``."""
+    streams: list[Iterator[Event]] = []
+    handles: list[TextIO] = []
+    try:
+        for p in paths:
+            path = Path(p)
+            if not path.is_file():
+                raise InputError(f"{p}: no such file")
+            try:
+                h: TextIO = path.open(encoding="utf-8")
+            except OSError as e:
+                raise InputError(f"{p}: cannot read: {e.strerror}") from None
+            handles.append(h)
+            streams.append(_parse(p, h))
+        if len(streams) == 1:
+            yield from streams[0]
+            return
+        yield from heapq.merge(*(_timed(s) for s in streams), key=lambda e: e.t or 0.0)
+    except UnicodeDecodeError as e:
+        raise InputError(f"{paths[0]}: not UTF-8 text ({e.reason})") from None
+    finally:
+        for h in handles:
+            h.close()
+
+
+def _timed(stream: Iterator[Event]) -> Iterator[Event]:
+    for e in stream:
+        if e.t is None:
+            raise InputError(f"{e.where}: merging several files needs field 't' on every line")
+        yield e
+
+
+def judge(stream: Iterator[Event]) -> Report:
+    report = Report()
+    msgs: dict[int, _Msg] = {}
+    order = 0
+    for e in stream:
+        report.lines += 1
+        if e.event == "crash":
+            report.crashes += 1
+        if e.msg is None or e.event not in NEEDS_MSG:
+            continue
+        m = msgs.setdefault(e.msg, _Msg())
+        if e.event == "submit":
+            if m.submitted is None:
+                m.submitted = e.where
+                m.submit_order = order
+                order += 1
+        elif e.event == "process":
+            if m.submitted is None and not m.processed:
+                report.phantom.append((e.msg, e.where))
+            if len(m.processed) < 2:
+                m.processed.append(e.where)
+            if m.first_process_order < 0:
+                m.first_process_order = order
+                order += 1
+        elif e.event == "ack" and m.acked is None:
+            m.acked = e.where
+    firsts: list[tuple[int, int, int, str]] = []
+    for msg_id, m in sorted(msgs.items()):
+        if m.submitted is not None:
+            report.submitted += 1
+        if m.processed:
+            report.processed += 1
+            if m.submitted is not None:
+                firsts.append((m.first_process_order, m.submit_order, msg_id, m.processed[0]))
+        if len(m.processed) >= 2:
+            report.duplicated.append((msg_id, list(m.processed)))
+        if m.submitted is not None and not m.processed:
+            report.lost.append((msg_id, m.submitted, m.acked))
+    firsts.sort()
+    latest = -1
+    for _, sub_order, msg_id, where in firsts:
+        if sub_order < latest:
+            report.out_of_order.append((msg_id, where))
+        latest = max(latest, sub_order)
+    return report
+
+
+def _properties(guarantee: str) -> tuple[str, ...]:
+    if guarantee in GUARANTEES:
+        return GUARANTEES[guarantee]
+    parts = tuple(p.strip() for p in guarantee.split(",") if p.strip())
+    unknown = [p for p in parts if p not in PROPERTIES and p not in GUARANTEES]
+    if unknown or not parts:
+        known = ", ".join([*GUARANTEES, *PROPERTIES])
+        raise InputError(f"unknown guarantee {guarantee!r} (known: {known})")
+    out: list[str] = []
+    for p in parts:
+        for q in GUARANTEES.get(p, (p,)):
+            if q not in out:
+                out.append(q)
+    return tuple(out)
+
+
+def _show(report: Report, props: Sequence[str], limit: int = 5) -> list[str]:
+    out = [
+        f"{report.lines} lines: {report.submitted} submitted, {report.processed} processed, "
+        f"{len(report.lost)} lost, {len(report.duplicated)} duplicated, "
+        f"{len(report.phantom)} phantom, {report.crashes} crashes"
+    ]
+    for prop in props:
+        out.append(f"  {prop:13} {'VIOLATED' if report.violated(prop) else 'holds'}")
+        if prop == "no-loss":
+            for msg, sub, ack in report.lost[:limit]:
+                why = f", acked at {ack} but never processed" if ack else ", never processed"
+                out.append(f"    message {msg}: submitted at {sub}{why}")
+        elif prop == "no-duplicate":
+            for msg, lines in report.duplicated[:limit]:
+                out.append(f"    message {msg}: processed at {lines[0]} and again at {lines[1]}")
+        elif prop == "no-phantom":
+            for msg, where in report.phantom[:limit]:
+                out.append(f"    message {msg}: processed at {where}, never submitted before")
+        elif prop == "in-order":
+            for msg, where in report.out_of_order[:limit]:
+                out.append(f"    message {msg}: first processed at {where}, after a later one")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    if getattr(args, "protocol", None):
+        raise InputError(
+            "--protocol (frame-level replay against a spec) is not supported yet; "
+            "validate checks the observable history only"
+        )
+    props = _properties(args.guarantee)
+    report = judge(events(args.trace))
+    if report.lines == 0:
+        raise InputError(f"{args.trace[0]}: the trace is empty")
+    bad = [p for p in props if report.violated(p)]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "lines": report.lines,
+                    "guarantee": args.guarantee,
+                    "verdict": "violated" if bad else "holds",
+                    "violated": bad,
+                    "submitted": report.submitted,
+                    "processed": report.processed,
+                    "lost": [{"msg": m, "submit": s, "ack": a} for m, s, a in report.lost],
+                    "duplicated": [{"msg": m, "process": ls} for m, ls in report.duplicated],
+                    "phantom": [{"msg": m, "process": w} for m, w in report.phantom],
+                    "out_of_order": [{"msg": m, "process": w} for m, w in report.out_of_order],
+                },
+                indent=2,
+            )
+        )
+    else:
+        print("\n".join(_show(report, props)))
+    return 1 if bad else 0

@@ -1,0 +1,144 @@
+"""``ackproof validate`` on hand-written traces: loss, duplicate, phantom, malformed files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ackproof.cli import main
+
+
+def write(tmp_path: Path, name: str, lines: list[dict[str, object] | str]) -> str:
+    p = tmp_path / name
+    p.write_text(
+        "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n",
+        encoding="utf-8",
+    )
+    return str(p)
+
+
+def sub(m: int, **kw: object) -> dict[str, object]:
+    return {"node": "sender", "event": "submit", "msg": m, **kw}
+
+
+def proc(m: int, **kw: object) -> dict[str, object]:
+    return {"node": "receiver", "event": "process", "msg": m, **kw}
+
+
+def ack(m: int, **kw: object) -> dict[str, object]:
+    return {"node": "sender", "event": "ack", "msg": m, **kw}
+
+
+CRASH = {"node": "receiver", "event": "crash"}
+RESTART = {"node": "receiver", "event": "restart"}
+
+
+def validate(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["validate", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_clean_exactly_once_trace_holds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = write(tmp_path, "ok.jsonl", [sub(1), proc(1), ack(1), sub(2), CRASH, RESTART, proc(2), ack(2)])
+    code, out, _ = validate([f], capsys)
+    assert code == 0
+    assert "2 submitted, 2 processed, 0 lost, 0 duplicated" in out
+
+
+def test_loss_is_reported_with_its_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = write(tmp_path, "loss.jsonl", [sub(1), proc(1), ack(1), sub(2), CRASH, RESTART, ack(2)])
+    code, out, _ = validate([f], capsys)
+    assert code == 1
+    assert "no-loss       VIOLATED" in out
+    assert "message 2: submitted at " in out
+    assert "loss.jsonl:4, acked at " in out
+    assert "loss.jsonl:7 but never processed" in out
+
+
+def test_duplicate_is_reported_with_both_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = write(tmp_path, "dup.jsonl", [sub(1), proc(1), CRASH, RESTART, proc(1), ack(1)])
+    code, out, _ = validate([f, "--guarantee", "exactly-once"], capsys)
+    assert code == 1
+    assert "dup.jsonl:2 and again at" in out
+    assert "dup.jsonl:5" in out
+    # at-least-once tolerates the duplicate
+    code, out, _ = validate([f, "--guarantee", "at-least-once"], capsys)
+    assert code == 0
+
+
+def test_phantom(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = write(tmp_path, "ghost.jsonl", [proc(9), sub(1), proc(1)])
+    code, out, _ = validate([f, "--guarantee", "at-most-once"], capsys)
+    assert code == 1
+    assert "message 9: processed at" in out
+    assert "ghost.jsonl:1" in out
+
+
+def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = write(tmp_path, "j.jsonl", [sub(0), proc(0), proc(0)])
+    code, out, _ = validate([f, "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 1
+    assert doc["verdict"] == "violated"
+    assert doc["violated"] == ["no-duplicate"]
+    assert doc["duplicated"][0]["msg"] == 0
+
+
+def test_per_node_files_are_merged_by_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s = write(tmp_path, "s.jsonl", [sub(1, t=0.1), ack(1, t=0.5), sub(2, t=0.6)])
+    r = write(tmp_path, "r.jsonl", [proc(1, t=0.2), proc(2, t=0.7)])
+    code, out, _ = validate([s, r], capsys)
+    assert code == 0, out
+
+
+@pytest.mark.parametrize(
+    ("lines", "needle"),
+    [
+        (["{not json"], "bad.jsonl:1: not valid JSON"),
+        ([sub(1), "[1, 2]"], "bad.jsonl:2: expected a JSON object"),
+        ([{"node": "sender", "event": "teleport", "msg": 1}], "unknown event 'teleport'"),
+        ([{"event": "submit", "msg": 1}], "bad.jsonl:1: missing field 'node'"),
+        ([{"node": "sender", "event": "submit"}], "needs field 'msg'"),
+        ([{"node": "sender", "event": "submit", "msg": "one"}], "'msg' must be an integer"),
+        ([sub(1, t=2.0), sub(2, t=1.0)], "bad.jsonl:2: timestamp 1.0 goes back in time"),
+    ],
+)
+def test_malformed_traces_name_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: list[dict[str, object] | str], needle: str
+) -> None:
+    f = write(tmp_path, "bad.jsonl", lines)
+    code, _, err = validate([f], capsys)
+    assert code == 2
+    assert needle in err
+    assert "Traceback" not in err
+
+
+def test_missing_trace_and_unknown_guarantee(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = validate([str(tmp_path / "none.jsonl")], capsys)
+    assert code == 2
+    assert "no such file" in err
+    f = write(tmp_path, "ok.jsonl", [sub(1), proc(1)])
+    code, _, err = validate([f, "--guarantee", "twice"], capsys)
+    assert code == 2
+    assert "unknown guarantee 'twice'" in err
+
+
+def test_a_long_trace_is_streamed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "long.jsonl"
+    with p.open("w") as fh:
+        for m in range(20_000):
+            fh.write(json.dumps(sub(m)) + "\n")
+            fh.write(json.dumps(proc(m)) + "\n")
+            fh.write(json.dumps(ack(m)) + "\n")
+    code, out, _ = validate([str(p)], capsys)
+    assert code == 0
+    assert "60000 lines: 20000 submitted, 20000 processed" in out
