@@ -12,6 +12,9 @@ Theory of operation
   output ever overtakes a write that preceded it, which is the property a step needs.
 * Timer: the core says ``SetTimer(deadline)``; ``_main`` sleeps until the next input or the
   deadline, whichever is first, then feeds ``TimerFired``.
+* Frames leave through a queue drained by one writer task, in order and as many per transport
+  call as have accumulated (the queue is bounded: a full queue stalls ``_main``). A frame is
+  queued only after every write before it has committed.
 * Frames that fail to decode are dropped and counted by reason; they never reach the core.
 * A crash is cancellation: everything not yet committed is gone; a new node on the same store
   recovers from ``store.load()`` via the core's ``Restart`` event.
@@ -118,6 +121,10 @@ class _Node:
         self._wakeup = trio.Event()
         self._drained = trio.Event()
         self._deadline: float | None = None
+        self._outgoing: list[bytes] = []
+        self._outgoing_limit = 4 * batch_limit
+        self._outgoing_ready = trio.Event()
+        self._outgoing_drained = trio.Event()
         self._changed = trio.lowlevel.ParkingLot()
         self._closed = False
         self._rejected = dict.fromkeys(FrameErrorKind, 0)
@@ -134,6 +141,7 @@ class _Node:
         await self._execute(self._core.handle(Restart(snapshot), trio.current_time()))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._receive_loop)
+            nursery.start_soon(self._send_loop)
             task_status.started()
             try:
                 await self._main()
@@ -148,11 +156,13 @@ class _Node:
             try:
                 raw = await transport.receive()
             except LINK_ERRORS:
+                self._changed.unpark_all()
                 return
             try:
                 frame = decode(raw)
             except FrameError as exc:
                 rejected[exc.kind] += 1
+                self._changed.unpark_all()
                 continue
             self._received += 1
             inbox.append(FrameIn(frame))
@@ -165,8 +175,11 @@ class _Node:
         while True:
             if not inbox:
                 self._wakeup = trio.Event()
-                with trio.move_on_at(math.inf if self._deadline is None else self._deadline):
+                if self._deadline is None:
                     await self._wakeup.wait()
+                else:
+                    with trio.move_on_at(self._deadline):
+                        await self._wakeup.wait()
             now = trio.current_time()
             effects: list[Effect] = []
             if self._deadline is not None and self._deadline <= now:
@@ -237,6 +250,19 @@ class _Node:
                     assert_never(effect)
         if frames:
             self._sent += len(frames)
+            self._outgoing += frames
+            self._outgoing_ready.set()
+            while len(self._outgoing) > self._outgoing_limit:
+                await self._outgoing_drained.wait()
+
+    async def _send_loop(self) -> None:
+        """Write queued frames in order, as many per transport call as have accumulated."""
+        while True:
+            await self._outgoing_ready.wait()
+            self._outgoing_ready = trio.Event()
+            frames, self._outgoing = self._outgoing, []
+            self._outgoing_drained.set()
+            self._outgoing_drained = trio.Event()
             try:
                 await self._transport.send_batch(frames)
             except LINK_ERRORS:
@@ -375,11 +401,19 @@ class ReceiverNode(_Node):
             core, transport, store, tracer=tracer, restarted=restarted, batch_limit=batch_limit
         )
         self._deliver_tx, self.deliveries = trio.open_memory_channel[Delivery](max_buffer)
+        self._nobody_reads = False
 
     async def _deliver(self, delivery: Delivery) -> None:
         # If nobody reads deliveries any more, the processed record is what counts.
-        with suppress(trio.BrokenResourceError):
-            await self._deliver_tx.send(delivery)
+        if self._nobody_reads:
+            return
+        try:
+            self._deliver_tx.send_nowait(delivery)
+        except trio.WouldBlock:
+            with suppress(trio.BrokenResourceError):
+                await self._deliver_tx.send(delivery)
+        except trio.BrokenResourceError:
+            self._nobody_reads = True
 
 
 @asynccontextmanager
