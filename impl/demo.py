@@ -81,7 +81,7 @@ def _config(args: argparse.Namespace, workdir: Path) -> RunConfig:
         crash_every=args.crash_every,
         seed=args.seed,
         policy=RetryPolicy(
-            initial=args.rto, maximum=max(0.3, args.rto), minimum=min(args.rto, 0.01)
+            initial=args.rto, maximum=max(0.5, args.rto), minimum=args.rto
         ),
         workdir=workdir,
         trace_dir=trace_dir,

@@ -99,6 +99,7 @@ def free_udp_port() -> int:
 @dataclass(frozen=True, slots=True)
 class _Incarnation:
     proc: trio.Process
+    warm: trio.Event
     ready: trio.Event
 
 
@@ -138,7 +139,7 @@ class ReceiverProcess:
         proc = await trio.lowlevel.open_process(
             self._command(restarted=restarted), stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
-        inc = _Incarnation(proc, trio.Event())
+        inc = _Incarnation(proc, trio.Event(), trio.Event())
         nursery.start_soon(self._read, inc)
         return inc
 
@@ -177,6 +178,8 @@ class ReceiverProcess:
                     parts = line.split()
                     if parts[:1] == [b"READY"]:
                         inc.ready.set()
+                    elif parts[:1] == [b"STANDBY"]:
+                        inc.warm.set()
                     elif parts[:1] == [b"STAT"] and proc is self._proc:
                         p, f, c, w = (int(x) for x in parts[1:5])
                         self._live = [f, c, w, p]
@@ -189,6 +192,12 @@ class ReceiverProcess:
             with trio.CancelScope(shield=True):
                 standby.proc.kill()
                 await standby.proc.wait()
+
+    async def wait_standby_warm(self) -> None:
+        """Wait until the standby has finished importing (so a restart is quick)."""
+        if self._standby is not None:
+            with trio.fail_after(30):
+                await self._standby.warm.wait()
 
     async def kill(self, *, count: bool = True) -> None:
         """SIGKILL the running receiver and wait until it is dead."""
@@ -248,6 +257,7 @@ async def run_guarantee(
                         progress(i + 1)
                         n = i + 1
                         if cfg.crash_every and n % cfg.crash_every == 0 and n < cfg.messages:
+                            await child.wait_standby_warm()
                             await child.kill()
                             more = child.kills < kills_due
                             await child.start(nursery, restarted=True, standby=more)

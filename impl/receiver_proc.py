@@ -72,8 +72,10 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    if args.standby and not sys.stdin.readline():
-        return 0  # the parent went away before needing this standby
+    if args.standby:
+        _say("STANDBY")
+        if not sys.stdin.readline():
+            return 0  # the parent went away before needing this standby
     trio.run(serve, args)
     return 0
 

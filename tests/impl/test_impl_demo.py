@@ -30,7 +30,7 @@ def _children_of(marker: str) -> list[int]:
     return pids
 
 
-def run_demo(args: list[str], trace_dir: Path, timeout: float = 50) -> dict[str, object]:
+def run_demo(args: list[str], trace_dir: Path, timeout: float = 120) -> dict[str, object]:
     proc = subprocess.Popen(
         [*DEMO, "--json", "--trace-dir", str(trace_dir), *args],
         stdout=subprocess.PIPE,
