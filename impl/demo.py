@@ -80,9 +80,7 @@ def _config(args: argparse.Namespace, workdir: Path) -> RunConfig:
         rates=FaultRates(loss=args.loss, dup=args.dup, reorder=args.reorder, max_delay=0.02),
         crash_every=args.crash_every,
         seed=args.seed,
-        policy=RetryPolicy(
-            initial=args.rto, maximum=max(0.5, args.rto), minimum=args.rto
-        ),
+        policy=RetryPolicy(initial=args.rto, maximum=max(0.5, args.rto), minimum=args.rto),
         workdir=workdir,
         trace_dir=trace_dir,
         timeout=args.timeout,
