@@ -135,9 +135,9 @@ class Arith:
         return _t(_z(a) * _z(self.val(k)))
 
     def mod(self, a: Term, k: int) -> Term:
-        if self.mode == "bv":
-            return _t(z3.SMod(_z(a), _z(self.val(k))))
-        return _t(_z(a) % k)
+        # BitVecRef.__mod__ is bvsmod (the result takes the divisor's sign); Int % is
+        # Euclidean: both are Python's % for a positive divisor.
+        return _t(_z(a) % _z(self.val(k)))
 
     def lt(self, a: Term, b: Term) -> Term:
         return _t(_z(a) < _z(b))  # signed for bit-vectors
@@ -182,6 +182,7 @@ _KINDS = {
     z3.Z3_OP_MUL: "mul",
     z3.Z3_OP_UMINUS: "neg",
     z3.Z3_OP_MOD: "mod",
+    z3.Z3_OP_BSMOD: "mod",
     z3.Z3_OP_SLEQ: "le",
     z3.Z3_OP_SLT: "lt",
     z3.Z3_OP_SGEQ: "ge",
