@@ -7,10 +7,10 @@ The sender node runs in this process over UDP on loopback, wrapped in a :class:`
 process (:mod:`ackproof.impl.receiver_proc`) on its own SQLite file. The crash schedule is counted
 in submissions: after every ``crash_every`` submitted messages the child is killed with SIGKILL
 and a new one is started on the same file and port. Submission pauses until the new child says
-READY (the sender's retransmissions do not pause). The new process is a warm standby started
-ahead of time (imports done, store and socket not yet opened), so a restart costs milliseconds;
-it recovers from the SQLite file like any restarted process. So at-most-once's losses come from the
-network and the crash windows, not from the restart's downtime.
+READY (the sender's retransmissions do not pause). Each receiver process is forked by a fork
+server that has already imported everything, so a restart costs milliseconds; the new process
+opens the SQLite file and recovers like any restarted process. So at-most-once's losses come
+from the network and the crash windows, not from the restart's downtime.
 
 The verdict is computed from durable records only: ids submitted (the sender's ``Accepted``
 effects) against the receiver's ``processed`` table, which survives every kill.
@@ -18,6 +18,8 @@ effects) against the receiver's ``processed`` table, which survives every kill.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -96,15 +98,15 @@ def free_udp_port() -> int:
         return port
 
 
-@dataclass(frozen=True, slots=True)
-class _Incarnation:
-    proc: trio.Process
-    warm: trio.Event
-    ready: trio.Event
-
-
 class ReceiverProcess:
-    """The child receiver: start, SIGKILL, restart; sums its reported counts over incarnations."""
+    """The receiver's processes: start, SIGKILL, restart; sums their counts over incarnations.
+
+    ``python -m ackproof.impl.receiver_proc --zygote`` imports everything once and then forks one
+    receiver process per (re)start on request, reporting its pid. Each receiver is its own
+    process: it opens the SQLite file and the socket itself, after the fork, and is killed with
+    SIGKILL by pid. The fork server only makes a restart cost milliseconds instead of an
+    interpreter start.
+    """
 
     def __init__(self, guarantee: Guarantee, cfg: RunConfig, *, peer_port: int) -> None:
         self.guarantee = guarantee
@@ -115,8 +117,10 @@ class ReceiverProcess:
         self.port = free_udp_port()
         self.peer_port = peer_port
         self.kills = 0
-        self._proc: trio.Process | None = None
-        self._standby: _Incarnation | None = None
+        self._zygote: trio.Process | None = None
+        self._pid: int | None = None
+        self._pid_known = trio.Event()
+        self._ready = trio.Event()
         self._done: list[int] = [0, 0, 0, 0]  # frames, commits, writes, processed of dead ones
         self._live: list[int] = [0, 0, 0, 0]
 
@@ -125,88 +129,66 @@ class ReceiverProcess:
         f, c, w, p = (a + b for a, b in zip(self._done, self._live, strict=True))
         return f, c, w, p
 
-    def _command(self, *, restarted: bool) -> list[str]:
-        cmd = [sys.executable, "-m", "ackproof.impl.receiver_proc", "--standby"]
+    def _command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "ackproof.impl.receiver_proc", "--zygote"]
         cmd += ["--guarantee", str(self.guarantee), "--db", str(self.db)]
         cmd += ["--port", str(self.port), "--peer-port", str(self.peer_port)]
         if self.trace is not None:
             cmd += ["--trace", str(self.trace)]
-        if restarted:
-            cmd.append("--restarted")
         return cmd
 
-    async def _spawn(self, nursery: trio.Nursery, *, restarted: bool) -> _Incarnation:
-        proc = await trio.lowlevel.open_process(
-            self._command(restarted=restarted), stdin=subprocess.PIPE, stdout=subprocess.PIPE
-        )
-        inc = _Incarnation(proc, trio.Event(), trio.Event())
-        nursery.start_soon(self._read, inc)
-        return inc
-
-    async def start(self, nursery: trio.Nursery, *, restarted: bool, standby: bool) -> None:
-        """Start the receiver (from the warm standby if there is one) and wait for READY.
-
-        With ``standby`` a further process is started and left waiting for the next restart.
-        """
-        inc = self._standby
-        self._standby = None
-        if inc is None:
-            inc = await self._spawn(nursery, restarted=restarted)
-        self._proc = inc.proc
+    async def start(self, nursery: trio.Nursery, *, restarted: bool) -> None:
+        """Fork a receiver process and wait until it says READY."""
+        if self._zygote is None:
+            self._zygote = await trio.lowlevel.open_process(
+                self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            )
+            nursery.start_soon(self._read, self._zygote)
+        self._pid, self._pid_known, self._ready = None, trio.Event(), trio.Event()
         self._live = [0, 0, 0, 0]
-        assert inc.proc.stdin is not None
-        await inc.proc.stdin.send_all(b"GO\n")
+        assert self._zygote.stdin is not None
+        await self._zygote.stdin.send_all(b"RESTART\n" if restarted else b"START\n")
         with trio.fail_after(30):
-            await inc.ready.wait()
-        if standby:
-            self._standby = await self._spawn(nursery, restarted=True)
+            await self._pid_known.wait()
+            await self._ready.wait()
 
-    async def _read(self, inc: _Incarnation) -> None:
-        proc = inc.proc
-        assert proc.stdout is not None
+    async def _read(self, zygote: trio.Process) -> None:
+        assert zygote.stdout is not None
         buf = b""
-        async with proc.stdout:
+        async with zygote.stdout:
             while True:
                 try:
-                    data = await proc.stdout.receive_some(65536)
+                    data = await zygote.stdout.receive_some(65536)
                 except (trio.ClosedResourceError, trio.BrokenResourceError):
                     return
                 if not data:
                     return
                 *lines, buf = (buf + data).split(b"\n")
                 for line in lines:
-                    parts = line.split()
-                    if parts[:1] == [b"READY"]:
-                        inc.ready.set()
-                    elif parts[:1] == [b"STANDBY"]:
-                        inc.warm.set()
-                    elif parts[:1] == [b"STAT"] and proc is self._proc:
-                        p, f, c, w = (int(x) for x in parts[1:5])
-                        self._live = [f, c, w, p]
+                    self._on_line(line.split())
 
-    async def shutdown(self) -> None:
-        """Kill the receiver and any standby (not counted as crashes)."""
-        await self.kill(count=False)
-        standby, self._standby = self._standby, None
-        if standby is not None:
-            with trio.CancelScope(shield=True):
-                standby.proc.kill()
-                await standby.proc.wait()
-
-    async def wait_standby_warm(self) -> None:
-        """Wait until the standby has finished importing (so a restart is quick)."""
-        if self._standby is not None:
-            with trio.fail_after(30):
-                await self._standby.warm.wait()
+    def _on_line(self, parts: list[bytes]) -> None:
+        if len(parts) < 2:
+            return
+        kind, pid = parts[0], int(parts[1])
+        if kind == b"PID":
+            self._pid = pid
+            self._pid_known.set()
+        elif pid != self._pid:
+            return  # a line from an incarnation already killed
+        elif kind == b"READY":
+            self._ready.set()
+        elif kind == b"STAT":
+            p, f, c, w = (int(x) for x in parts[2:6])
+            self._live = [f, c, w, p]
 
     async def kill(self, *, count: bool = True) -> None:
-        """SIGKILL the running receiver and wait until it is dead."""
-        proc, self._proc = self._proc, None
-        if proc is None:
+        """SIGKILL the running receiver process and wait until it is gone."""
+        pid, self._pid = self._pid, None
+        if pid is None:
             return
         with trio.CancelScope(shield=True):
-            proc.kill()
-            await proc.wait()
+            await _kill_and_wait(pid)
         self._done = [a + b for a, b in zip(self._done, self._live, strict=True)]
         self._live = [0, 0, 0, 0]
         if count:
@@ -215,6 +197,15 @@ class ReceiverProcess:
                 append_event(
                     self.trace, TraceEvent.CRASH, node="receiver", guarantee=self.guarantee
                 )
+
+    async def shutdown(self) -> None:
+        """Kill the receiver and the fork server (not counted as crashes)."""
+        await self.kill(count=False)
+        zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            with trio.CancelScope(shield=True):
+                zygote.kill()
+                await zygote.wait()
 
     def processed_log(self) -> list[tuple[int, bytes]]:
         with sqlite3.connect(self.db) as conn:
@@ -238,8 +229,7 @@ async def run_guarantee(
     accepted = 0
     try:
         async with trio.open_nursery() as nursery:
-            kills_due = (cfg.messages - 1) // cfg.crash_every if cfg.crash_every else 0
-            await child.start(nursery, restarted=False, standby=kills_due > 0)
+            await child.start(nursery, restarted=False)
             async with (
                 open_faulty_transport(udp, rates=cfg.rates, seed=f"{cfg.seed}/{index}") as link,
                 open_sender(
@@ -257,10 +247,8 @@ async def run_guarantee(
                         progress(i + 1)
                         n = i + 1
                         if cfg.crash_every and n % cfg.crash_every == 0 and n < cfg.messages:
-                            await child.wait_standby_warm()
                             await child.kill()
-                            more = child.kills < kills_due
-                            await child.start(nursery, restarted=True, standby=more)
+                            await child.start(nursery, restarted=True)
                     await sender.wait_all_acked()
                     if guarantee is Guarantee.AT_MOST_ONCE:
                         await _wait_quiet(child, cfg.quiet_period)
@@ -287,6 +275,28 @@ async def run_guarantee(
         elapsed=time.monotonic() - started,
         finished=finished,
     )
+
+
+async def _kill_and_wait(pid: int) -> None:
+    """SIGKILL ``pid`` and wait until the process no longer exists."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        os.kill(pid, signal.SIGKILL)
+        await trio.lowlevel.wait_readable(pidfd)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(pidfd)
+    # The fork server ignores SIGCHLD, so the kernel reaps the child; wait until it has.
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        await trio.sleep(0.001)
 
 
 async def _wait_quiet(child: ReceiverProcess, period: float) -> None:

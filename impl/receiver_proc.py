@@ -1,22 +1,28 @@
 """A receiver node in its own process, so a demo can SIGKILL it for real.
 
     python -m ackproof.impl.receiver_proc --guarantee G --db FILE --port P --peer-port S
-                                          [--trace FILE] [--restarted] [--standby]
+                                          [--trace FILE] [--restarted] [--zygote]
 
 It opens (or recovers) its SQLite store, binds UDP on 127.0.0.1:P, talks to 127.0.0.1:S, prints
-``READY`` once it is receiving, then ``STAT processed frames_sent commits writes`` lines (its own
-counts since this start) every ``--stat-interval`` seconds, and runs until it is killed. Nothing
-it prints is needed for correctness: what it processed is in the store's ``processed`` table.
+``READY pid`` once it is receiving, then ``STAT pid processed frames_sent commits writes``
+lines (its own counts since this start) every ``--stat-interval`` seconds, and runs until it is
+killed. Nothing it prints is needed for correctness: what it processed is in the store's
+``processed`` table.
 
-With ``--standby`` it imports everything, then waits for a line on stdin before it touches the
-store or the socket: a warm standby the demo starts ahead of time, so a restart after SIGKILL
-costs milliseconds rather than an interpreter start.
+With ``--zygote`` it is a fork server: it imports everything once, then for each ``START`` or
+``RESTART`` line on stdin forks a receiver process and prints ``PID pid``. The demo kills those
+with SIGKILL; each one opens the store and the socket itself, so a restart is a real process
+restart that costs milliseconds rather than an interpreter start.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import os
+import signal
 import sys
+from contextlib import suppress
 
 import trio
 
@@ -38,9 +44,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--synchronous", choices=["OFF", "NORMAL", "FULL"], default="FULL")
     p.add_argument("--stat-interval", type=float, default=0.05)
     p.add_argument(
-        "--standby",
+        "--zygote",
         action="store_true",
-        help="import everything, then wait for a line on stdin before opening store and socket",
+        help="fork server: fork a receiver for each START/RESTART line on stdin, print its pid",
     )
     return p.parse_args(argv)
 
@@ -63,19 +69,43 @@ async def serve(args: argparse.Namespace) -> None:
         guarantee, transport, store=store, max_buffer=0, tracer=tracer, restarted=args.restarted
     ) as node:
         await node.deliveries.aclose()  # the processed table is the application's record
-        _say("READY")
+        pid = os.getpid()
+        _say(f"READY {pid}")
         while True:
             s = node.statistics()
-            _say(f"STAT {s.processed} {s.frames_sent} {s.durable_commits} {s.durable_writes}")
+            _say(f"STAT {pid} {s.processed} {s.frames_sent} {s.durable_commits} {s.durable_writes}")
             await trio.sleep(args.stat_interval)
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process if the fork server dies (so nothing outlives the demo)."""
+    with suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def zygote(args: argparse.Namespace) -> int:
+    """Fork one receiver process per START/RESTART line; the children are reaped by the kernel."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    for line in sys.stdin:
+        args.restarted = line.strip() == "RESTART"
+        pid = os.fork()
+        if pid == 0:  # the receiver process: opens its store and socket itself, after the fork
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            _die_with_parent()
+            try:
+                trio.run(serve, args)
+            finally:
+                os._exit(1)
+        _say(f"PID {pid}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    if args.standby:
-        _say("STANDBY")
-        if not sys.stdin.readline():
-            return 0  # the parent went away before needing this standby
+    if args.zygote:
+        return zygote(args)
     trio.run(serve, args)
     return 0
 
