@@ -5,8 +5,10 @@
 For each guarantee: a sender node and a receiver node (both in this process, both with SQLite
 stores, synchronous=FULL) over one loopback TCP connection, no faults; the clock runs from the
 first ``send`` until the receiver has processed every message and (at-least-once, exactly-once)
-the sender has every ACK. The ceiling is a plain trio TCP stream carrying the same payloads with
-no protocol at all (one ``send_all`` per payload; the reader counts bytes). Best of R runs.
+the sender has every ACK. Two ways of submitting are measured: one ``await send()`` per message,
+and the trio bulk idiom (``send_nowait`` until ``WouldBlock``, then ``await send()``). The ceiling
+is a plain trio TCP stream carrying the same payloads with no protocol at all (one ``send_all``
+per payload; the reader counts bytes). Ratios are against that ceiling. Best of R runs.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ TARGETS = {
 async def ceiling(messages: int, payload: bytes, *, burst: int) -> float:
     """Messages per second of a bare trio TCP stream (no framing, no acks, no storage).
 
-    ``burst`` payloads are written per ``send_all`` (1: one call per payload).
+    ``burst`` payloads are written per ``send_all`` (the ceiling uses 1: one call per payload,
+    the same call pattern as one ``await send()`` per message).
     """
     listener = await tcp_listener()
     port: int = listener.socket.getsockname()[1]
@@ -96,22 +99,20 @@ async def main(args: argparse.Namespace) -> None:
     n, repeat = args.messages, args.repeat
     print(f"{n} messages of {args.payload} bytes over loopback TCP, no faults, best of {repeat}")
     with tempfile.TemporaryDirectory(prefix="ackproof-bench-") as tmp:
-        for burst, label in ((False, "await send() per message"), (True, "send_nowait bursts")):
-            limit = 1024 if burst else 1
-            top = max([await ceiling(n, payload, burst=limit) for _ in range(repeat)])
-            print(f"\n{label}; ceiling = plain trio TCP, {limit} payload(s) per send_all")
-            print(f"  {'plain trio TCP (ceiling)':<24}  {top:>10,.0f} msgs/s")
-            for g in Guarantee:
+        top = max([await ceiling(n, payload, burst=1) for _ in range(repeat)])
+        print(
+            f"  {'plain trio TCP (ceiling)':<16}  {top:>9,.0f} msgs/s  (one send_all per payload)"
+        )
+        print(f"  {'guarantee':<16}  {'await send()':>16}  {'send_nowait bursts':>20}  target")
+        for g in Guarantee:
+            cells = []
+            for burst in (False, True):
                 runs = [
                     await protocol(g, n, payload, Path(tmp), burst=burst) for _ in range(repeat)
                 ]
                 rate = max(runs)
-                ratio = rate / top
-                verdict = "meets" if ratio >= TARGETS[g] else "MISSES"
-                print(
-                    f"  {g!s:<24}  {rate:>10,.0f} msgs/s  {ratio:5.2f}x ceiling"
-                    f"  ({verdict} target {TARGETS[g]}x)"
-                )
+                cells.append(f"{rate:>9,.0f} ({rate / top:4.2f}x)")
+            print(f"  {g!s:<16}  {cells[0]:>16}  {cells[1]:>20}  {TARGETS[g]}x")
 
 
 if __name__ == "__main__":
