@@ -72,9 +72,9 @@ def _config(args: argparse.Namespace, workdir: Path) -> RunConfig:
             trace_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot create --trace-dir {trace_dir}: {exc.strerror}") from None
-        for old in trace_dir.glob("*-*.jsonl"):
-            if old.name.split("-")[0] in {"at", "exactly"}:
-                old.unlink()
+        for g in Guarantee:  # traces are appended to: start this run's files afresh
+            for node in ("sender", "receiver"):
+                (trace_dir / f"{g}-{node}.jsonl").unlink(missing_ok=True)
     return RunConfig(
         messages=args.messages,
         rates=FaultRates(loss=args.loss, dup=args.dup, reorder=args.reorder, max_delay=0.02),

@@ -53,18 +53,24 @@ class RetryPolicy:
     """Retransmission timing: ``rto * multiplier**attempt``, within ``[minimum, maximum]``.
 
     ``rto`` starts at ``initial`` and, when ``adaptive``, follows the measured round-trip time
-    (RFC 6298: ``srtt + 4 * rttvar``, sampled only from messages sent once — Karn's rule).
+    (RFC 6298: ``srtt + 4 * rttvar``, sampled only from messages sent once — Karn's rule), but
+    never below ``minimum`` (default: ``initial``; a floor far below the receiver's commit
+    latency only buys spurious retransmissions).
     """
 
     initial: float = 0.2
-    minimum: float = 0.01
+    minimum: float | None = None
     maximum: float = 2.0
     multiplier: float = 2.0
     adaptive: bool = True
 
     def __post_init__(self) -> None:
-        if not 0 < self.minimum <= self.initial <= self.maximum or self.multiplier < 1:
+        if not 0 < self.floor <= self.initial <= self.maximum or self.multiplier < 1:
             raise UsageError(f"bad retry policy: {self}")
+
+    @property
+    def floor(self) -> float:
+        return self.initial if self.minimum is None else self.minimum
 
 
 class _Rto:
@@ -87,7 +93,7 @@ class _Rto:
             self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
             self.srtt = 0.875 * self.srtt + 0.125 * rtt
         p = self.policy
-        self.rto = min(p.maximum, max(p.minimum, self.srtt + 4 * self.rttvar))
+        self.rto = min(p.maximum, max(p.floor, self.srtt + 4 * self.rttvar))
 
     def timeout(self, attempt: int) -> float:
         return min(self.policy.maximum, self.rto * self.policy.multiplier ** min(attempt, 64))

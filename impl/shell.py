@@ -138,6 +138,7 @@ class _Node:
         snapshot = await self._store.load()
         if self._tracer is not None and self._restarted:
             self._tracer.emit(TraceEvent.RESTART)
+            self._tracer.flush()
         await self._execute(self._core.handle(Restart(snapshot), trio.current_time()))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._receive_loop)

@@ -64,6 +64,7 @@ KINDS = [
     Kind("udp", _udp, ordered=False),
     Kind("tcp", _tcp, ordered=True),
     Kind("faulty-memory", _faulty(_memory), ordered=True),
+    Kind("faulty-udp", _faulty(_udp), ordered=False),
     Kind("faulty-tcp", _faulty(_tcp), ordered=True),
 ]
 
