@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 import trio
 import trio.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from impl_testing import run_trio
 
 from ackproof.impl.codec import MAX_BODY, MAX_PAYLOAD, VERSION, Frame, FrameKind, decode, encode
@@ -91,6 +93,18 @@ def test_each_guarantee_keeps_its_promise_under_faults_and_crashes(
         case Guarantee.EXACTLY_ONCE:
             assert lost == 0
             assert dups == 0
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), guarantee=st.sampled_from(list(Guarantee)))
+def test_any_fault_plan_keeps_the_promises(seed: int, guarantee: Guarantee) -> None:
+    """Hypothesis draws the fault plan (its seed); the shell runs in virtual time."""
+    counts, n, _ = run_trio(lambda: _faulty_run(guarantee, 60, seed, crashes=2), clock=mock_clock())
+    assert set(counts) <= set(range(n))
+    if guarantee is not Guarantee.AT_LEAST_ONCE:
+        assert all(c == 1 for c in counts.values())
+    if guarantee is not Guarantee.AT_MOST_ONCE:
+        assert len(counts) == n
 
 
 class RecordingStore(MemoryStore):
