@@ -21,7 +21,7 @@ from pathlib import Path
 import trio
 
 from ackproof.impl.events import Guarantee
-from ackproof.impl.shell import open_receiver, open_sender
+from ackproof.impl.nodes import open_receiver, open_sender
 from ackproof.impl.sqlite_store import SQLiteStore
 from ackproof.impl.tcp import tcp_listener, tcp_transport_pair
 

@@ -4,7 +4,7 @@ Layers (see each module's docstring):
 
 * ``events``, ``sender``, ``receiver`` — the sans-I/O cores: ``handle(event, now) -> effects``.
 * ``codec`` — the wire format; ``errors`` — the two error families.
-* ``shell`` — runs a core on trio: ``open_sender`` / ``open_receiver``.
+* ``shell`` — runs a core on trio; ``nodes`` — ``open_sender`` / ``open_receiver``.
 * ``transport``, ``udp``, ``tcp``, ``faults`` — frame transports (memory, loopback UDP/TCP,
   seeded fault injection).
 * ``store``, ``sqlite_store`` — durable state (in-memory with simulated crashes; SQLite).
@@ -16,16 +16,10 @@ from ackproof.impl.codec import Frame, FrameKind
 from ackproof.impl.errors import FrameError, PeerError, UsageError
 from ackproof.impl.events import Guarantee
 from ackproof.impl.faults import FaultRates, open_faulty_transport
+from ackproof.impl.nodes import ReceiverNode, SenderNode, open_receiver, open_sender
 from ackproof.impl.receiver import make_receiver
 from ackproof.impl.sender import RetryPolicy, make_sender
-from ackproof.impl.shell import (
-    Delivery,
-    NodeStatistics,
-    ReceiverNode,
-    SenderNode,
-    open_receiver,
-    open_sender,
-)
+from ackproof.impl.shell import Delivery, NodeStatistics
 from ackproof.impl.sqlite_store import SQLiteStore
 from ackproof.impl.store import MemoryDisk, MemoryStore
 from ackproof.impl.tcp import TCPTransport, tcp_transport_pair

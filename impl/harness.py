@@ -34,8 +34,8 @@ import trio
 
 from ackproof.impl.events import Guarantee
 from ackproof.impl.faults import FaultRates, open_faulty_transport
+from ackproof.impl.nodes import open_sender
 from ackproof.impl.sender import RetryPolicy
-from ackproof.impl.shell import open_sender
 from ackproof.impl.sqlite_store import SQLiteStore
 from ackproof.impl.trace import TraceEvent, Tracer, append_event
 from ackproof.impl.udp import LOOPBACK, UDPTransport

@@ -27,7 +27,7 @@ from contextlib import suppress
 import trio
 
 from ackproof.impl.events import Guarantee
-from ackproof.impl.shell import open_receiver
+from ackproof.impl.nodes import open_receiver
 from ackproof.impl.sqlite_store import SQLiteStore
 from ackproof.impl.trace import Tracer
 from ackproof.impl.udp import UDPTransport

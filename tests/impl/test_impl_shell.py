@@ -19,8 +19,8 @@ from ackproof.impl.codec import MAX_BODY, MAX_PAYLOAD, VERSION, Frame, FrameKind
 from ackproof.impl.errors import UsageError
 from ackproof.impl.events import Guarantee, RecordProcessed, Write
 from ackproof.impl.faults import FaultRates, open_faulty_transport
+from ackproof.impl.nodes import open_receiver, open_sender
 from ackproof.impl.sender import RetryPolicy
-from ackproof.impl.shell import open_receiver, open_sender
 from ackproof.impl.store import MemoryDisk, MemoryStore
 from ackproof.impl.tcp import tcp_transport_pair
 from ackproof.impl.trace import Tracer
