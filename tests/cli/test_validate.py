@@ -31,8 +31,8 @@ def ack(m: int, **kw: object) -> dict[str, object]:
     return {"node": "sender", "event": "ack", "msg": m, **kw}
 
 
-CRASH = {"node": "receiver", "event": "crash"}
-RESTART = {"node": "receiver", "event": "restart"}
+CRASH: dict[str, object] = {"node": "receiver", "event": "crash"}
+RESTART: dict[str, object] = {"node": "receiver", "event": "restart"}
 
 
 def validate(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -42,13 +42,17 @@ def validate(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
 
 
 def test_clean_exactly_once_trace_holds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    f = write(tmp_path, "ok.jsonl", [sub(1), proc(1), ack(1), sub(2), CRASH, RESTART, proc(2), ack(2)])
+    f = write(
+        tmp_path, "ok.jsonl", [sub(1), proc(1), ack(1), sub(2), CRASH, RESTART, proc(2), ack(2)]
+    )
     code, out, _ = validate([f], capsys)
     assert code == 0
     assert "2 submitted, 2 processed, 0 lost, 0 duplicated" in out
 
 
-def test_loss_is_reported_with_its_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_loss_is_reported_with_its_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     f = write(tmp_path, "loss.jsonl", [sub(1), proc(1), ack(1), sub(2), CRASH, RESTART, ack(2)])
     code, out, _ = validate([f], capsys)
     assert code == 1
@@ -111,7 +115,10 @@ def test_per_node_files_are_merged_by_time(
     ],
 )
 def test_malformed_traces_name_the_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: list[dict[str, object] | str], needle: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    lines: list[dict[str, object] | str],
+    needle: str,
 ) -> None:
     f = write(tmp_path, "bad.jsonl", lines)
     code, _, err = validate([f], capsys)

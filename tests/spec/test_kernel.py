@@ -224,9 +224,7 @@ def test_a_three_node_broker_with_a_durable_queue() -> None:
         assert prop in r.witnesses
 
 
-def random_walk_states(
-    pdef: ProtocolDef, n: int, seed: int, count: int
-) -> list[State]:
+def random_walk_states(pdef: ProtocolDef, n: int, seed: int, count: int) -> list[State]:
     system = pdef.system(n)
     comp = compile_system(system)
     rng = random.Random(seed)
