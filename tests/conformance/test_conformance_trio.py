@@ -220,7 +220,7 @@ def run_and_judge(
     # a thread as blocked: at autojump_threshold=0 virtual time jumps to the next deadline in
     # the middle of every commit.  A few milliseconds of real idleness before a jump keep
     # virtual time honest (see the report: at 0 some SQLite runs never finished).
-    threshold = 0.0 if store_kind == "memory" else 0.005
+    threshold = 0.0 if store_kind == "memory" else 0.002
     clock = trio.testing.MockClock(autojump_threshold=threshold)
     paths = trio.run(run_plan, g, plan, workdir, store_kind, clock=clock)
     files = [str(p) for p in paths]
