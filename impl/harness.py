@@ -37,7 +37,7 @@ from ackproof.impl.faults import FaultRates, open_faulty_transport
 from ackproof.impl.nodes import open_sender
 from ackproof.impl.sender import RetryPolicy
 from ackproof.impl.sqlite_store import SQLiteStore
-from ackproof.impl.trace import TraceEvent, Tracer, append_event
+from ackproof.impl.trace import TraceEvent, Tracer, append_event, reconcile_processed
 from ackproof.impl.udp import LOOPBACK, UDPTransport
 
 if TYPE_CHECKING:
@@ -191,6 +191,15 @@ class ReceiverProcess:
             await _kill_and_wait(pid)
         self._done = [a + b for a, b in zip(self._done, self._live, strict=True)]
         self._live = [0, 0, 0, 0]
+        if self.trace is not None:
+            # A SIGKILL can land after a commit and before the trace lines it produced were
+            # flushed: the durable processed log is the truth, so the trace catches up to it.
+            reconcile_processed(
+                self.trace,
+                [msg for msg, _ in self.processed_log()],
+                node="receiver",
+                guarantee=self.guarantee,
+            )
         if count:
             self.kills += 1
             if self.trace is not None:

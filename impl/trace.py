@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
@@ -66,7 +67,14 @@ class Tracer:
                 seq = sum(1 for _ in existing)
         return cls(path.open("a", encoding="utf-8"), node=node, guarantee=guarantee, seq=seq)
 
-    def line(self, event: TraceEvent, msg: int | None = None, frame: Frame | None = None) -> str:
+    def line(
+        self,
+        event: TraceEvent,
+        msg: int | None = None,
+        frame: Frame | None = None,
+        *,
+        recovered: bool = False,
+    ) -> str:
         obj: dict[str, object] = {"node": self._node, "event": str(event)}
         if msg is not None and event not in NO_MSG:
             obj["msg"] = msg
@@ -77,10 +85,19 @@ class Tracer:
             obj["frame"] = frame.to_json()
         if self._guarantee is not None:
             obj["guarantee"] = self._guarantee
+        if recovered:
+            obj["recovered"] = True
         return json.dumps(obj, separators=(",", ":"))
 
-    def emit(self, event: TraceEvent, msg: int | None = None, frame: Frame | None = None) -> None:
-        self._lines.append(self.line(event, msg, frame))
+    def emit(
+        self,
+        event: TraceEvent,
+        msg: int | None = None,
+        frame: Frame | None = None,
+        *,
+        recovered: bool = False,
+    ) -> None:
+        self._lines.append(self.line(event, msg, frame, recovered=recovered))
 
     def flush(self) -> None:
         if self._lines:
@@ -100,3 +117,53 @@ def append_event(
     tracer = Tracer.open(path, node=node, guarantee=guarantee)
     tracer.emit(event)
     tracer.close()
+
+
+def reconcile_processed(
+    path: str | Path,
+    processed: list[int],
+    *,
+    node: NodeName,
+    guarantee: Guarantee | None = None,
+) -> int:
+    """Append the ``process`` lines a killed node committed but never flushed.
+
+    ``processed`` is the durable processed log (one entry per processing, in order).  For
+    every message the log holds more often than the trace shows, the missing lines are
+    appended, marked ``"recovered": true``.  Returns how many were added.
+    """
+    path = Path(path)
+    _drop_torn_tail(path)
+    seen: Counter[int] = Counter()
+    if path.exists():
+        with path.open(encoding="utf-8") as fh:
+            for raw in fh:
+                try:
+                    obj = json.loads(raw)
+                except json.JSONDecodeError:
+                    continue  # a line torn by the kill; validate will name it
+                if isinstance(obj, dict) and obj.get("event") == "process":
+                    msg = obj.get("msg")
+                    if isinstance(msg, int):
+                        seen[msg] += 1
+    missing = Counter(processed) - seen
+    if not missing:
+        return 0
+    tracer = Tracer.open(path, node=node, guarantee=guarantee)
+    added = 0
+    for msg in processed:
+        if missing[msg] > 0:
+            missing[msg] -= 1
+            tracer.emit(TraceEvent.PROCESS, msg, recovered=True)
+            added += 1
+    tracer.close()
+    return added
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line the kill left half-written (no trailing newline)."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        path.write_bytes(data[: data.rfind(b"\n") + 1])
