@@ -1,0 +1,169 @@
+"""A lowered :class:`~ackproof.spec.System` as a Promela model, for SPIN as an outside baseline.
+
+Theory of operation
+-------------------
+The system is already a flat transition system, so the model is one process with one
+``do`` loop: a branch per ground action, ``atomic { guard -> updates; assert(INV) }``.
+Updates are parallel assignments, so every new value is computed into a temporary first
+and assigned after.  The property's invariant is asserted in the initial state and after
+every step; SPIN's breadth-first search (``-DBFS``) then reports a shortest violation,
+whose length the trail gives as the number of loop iterations.
+
+Nothing here imports z3 or runs SPIN: :func:`run_spin` shells out only when asked (the
+benchmark and a test that skips when ``spin`` is absent).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ackproof.spec.expr import Expr, walk
+from ackproof.spec.system import System
+
+_BIN = {"eq": "==", "lt": "<", "le": "<=", "add": "+", "sub": "-", "mul": "*"}
+
+
+def _src(e: Expr, names: dict[int, str]) -> str:
+    if id(e) in names:
+        return names[id(e)]
+    if e.op == "const":
+        return ("true" if e.value else "false") if e.sort == "bool" else str(e.value)
+    if e.op == "slot":
+        return f"s{e.value}"
+    a = [_src(x, names) for x in e.args]
+    if e.op == "not":
+        return f"(!{a[0]})"
+    if e.op == "and":
+        return "(" + " && ".join(a) + ")"
+    if e.op == "or":
+        return "(" + " || ".join(a) + ")"
+    if e.op == "ite":
+        return f"({a[0]} -> {a[1]} : {a[2]})"
+    if e.op == "min":
+        return f"({a[0]} < {a[1]} -> {a[0]} : {a[1]})"
+    if e.op == "max":
+        return f"({a[0]} > {a[1]} -> {a[0]} : {a[1]})"
+    if e.op == "mod":  # Python's (Euclidean) % for a positive constant divisor
+        return f"((({a[0]}) % {a[1]} + {a[1]}) % {a[1]})"
+    return f"({a[0]} {_BIN[e.op]} {a[1]})"
+
+
+def promela(system: System, prop: str) -> str:
+    """The Promela model of ``system`` with ``prop``'s invariant asserted after every step."""
+    inv = system.properties[prop].invariant
+    out = [
+        f"/* ackproof: {system.protocol} under {system.faults.name}, "
+        f"N = {system.messages}, property {prop} */"
+    ]
+    for s in system.slots:
+        kind = "bool" if s.sort == "bool" else "int"
+        init = ("true" if s.init else "false") if s.sort == "bool" else str(int(s.init))
+        out.append(f"{kind} s{s.index} = {init};  /* {s.name} */")
+    out.append(f"#define INV ({_src(inv, {})})")
+    temps = max((len(a.updates) for a in system.actions), default=0)
+    shared = 0
+    branches: list[str] = []
+    for a in system.actions:
+        if not a.updates:
+            continue  # a step that changes nothing reaches nothing new (SPIN refuses self-loops)
+        refs: dict[int, int] = {}
+        for e in walk([v for _, v in a.updates]):
+            for x in e.args:
+                refs[id(x)] = refs.get(id(x), 0) + 1
+        names: dict[int, str] = {}
+        body: list[str] = []
+        for e in walk([v for _, v in a.updates]):
+            if e.op not in ("const", "slot") and refs.get(id(e), 0) > 1:
+                name = f"c{len(names)}"
+                body.append(f"{name} = {_src(e, names)}")
+                names[id(e)] = name
+        shared = max(shared, len(names))
+        body += [f"n{k} = {_src(v, names)}" for k, (_, v) in enumerate(a.updates)]
+        body += [f"s{i} = n{k}" for k, (i, _) in enumerate(a.updates)]
+        body.append("assert(INV)")
+        # an always-enabled branch starts with its first assignment (SPIN rejects `true ->`
+        # at the head of a loop branch as an unconditional self-loop)
+        head = "" if a.guard.is_const else f"{_src(a.guard, {})} -> "
+        branches.append(
+            f"  :: atomic {{ {head}/* {a.label} */\n       " + ";\n       ".join(body) + " }"
+        )
+    out.append("init {")
+    decls = [f"int n{k}" for k in range(temps)] + [f"int c{k}" for k in range(shared)]
+    out += [f"  {d};" for d in decls]
+    out.append("  assert(INV);")
+    out.append("  do")
+    out += branches
+    out.append("  od")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class SpinResult:
+    violated: bool
+    #: Steps of the shortest counterexample (loop iterations in the trail), if violated.
+    length: int | None
+    states: int
+    #: Time to generate and compile the verifier, and time of the search itself.
+    compile_seconds: float
+    seconds: float
+    complete: bool
+
+
+def spin_available() -> bool:
+    return shutil.which("spin") is not None and shutil.which("gcc") is not None
+
+
+def run_spin(system: System, prop: str, *, timeout: float = 60.0) -> SpinResult:
+    """Generate, compile and run a breadth-first SPIN verification of ``prop``."""
+    with tempfile.TemporaryDirectory(prefix="ackproof-spin-") as d:
+        work = Path(d)
+        (work / "model.pml").write_text(promela(system, prop))
+        start = time.monotonic()
+        subprocess.run(["spin", "-a", "model.pml"], cwd=work, check=True, capture_output=True)
+        subprocess.run(
+            ["gcc", "-O2", "-DBFS", "-DSAFETY", "-DMEMLIM=4096", "-w", "-o", "pan", "pan.c"],
+            cwd=work,
+            check=True,
+            capture_output=True,
+        )
+        compiled = time.monotonic()
+        run = subprocess.run(
+            ["./pan", "-E", "-m1000000"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        text = run.stdout
+        seconds = time.monotonic() - compiled
+        m = re.search(r"errors: (\d+)", text)
+        errors = int(m.group(1)) if m else 0
+        sm = re.search(r"(\d+) states, stored", text)
+        states = int(sm.group(1)) if sm else 0
+        length = None
+        if errors and (work / "model.pml.trail").exists():
+            replay = subprocess.run(
+                ["spin", "-t", "-p", "model.pml"], cwd=work, capture_output=True, text=True
+            )
+            steps = {
+                int(m.group(1))
+                for m in re.finditer(
+                    r"^\s*(\d+):\s+proc\s+\d+ .*\(state \d+\)\t\[", replay.stdout, re.M
+                )
+            }
+            length = len(steps) - 1  # step 1 is the initial assert
+        return SpinResult(
+            violated=errors > 0,
+            length=length,
+            states=states,
+            compile_seconds=compiled - start,
+            seconds=seconds,
+            complete="search was not completed" not in text,
+        )
