@@ -3,8 +3,11 @@
 For each built-in protocol, each property it claims, and N = 2..6 messages, prints
 the explicit engine's state count and time, BMC's time to depths 10..40 (no violation
 expected: the cost of showing absence), Spacer's time to a re-checked certificate, and
-k-induction's; then the encoding choices (bit-vector vs Int, selector vs disjunctive
-transition) on the same obligations, so the figures are comparable.
+k-induction's, and SPIN's on the Promela generated from the same System (where ``spin``
+is installed: ``apt-get install spin``); then every shortest counterexample of the broken
+variants and examples with the ``auto`` portfolio (and SPIN); then the encoding choices
+(bit-vector vs Int, selector vs disjunctive transition) on the same obligations, so the
+figures are comparable.
 
     python benchmarks/engines.py            # full run (minutes)
     python benchmarks/engines.py --quick    # smoke run (N = 2, 3; depths 10, 20)
@@ -24,6 +27,7 @@ from ackproof.proofs.bmc import reach
 from ackproof.proofs.encode import Encoding, Shape
 from ackproof.proofs.kinduction import kinduction
 from ackproof.proofs.pdr import spacer
+from ackproof.proofs.promela import run_spin, spin_available
 from ackproof.proofs.z3seam import IntMode
 from ackproof.spec import System, explore
 from ackproof.spec.expr import not_
@@ -62,6 +66,39 @@ def kind(s: System, prop: str, timeout: float) -> str:
     return f"{out.status}@{out.k}"
 
 
+def spin(s: System, prop: str, timeout: float) -> str:
+    if not spin_available():
+        return "spin not installed"
+    r = run_spin(s, prop, timeout=timeout)
+    verdict = f"cex{r.length}" if r.violated else ("ok" if r.complete else "incomplete")
+    return f"{r.seconds:6.2f}s {verdict} {r.states} (+{r.compile_seconds:.1f}s compile)"
+
+
+def auto_counterexamples(ns: list[int], timeout: float) -> None:
+    """Every shortest counterexample of the broken variants and examples with ``auto``."""
+    from ackproof.proofs import check
+    from ackproof.spec.examples import EXAMPLES
+    from ackproof.spec.protocols import BROKEN
+
+    print()
+    print("# shortest counterexamples with --engine auto (broken variants, broken examples)")
+    print(" | ".join(["N", "protocol", "property", "auto", "spin"]))
+    cases = [(p, prop) for p, prop in BROKEN.values()]
+    for pdef in EXAMPLES.values():
+        cases += [(pdef, prop) for prop in pdef.claims]
+    for n in ns:
+        for pdef, prop in cases:
+            s = pdef.system(n)
+            start = time.monotonic()
+            r = check(s, prop, engine="auto", depth=30, timeout=timeout)
+            secs = time.monotonic() - start
+            if r.verdict != "violated":
+                continue
+            assert r.counterexample is not None
+            cell = f"{secs:6.2f}s cex{len(r.counterexample)} ({r.engine})"
+            print(" | ".join([str(n), pdef.name, prop, cell, spin(s, prop, timeout)]), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="N = 2, 3 and depths 10, 20 only")
@@ -75,6 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     print("# engines per obligation (bmc: bv/selector; pdr: Spacer, Int/disjunctive, split")
     print("# conjuncts, certificate re-checked in bit-vectors)")
     head = ["N", "protocol", "property", "explicit", *(f"bmc@{d}" for d in depths), "pdr", "kind"]
+    head.append("spin")
     print(" | ".join(head))
     for n in ns:
         for name, pdef in BUILTIN.items():
@@ -88,7 +126,10 @@ def main(argv: list[str] | None = None) -> None:
                 cells += [timed(bmc, s, prop, d, "bv", "selector", tmo) for d in depths]
                 cells.append(timed(pdr, s, prop, tmo))
                 cells.append(timed(kind, s, prop, tmo))
+                cells.append(spin(s, prop, tmo))
                 print(" | ".join(cells), flush=True)
+
+    auto_counterexamples([2, 3] if args.quick else [2, 3, 4, 5], tmo)
 
     print()
     print("# encoding choices: BMC to the deepest depth")

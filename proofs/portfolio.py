@@ -30,6 +30,8 @@ from .result import EngineError, Result, Verdict
 
 #: Explicit search in ``auto`` stops here and hands over to BMC and Spacer.
 AUTO_STATE_CAP = 100_000
+#: After an exhaustive explicit proof, how long Spacer may try to add a certificate.
+AUTO_CERTIFICATE_SECONDS = 3.0
 #: Spacer's share of an ``auto`` run without a time limit, in seconds.
 AUTO_PDR_SECONDS = 60.0
 #: How deep a witness is looked for when the property was proved for all depths.
@@ -269,7 +271,7 @@ def run_auto(system: System, prop: str, depth: int, clock: _Clock, comp: Compile
         if first.verdict == "vacuous":
             return replace(first, engine="auto(explicit)", seconds=clock.elapsed)
         try:
-            out = spacer(system, prop, timeout=clock.left(10.0))
+            out = spacer(system, prop, timeout=clock.left(AUTO_CERTIFICATE_SECONDS))
         except EngineError:
             raise
         if out.status == "violated":
