@@ -50,6 +50,7 @@ class Event:
     event: str
     msg: int | None
     t: float | None
+    frame: tuple[tuple[str, object], ...] | None = None
 
     @property
     def where(self) -> str:
@@ -127,7 +128,13 @@ def _event(file: str, n: int, obj: dict[str, Any], last_t: dict[str, float]) -> 
                 f"{where}: timestamp {t} goes back in time for node {node!r} (previous {prev})"
             )
         last_t[node] = float(t)
-    return Event(file, n, node, event, msg, None if t is None else float(t))
+    frame = obj.get("frame")
+    if frame is not None and (
+        not isinstance(frame, dict) or not isinstance(frame.get("kind"), str)
+    ):
+        raise InputError(f"{where}: field 'frame' must be an object with a 'kind', got {frame!r}")
+    fields = None if frame is None else tuple(sorted(frame.items()))
+    return Event(file, n, node, event, msg, None if t is None else float(t), fields)
 
 
 def events(paths: Sequence[str]) -> Iterator[Event]:
@@ -251,16 +258,18 @@ def _show(report: Report, props: Sequence[str], limit: int = 5) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "protocol", None):
-        raise InputError(
-            "--protocol (frame-level replay against a spec) is not supported yet; "
-            "validate checks the observable history only"
-        )
     props = _properties(args.guarantee)
     report = judge(events(args.trace))
     if report.lines == 0:
         raise InputError(f"{args.trace[0]}: the trace is empty")
     bad = [p for p in props if report.violated(p)]
+    replay = None
+    if getattr(args, "protocol", None):
+        from ackproof.replay import replay_trace
+
+        replay = replay_trace(list(events(args.trace)), args.protocol)
+        if not replay.allowed and not replay.inconclusive:
+            bad.append("spec-behaviour")
     if args.json:
         print(
             json.dumps(
@@ -275,10 +284,15 @@ def run(args: argparse.Namespace) -> int:
                     "duplicated": [{"msg": m, "process": ls} for m, ls in report.duplicated],
                     "phantom": [{"msg": m, "process": w} for m, w in report.phantom],
                     "out_of_order": [{"msg": m, "process": w} for m, w in report.out_of_order],
+                    "spec": None if replay is None else replay.to_json(),
                 },
                 indent=2,
             )
         )
     else:
         print("\n".join(_show(report, props)))
-    return 1 if bad else 0
+        if replay is not None:
+            print(replay.describe())
+    if bad:
+        return 1
+    return 3 if replay is not None and replay.inconclusive else 0

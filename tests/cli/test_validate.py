@@ -149,3 +149,71 @@ def test_a_long_trace_is_streamed(tmp_path: Path, capsys: pytest.CaptureFixture[
     code, out, _ = validate([str(p)], capsys)
     assert code == 0
     assert "60000 lines: 20000 submitted, 20000 processed" in out
+
+
+def frame(kind: str, m: int) -> dict[str, object]:
+    return {"kind": kind, "msg": m}
+
+
+def happy_path(m: int = 0) -> list[dict[str, object] | str]:
+    return [
+        sub(m),
+        {"node": "sender", "event": "send", "msg": m, "frame": frame("DATA", m)},
+        {"node": "receiver", "event": "receive", "msg": m, "frame": frame("DATA", m)},
+        proc(m),
+        {"node": "receiver", "event": "send", "msg": m, "frame": frame("ACK", m)},
+        {"node": "sender", "event": "receive", "msg": m, "frame": frame("ACK", m)},
+        ack(m),
+    ]
+
+
+@pytest.mark.parametrize("protocol", ["at-least-once", "exactly-once"])
+def test_a_hand_written_run_is_a_behaviour_of_the_spec(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], protocol: str
+) -> None:
+    f = write(tmp_path, "run.jsonl", happy_path())
+    code, out, _ = validate([f, "--protocol", protocol], capsys)
+    assert code == 0, out
+    assert f"spec {protocol}: a behaviour the spec allows (7 events matched)" in out
+
+
+def test_processing_without_receiving_is_not_a_behaviour(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = happy_path()
+    lines.insert(1, proc(0))  # the receiver processes before any frame reached it
+    lines.pop(4)  # ... and not again after receiving it
+    f = write(tmp_path, "bad-run.jsonl", lines)
+    code, out, _ = validate([f, "--protocol", "exactly-once"], capsys)
+    assert code == 1
+    assert "NOT a behaviour the spec allows: " in out
+    assert "bad-run.jsonl:2 (receiver process msg=0)" in out
+
+
+def test_an_exported_counterexample_replays_on_its_protocol_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = tmp_path / "cx.jsonl"
+    assert main(["explain", "mark-before-process", "--trace-out", str(trace)]) == 1
+    capsys.readouterr()
+    code, out, _ = validate(
+        [str(trace), "--protocol", "mark-before-process", "--guarantee", "at-most-once"], capsys
+    )
+    assert code == 0, out
+    assert "a behaviour the spec allows" in out
+    code, out, _ = validate(
+        [str(trace), "--protocol", "exactly-once", "--guarantee", "at-most-once", "--json"], capsys
+    )
+    assert code == 1
+    spec = json.loads(out)["spec"]
+    assert spec["allowed"] is False
+    assert spec["first_bad"] == f"{trace}:7"
+
+
+def test_frame_level_replay_refuses_big_traces(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = write(tmp_path, "big.jsonl", [sub(m) for m in range(10)])
+    code, _, err = validate([f, "--protocol", "exactly-once"], capsys)
+    assert code == 2
+    assert "validate it without --protocol" in err
