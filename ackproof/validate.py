@@ -57,7 +57,7 @@ class Event:
         return f"{self.file}:{self.line}"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Msg:
     submitted: str | None = None
     submit_order: int = -1
