@@ -200,3 +200,12 @@ def test_explain_a_holding_protocol_says_so(capsys: pytest.CaptureFixture[str]) 
     code, out, _ = run(["explain", "exactly-once"], capsys)
     assert code == 0
     assert "no counterexample" in out
+
+
+def test_a_timeout_is_inconclusive_with_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["check", "exactly-once", "--messages", "5", "--engine", "pdr", "--timeout", "0.05"]
+    code, out, _ = run([*args, "--property", "no-loss", "--json"], capsys)
+    assert code == 3
+    (r,) = json.loads(out)["results"]
+    assert r["verdict"] == "inconclusive"
+    assert "timeout" in r["detail"]
