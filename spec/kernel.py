@@ -805,11 +805,7 @@ class _Lowering:
 
     def _crash_into(self, node: Node, env: Env, label: str) -> None:
         """The node crashes: volatile state resets, then its restart handler runs."""
-        budget = self.budgets.get("crashes")
-        if budget is not None:
-            used = env.read(budget)
-            env.require(lt(used, self.layout.slots[budget].hi))
-            env.write(budget, used + 1, what="budget.crashes", trusted=True)
+        self._spend(env, "crashes")
         for decl in node.vars.values():
             if decl.durable:
                 continue
@@ -898,34 +894,20 @@ class _Lowering:
 
     def _lower_network(self, ch: Channel) -> None:
         f = self.faults
-        if f.loss:
-            for g, pos, apply in ch.losses():
+        faults: list[tuple[bool, ActionKind, str, str, list[Any]]] = [
+            (f.loss, "lose", "losses", "loses", list(ch.losses())),
+            (f.duplicate, "duplicate", "duplicates", "duplicates", list(ch.duplications())),
+        ]
+        for enabled, kind, budget, verb, moves in faults:
+            if not enabled:
+                continue
+            for g, pos, apply in moves:
                 env = Env.fresh(self.layout, self.leaves)
-                self._spend(env, "losses")
+                self._spend(env, budget)
                 apply(env)
                 what = str(g) if g is not None else f"frame #{pos}"
-                self._emit(
-                    env,
-                    "lose",
-                    f"network loses {what} on {ch.name}",
-                    channel=ch.name,
-                    frame=g,
-                    position=pos,
-                )
-        if f.duplicate:
-            for g, pos, apply in ch.duplications():
-                env = Env.fresh(self.layout, self.leaves)
-                self._spend(env, "duplicates")
-                apply(env)
-                what = str(g) if g is not None else f"frame #{pos}"
-                self._emit(
-                    env,
-                    "duplicate",
-                    f"network duplicates {what} on {ch.name}",
-                    channel=ch.name,
-                    frame=g,
-                    position=pos,
-                )
+                label = f"network {verb} {what} on {ch.name}"
+                self._emit(env, kind, label, channel=ch.name, frame=g, position=pos)
 
     def _spend(self, env: Env, key: str) -> None:
         budget = self.budgets.get(key)

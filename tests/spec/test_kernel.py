@@ -263,3 +263,18 @@ def test_protocol_without_submit_handler_is_refused() -> None:
 def test_const_helper_round_trips() -> None:
     assert const(True).const_value() is True
     assert const(3).const_value() == 3
+
+
+def test_fault_budgets_bound_what_the_environment_may_do() -> None:
+    amo = BUILTIN["at-most-once"]
+    none_left = explore(amo.system(2, Faults(loss=True, max_losses=0)), ["no-loss"])
+    assert none_left.complete
+    assert "no-loss" not in none_left.violations
+    one = explore(amo.system(2, Faults(loss=True, max_losses=1)), ["no-loss"])
+    assert len(one.violations["no-loss"]) == 2
+    # volatile dedup needs a crash to duplicate: with no crash allowed it is correct
+    vd = BROKEN["volatile-dedup"][0]
+    safe = explore(vd.system(1, Faults(loss=True, crash=("*",), max_crashes=0)), ["no-duplicate"])
+    assert "no-duplicate" not in safe.violations
+    bad = explore(vd.system(1, Faults(loss=True, crash=("*",), max_crashes=1)), ["no-duplicate"])
+    assert "no-duplicate" in bad.violations
