@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from ackproof import __version__
 from ackproof.loader import InputError, resolve, shipped
-from ackproof.spec import Faults, ProtocolDef, SpecError, System, parse_faults
+from ackproof.spec import Faults, ProtocolDef, SpecError, StepError, System, parse_faults
 
 if TYPE_CHECKING:
     from ackproof.proofs import Result
@@ -455,6 +455,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         print(f"ackproof: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except StepError as e:  # the variant computes a value outside a declared range
+        if debug:
+            raise
+        print(f"ackproof: malformed variant: {e}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("ackproof: interrupted", file=sys.stderr)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import NoReturn
 
 from ackproof.spec import System
 from ackproof.spec.explore import Path
@@ -84,18 +85,57 @@ def _result(
     )
 
 
+def _step_error(system: System, comp: Compiled, path: Path) -> NoReturn:
+    """Re-run the ill-formed step found at the end of ``path``: it raises ``StepError``."""
+    last = path.steps[-1][1] if path.steps else path.initial
+    for a in system.actions:
+        comp.step(last, a.index)  # the concrete interpreter raises StepError here
+    raise EngineError(f"{system.protocol}: z3 found an ill-formed step the interpreter does not")
+
+
+def check_well_formed(system: System, clock: _Clock, comp: Compiled, depth: int) -> str:
+    """After a z3 proof: rule out, for all depths, a reachable out-of-range step.
+
+    Returns "" when ruled out (or there is nothing to rule out), else why not; raises
+    ``StepError`` (via the concrete interpreter) when such a step is reachable."""
+    bad = system.ill_formed()
+    if bad is None:
+        return ""
+    some = next(iter(system.properties))
+    out = spacer(system, some, target=not_(bad), timeout=clock.left(AUTO_PDR_SECONDS))
+    if out.status == "proved":
+        return ""
+    r = reach(
+        system,
+        {"ill": bad},
+        depth=max(depth, WITNESS_DEPTH),
+        timeout=clock.left(),
+        compiled=comp,
+        stop_on=frozenset({"ill"}),
+    )
+    if "ill" in r.found:
+        _step_error(system, comp, r.found["ill"])
+    return f"an out-of-range step could not be ruled out ({out.detail or out.status})"
+
+
 def run_bmc(
     system: System, prop: str, depth: int, clock: _Clock, comp: Compiled, engine: str = "bmc"
 ) -> Result:
     p = system.properties[prop]
+    targets = {"bad": not_(p.invariant), "witness": p.witness}
+    ill = system.ill_formed()
+    if ill is not None:
+        targets["ill"] = ill
     r = reach(
         system,
-        {"bad": not_(p.invariant), "witness": p.witness},
+        targets,
         depth=depth,
         timeout=clock.left(),
         compiled=comp,
-        stop_on=frozenset({"bad"}),
+        stop_on=frozenset({"bad", "ill"}),
     )
+    if "ill" in r.found:
+        _step_error(system, comp, r.found["ill"])
     bad, wit = r.found.get("bad"), r.found.get("witness")
     if bad is not None:
         return _result(
@@ -213,6 +253,12 @@ def _proved(
     states: int | None,
     note: str = "",
 ) -> Result:
+    if engine != "explicit" and not engine.startswith("auto(explicit"):
+        unsure = check_well_formed(system, clock, comp, 0)
+        if unsure:
+            return _result(
+                system, prop, "inconclusive", engine, clock, f"proved, but {unsure}", states=states
+            )
     why = ""
     if witness is None:
         witness, why = _witness_anywhere(system, prop, clock, comp)

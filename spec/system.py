@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
-from .expr import Expr, Names, Value, render
+from .expr import Expr, Names, Value, and_, any_, not_, render
 from .faults import Faults
 
 ActionKind: TypeAlias = Literal["submit", "deliver", "timer", "crash", "lose", "duplicate"]
@@ -140,6 +140,16 @@ class System:
 
     def initial(self) -> State:
         return tuple(s.init for s in self.slots)
+
+    def ill_formed(self) -> Expr | None:
+        """Some enabled action would break a well-formedness check in this state (a value
+        outside its field's range, an index out of bounds); ``None`` if no action has checks.
+
+        The concrete interpreter raises :class:`~ackproof.spec.errors.StepError` on such a
+        step; symbolic engines search for this predicate so that they never silently treat
+        an ill-formed step as "no transition"."""
+        parts = [and_(a.guard, not_(c)) for a in self.actions for c, _ in a.checks]
+        return any_(parts) if parts else None
 
     @property
     def names(self) -> Names:

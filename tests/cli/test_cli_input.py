@@ -142,3 +142,36 @@ def test_list_names_every_builtin_and_property(capsys: pytest.CaptureFixture[str
         "loss+dup+reorder+crash",
     ):
         assert word in out
+
+
+OVERFLOW = """
+from ackproof.spec import Builder, Ctx, Expr, Faults, FrameView, Int, protocol
+
+@protocol("overflow", claims=["at-most-once"], faults=Faults(duplicate=True))
+def overflow(p: Builder) -> None:
+    data = p.frame("DATA", p.sender, p.receiver, carries="msg", msg=p.msg)
+    p.receiver.var("count", Int(0, 1))
+
+    @p.sender.on_submit
+    def submit(ctx: Ctx, m: Expr) -> None:
+        ctx.send(data(msg=m))
+
+    @p.receiver.on(data)
+    def on_data(ctx: Ctx, f: FrameView) -> None:
+        ctx.count = ctx.count + 1
+        ctx.process(f.msg)
+"""
+
+
+@pytest.mark.parametrize("engine", ["auto", "explicit", "bmc", "pdr", "kinduction"])
+def test_a_value_out_of_range_is_found_by_every_engine(
+    engine: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """z3 engines must not read an out-of-range step as 'no transition' (and say 'holds')."""
+    f = tmp_path / "overflow.py"
+    f.write_text(OVERFLOW)
+    code, _, err = run(["check", str(f), "--engine", engine], capsys)
+    assert code == 2
+    line = one_line_error(err)
+    assert "malformed variant: protocol 'overflow'" in line
+    assert "receiver.count set outside 0..1" in line
