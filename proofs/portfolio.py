@@ -324,7 +324,10 @@ def run_auto(system: System, prop: str, depth: int, clock: _Clock, comp: Compile
             raise EngineError("Spacer finds a violation the exhaustive search did not")
         cert = out.certificate.text if out.certificate is not None else None
         engine = "auto(explicit+pdr)" if cert is not None else "auto(explicit)"
-        return replace(first, engine=engine, certificate=cert, seconds=clock.elapsed)
+        detail = first.detail
+        if cert is not None:
+            detail += f"; inductive invariant ({cert.count(chr(10)) + 1} conjuncts) re-checked"
+        return replace(first, engine=engine, certificate=cert, seconds=clock.elapsed, detail=detail)
     bounded = run_bmc(system, prop, depth, clock, comp, engine="auto(bmc)")
     if bounded.verdict == "violated":
         return bounded
