@@ -56,14 +56,16 @@ DATAGRAM = Faults(loss=True, duplicate=True, reorder=True)
 Flow = Enum("Flow", "FREE", "PUBLISHED", "RELEASED")
 
 
-def qos2_handshake(packet_ids: int, faults: Faults, name: str) -> ProtocolDef:
+def qos2_handshake(
+    packet_ids: int, faults: Faults, name: str, description: str | None = None
+) -> ProtocolDef:
     """The QoS 2 flow with ``packet_ids`` ids (message ``m`` uses id ``m mod packet_ids``)."""
     # With one id, one flow at a time: messages are processed in submission order.  With
     # more, a lost PUBLISH retransmitted after a later one is processed after it.
     claims = ["exactly-once", "in-order"] if packet_ids == 1 else ["exactly-once"]
 
     # One more message than ids, so that an id is reused.
-    @protocol(name, claims=claims, faults=faults, messages=packet_ids + 1)
+    @protocol(name, claims=claims, faults=faults, messages=packet_ids + 1, description=description)
     def build(p: Builder) -> None:
         """PUBLISH / PUBREC / PUBREL / PUBCOMP, Method B receiver, reused packet ids."""
         sender, receiver = p.sender, p.receiver
@@ -128,6 +130,15 @@ def qos2_handshake(packet_ids: int, faults: Faults, name: str) -> ProtocolDef:
     return build
 
 
-mqtt_qos2 = qos2_handshake(1, ORDERED, "mqtt-qos2")
-mqtt_qos2_two_ids = qos2_handshake(2, ORDERED, "mqtt-qos2-two-ids")
-mqtt_qos2_reordering = qos2_handshake(1, DATAGRAM, "mqtt-qos2-reordering")
+mqtt_qos2 = qos2_handshake(
+    1, ORDERED, "mqtt-qos2", "MQTT QoS 2 four-way handshake, one reused packet id, ordered link."
+)
+mqtt_qos2_two_ids = qos2_handshake(
+    2, ORDERED, "mqtt-qos2-two-ids", "MQTT QoS 2 with two packet ids in flight, ordered link."
+)
+mqtt_qos2_reordering = qos2_handshake(
+    1,
+    DATAGRAM,
+    "mqtt-qos2-reordering",
+    "MQTT QoS 2 over a duplicating, reordering network (broken: a stale PUBLISH is new).",
+)
