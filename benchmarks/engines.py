@@ -11,6 +11,7 @@ figures are comparable.
 
     python benchmarks/engines.py            # full run (minutes)
     python benchmarks/engines.py --quick    # smoke run (N = 2, 3; depths 10, 20)
+    python benchmarks/engines.py --pdr      # Spacer only: every property, N = 1..8
 """
 
 from __future__ import annotations
@@ -102,12 +103,28 @@ def auto_counterexamples(ns: list[int], timeout: float) -> None:
             print(" | ".join([str(n), pdef.name, prop, cell, spin(s, prop, timeout)]), flush=True)
 
 
+def pdr_only(ns: list[int], timeout: float) -> None:
+    """Spacer alone (certificate re-checked) on every built-in obligation."""
+    print("# pdr: Spacer per conjunct, lemmas reused across messages after checking,")
+    print("# certificate re-checked in bit-vectors")
+    print(" | ".join(["N", "protocol", "property", "pdr"]))
+    for n in ns:
+        for name, pdef in BUILTIN.items():
+            s = pdef.system(n)
+            for prop in s.properties:
+                print(" | ".join([str(n), name, prop, timed(pdr, s, prop, timeout)]), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="N = 2, 3 and depths 10, 20 only")
     ap.add_argument("--timeout", type=float, default=60.0, help="per engine run, seconds")
     ap.add_argument("--max-states", type=int, default=300_000)
+    ap.add_argument("--pdr", action="store_true", help="Spacer only, N = 1..8")
     args = ap.parse_args(argv)
+    if args.pdr:
+        pdr_only([1, 2, 3, 4, 5, 6, 7, 8], args.timeout)
+        return
     ns = [2, 3] if args.quick else [2, 3, 4, 5, 6]
     depths = [10, 20] if args.quick else [10, 20, 30, 40]
     tmo = args.timeout
