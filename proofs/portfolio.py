@@ -35,6 +35,8 @@ AUTO_STATE_CAP = 100_000
 AUTO_CERTIFICATE_SECONDS = 3.0
 #: Spacer's share of an ``auto`` run without a time limit, in seconds.
 AUTO_PDR_SECONDS = 60.0
+#: The first, quick proof attempt after a capped explicit search.
+AUTO_FIRST_PDR_SECONDS = 10.0
 #: How deep a witness is looked for when the property was proved for all depths.
 WITNESS_DEPTH = 100
 
@@ -328,6 +330,14 @@ def run_auto(system: System, prop: str, depth: int, clock: _Clock, comp: Compile
         if cert is not None:
             detail += f"; inductive invariant ({cert.count(chr(10)) + 1} conjuncts) re-checked"
         return replace(first, engine=engine, certificate=cert, seconds=clock.elapsed, detail=detail)
+    # The explicit search was capped without a violation, so any counterexample is longer
+    # than it reached: try a proof first (cheap when Spacer's lemmas carry over between
+    # messages), then BMC for a deeper counterexample, then Spacer again with more time.
+    quick = run_pdr(
+        system, prop, depth, clock, comp, witness=first.witness, cap=AUTO_FIRST_PDR_SECONDS
+    )
+    if quick.verdict in ("proved", "violated", "vacuous"):
+        return replace(quick, engine="auto(pdr)", states=first.states)
     bounded = run_bmc(system, prop, depth, clock, comp, engine="auto(bmc)")
     if bounded.verdict == "violated":
         return bounded
