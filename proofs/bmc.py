@@ -113,7 +113,7 @@ def reach(
         for name in open_:
             left = None if timeout is None else timeout - (time.monotonic() - start)
             if left is not None and left <= 0:
-                return Reach("timeout", k - 1, found, f"timeout after {timeout:g} s at depth {k}")
+                return Reach("timeout", k - 1, found, f"out of time at depth {k}")
             out = unroll.ask(enc.expr(targets[name], unroll.states[k]), left)
             if out == "unknown":
                 why = unroll.solver.reason_unknown()

@@ -14,20 +14,21 @@ exhaustive explicit search, to attach a certificate to it).
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import replace
 from typing import NoReturn
 
 from ackproof.spec import System
 from ackproof.spec.explore import Path
-from ackproof.spec.expr import not_
+from ackproof.spec.expr import Expr, not_
 from ackproof.spec.interp import Compiled, compile_system
 
 from . import explicit
 from .bmc import reach
 from .kinduction import kinduction
 from .pdr import spacer
-from .result import EngineError, Result, Verdict
+from .result import EngineError, Result, Verdict, replay
 
 #: Explicit search in ``auto`` stops here and hands over to BMC and Spacer.
 AUTO_STATE_CAP = 100_000
@@ -185,11 +186,48 @@ def run_bmc(
     )
 
 
+def simulate(
+    system: System,
+    comp: Compiled,
+    target: Expr,
+    *,
+    walks: int = 50,
+    steps: int = 2_000,
+    seed: int = 0,
+) -> Path | None:
+    """A run reaching ``target`` found by random walks that avoid faults (losses,
+    duplications, crashes), or ``None``.  A witness only needs *some* run, and for large
+    systems a plain run gets there long before breadth-first search or BMC's depth does."""
+    rng = random.Random(seed)
+    hit = comp.predicate(target)
+    calm = [a.index for a in system.actions if a.kind in ("submit", "deliver", "timer")]
+    calm = [i for i in calm if system.actions[i].crash_after is None]
+    init = system.initial()
+    if hit(init):
+        return Path(init, ())
+    for _ in range(walks):
+        state, trail = init, []
+        for _ in range(steps):
+            moves = [(i, t) for i in calm if (t := comp.step(state, i)) is not None]
+            if not moves:
+                break
+            i, state = rng.choice(moves)
+            trail.append((i, state))
+            if hit(state):
+                path = Path(init, tuple(trail))
+                replay(comp, path)
+                return path
+    return None
+
+
 def _witness_anywhere(
     system: System, prop: str, clock: _Clock, comp: Compiled
 ) -> tuple[Path | None, str]:
     """A path to the witness, or why there is none (unreachable at all, or unknown)."""
     p = system.properties[prop]
+    walk = simulate(system, comp, p.witness)
+    if walk is not None:
+        return walk, ""
     r = reach(system, {"w": p.witness}, depth=WITNESS_DEPTH, timeout=clock.left(), compiled=comp)
     if "w" in r.found:
         return r.found["w"], ""
@@ -312,10 +350,11 @@ def run_kinduction(system: System, prop: str, depth: int, clock: _Clock, comp: C
 
 
 def run_auto(system: System, prop: str, depth: int, clock: _Clock, comp: Compiled) -> Result:
-    first, _ = explicit.run(system, prop, max_states=AUTO_STATE_CAP, compiled=comp)
+    first, ex = explicit.run(system, prop, max_states=AUTO_STATE_CAP, compiled=comp)
     if first.verdict == "violated":
         return replace(first, engine="auto(explicit)", seconds=clock.elapsed)
-    if first.verdict in ("proved", "vacuous"):
+    if ex.complete and first.verdict in ("proved", "vacuous"):
+        # (a capped search that merely did not reach the witness is not vacuous: go on)
         if first.verdict == "vacuous":
             return replace(first, engine="auto(explicit)", seconds=clock.elapsed)
         try:
@@ -336,7 +375,7 @@ def run_auto(system: System, prop: str, depth: int, clock: _Clock, comp: Compile
     quick = run_pdr(
         system, prop, depth, clock, comp, witness=first.witness, cap=AUTO_FIRST_PDR_SECONDS
     )
-    if quick.verdict in ("proved", "violated", "vacuous"):
+    if quick.verdict in ("proved", "violated", "vacuous") or quick.detail.startswith("proved"):
         return replace(quick, engine="auto(pdr)", states=first.states)
     bounded = run_bmc(system, prop, depth, clock, comp, engine="auto(bmc)")
     if bounded.verdict == "violated":

@@ -209,3 +209,18 @@ def test_a_timeout_is_inconclusive_with_exit_3(capsys: pytest.CaptureFixture[str
     (r,) = json.loads(out)["results"]
     assert r["verdict"] == "inconclusive"
     assert "timeout" in r["detail"]
+
+
+def test_beyond_the_explicit_cap_auto_proves_with_spacer_and_a_witness_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """At N = 10 breadth-first search stops at its state cap long before every message can be
+    processed; that is not vacuity: auto goes on to a proof and finds a witness run."""
+    args = ["check", "exactly-once", "--messages", "10", "--property", "no-duplicate", "--json"]
+    code, out, _ = run(args, capsys)
+    assert code == 0
+    (r,) = json.loads(out)["results"]
+    assert r["verdict"] == "proved"
+    assert r["engine"] == "auto(pdr)"
+    assert r["certificate"]
+    assert r["witness_length"] >= 2 * 10  # each message: at least a submit and a delivery
