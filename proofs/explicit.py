@@ -35,6 +35,7 @@ def run(
     depth: int | None = None,
     max_states: int = 2_000_000,
     compiled: Compiled | None = None,
+    timeout: float | None = None,
 ) -> tuple[Result, Exploration]:
     """Explore ``system`` for ``prop``; ``depth=None`` explores without a depth limit."""
     start = time.monotonic()
@@ -46,6 +47,7 @@ def run(
         max_depth=depth,
         compiled=comp,
         stop_when_decided=True,
+        timeout=timeout,
     )
     seconds = time.monotonic() - start
     cex = ex.violations.get(prop)
@@ -86,8 +88,19 @@ def run(
         return result(
             "proved", ex.depth, f"all {ex.states} reachable states explored (depth {ex.depth})"
         ), ex
-    cap = f"stopped at {ex.states} states" if ex.states >= max_states else "depth limit"
+    if ex.timed_out:
+        cap = f"time limit after {ex.states} states"
+    elif ex.states >= max_states:
+        cap = f"stopped at {ex.states} states"
+    else:
+        cap = "depth limit"
     note = f"holds up to depth {reached} ({cap})"
     if wit is None:
+        if ex.states >= max_states or ex.timed_out:
+            # the cap, not the protocol, stopped the search short of the witness
+            why = f"{note}, but the search stopped before reaching the witness"
+            return result("inconclusive", reached, why), ex
         return result("vacuous", reached, f"{note}; the witness is not reachable within it"), ex
+    if ex.timed_out:  # a time limit is never a "holds": say what was reached
+        return result("inconclusive", reached, note), ex
     return result("holds", reached, note), ex

@@ -159,7 +159,9 @@ def run_bmc(
             "inconclusive",
             engine,
             clock,
-            f"{r.detail}; no violation up to depth {r.depth}",
+            f"{r.detail}; no violation up to depth {r.depth}"
+            if r.depth >= 0
+            else f"{r.detail}; no depth fully checked",
             depth=r.depth,
             witness=wit,
         )
@@ -350,7 +352,14 @@ def run_kinduction(system: System, prop: str, depth: int, clock: _Clock, comp: C
 
 
 def run_auto(system: System, prop: str, depth: int, clock: _Clock, comp: Compiled) -> Result:
-    first, ex = explicit.run(system, prop, max_states=AUTO_STATE_CAP, compiled=comp)
+    left = clock.left()
+    first, ex = explicit.run(  # at most half the time: the proof engines need the rest
+        system,
+        prop,
+        max_states=AUTO_STATE_CAP,
+        compiled=comp,
+        timeout=None if left is None else left / 2,
+    )
     if first.verdict == "violated":
         return replace(first, engine="auto(explicit)", seconds=clock.elapsed)
     if ex.complete and first.verdict in ("proved", "vacuous"):
@@ -397,6 +406,9 @@ def run_auto(system: System, prop: str, depth: int, clock: _Clock, comp: Compile
             f"{first.states} states; Spacer: {proof.detail}"
         )
         return replace(bounded, detail=detail, states=first.states, seconds=clock.elapsed)
+    if bounded.verdict == "inconclusive" and first.depth is not None:
+        detail = f"{bounded.detail} (BMC); explicit search: {first.detail}"
+        return replace(bounded, detail=detail, states=first.states, seconds=clock.elapsed)
     return replace(bounded, seconds=clock.elapsed)
 
 
@@ -404,7 +416,7 @@ def check_with(system: System, prop: str, engine: str, depth: int, timeout: floa
     clock = _Clock(timeout)
     comp = compile_system(system)
     if engine == "explicit":
-        res, _ = explicit.run(system, prop, compiled=comp)
+        res, _ = explicit.run(system, prop, compiled=comp, timeout=clock.left())
         if res.verdict == "proved":
             return res
         return replace(res, seconds=clock.elapsed)

@@ -8,6 +8,7 @@ run of the system, not just up to a depth.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -38,9 +39,12 @@ class Exploration:
     depth: int
     complete: bool
     #: Property id -> shortest path to a violating state (absent: no violation found).
+
     violations: dict[str, Path] = field(default_factory=dict)
     #: Property id -> shortest path to a state where its witness holds.
     witnesses: dict[str, Path] = field(default_factory=dict)
+    #: The search stopped at its time limit (``complete`` is then false).
+    timed_out: bool = False
 
     def violated(self, prop: str) -> bool:
         return prop in self.violations
@@ -57,12 +61,15 @@ def explore(
     max_depth: int | None = None,
     compiled: Compiled | None = None,
     stop_when_decided: bool = False,
+    timeout: float | None = None,
 ) -> Exploration:
     """Visit the reachable states breadth-first, checking ``properties`` in each.
 
     ``stop_when_decided`` stops as soon as every property is violated (with its witness
     found for the rest): useful for bug hunting, while a full run proves what holds.
+    ``timeout`` (seconds) stops the search like ``max_states`` does: not ``complete``.
     """
+    deadline = None if timeout is None else time.monotonic() + timeout
     comp = compiled if compiled is not None else compile_system(system)
     props = list(system.properties) if properties is None else list(properties)
     inv = {p: comp.predicate(system.properties[p].invariant) for p in props}
@@ -112,9 +119,12 @@ def explore(
                 parent[t] = (s, a)
                 nxt.append(t)
                 check(t)
-                if len(parent) >= max_states:
+                if len(parent) >= max_states or (
+                    deadline is not None and len(parent) % 1024 == 0 and time.monotonic() > deadline
+                ):
                     result.states = len(parent)
                     result.depth = depth + 1
+                    result.timed_out = len(parent) < max_states
                     return result
         frontier = nxt
         if frontier:

@@ -224,3 +224,13 @@ def test_beyond_the_explicit_cap_auto_proves_with_spacer_and_a_witness_run(
     assert r["engine"] == "auto(pdr)"
     assert r["certificate"]
     assert r["witness_length"] >= 2 * 10  # each message: at least a submit and a delivery
+
+
+def test_the_explicit_engine_honours_the_time_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["check", "exactly-once", "--messages", "12", "--engine", "explicit"]
+    code, out, _ = run([*args, "--timeout", "1", "--property", "no-loss", "--json"], capsys)
+    assert code == 3
+    (r,) = json.loads(out)["results"]
+    assert r["verdict"] == "inconclusive"
+    assert "time limit after" in r["detail"]
+    assert r["seconds"] < 10
