@@ -1,0 +1,363 @@
+"""Lowering: every handler, run once per ground action, becomes a guarded parallel update.
+
+See :mod:`ackproof.spec.kernel` for the protocol API.  :class:`Lowering` allocates the
+slots (history, node fields, channels, fault budgets), runs each handler with a symbolic
+:class:`~ackproof.spec.env.Env` per ground action (each parameter and received frame field
+a constant), adds a crash variant per snapshot the handler's :class:`~ackproof.spec.context.Ctx`
+recorded, and adds the environment's own actions (crash and restart, loss, duplication).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .context import Ctx, FrameView
+from .env import Env, Layout
+from .errors import SpecError
+from .expr import Expr, Value, and_, any_, const, lift, lt, render
+from .faults import Faults
+from .history import History
+from .kernel import Builder, Handler, HoldsFn, Node, ProtocolDef, VarDecl, init_value
+from .network import Channel, FrameKind
+from .system import Action, ActionKind, System
+from .types import Array, Bag, Int, Scalar
+
+
+class Lowering:
+    def __init__(self, pdef: ProtocolDef, messages: int, faults: Faults) -> None:
+        self.pdef = pdef
+        self.faults = faults
+        self.builder = Builder(pdef.name, messages, faults)
+        self.layout = Layout()
+        self.actions: list[Action] = []
+        self.channels: dict[tuple[str, str], Channel] = {}
+        self.budgets: dict[str, int] = {}
+
+    def err(self, e: Exception, action: str | None = None) -> SpecError:
+        if isinstance(e, SpecError):
+            return e.located(protocol=self.pdef.name, action=action)
+        return SpecError(f"{type(e).__name__}: {e}", protocol=self.pdef.name, action=action)
+
+    def channel(self, kind: FrameKind) -> Channel:
+        return self.channels[(kind.src, kind.dst)]
+
+    # -- allocation ---------------------------------------------------------------------------
+    def run(self) -> System:
+        try:
+            self.pdef.build(self.builder)
+        except Exception as e:
+            raise self.err(e, "build") from None
+        b = self.builder
+        if not b.nodes:
+            raise SpecError("declares no nodes", protocol=b.name)
+        for c in self.faults.crash:
+            if c != "*" and c not in b.nodes:
+                raise SpecError(f"fault model crashes unknown node {c!r}", protocol=b.name)
+        submitters = [n for n in b.nodes.values() if n.submit is not None]
+        if len(submitters) != 1:
+            raise SpecError(
+                f"exactly one node must handle submit (@node.on_submit); found {len(submitters)}",
+                protocol=b.name,
+            )
+        self.history = History.allocate(self.layout, b.messages)
+        for node in b.nodes.values():
+            self._alloc_node(node)
+        pairs: dict[tuple[str, str], list[FrameKind]] = {}
+        for k in b.kinds.values():
+            pairs.setdefault((k.src, k.dst), []).append(k)
+        for (src, dst), kinds in pairs.items():
+            self.channels[(src, dst)] = Channel(
+                src,
+                dst,
+                kinds,
+                ordered=not self.faults.reorder,
+                capacity=self.faults.capacity,
+                layout=self.layout,
+            )
+        for key, cap in (
+            ("losses", self.faults.max_losses),
+            ("duplicates", self.faults.max_duplicates),
+            ("crashes", self.faults.max_crashes),
+        ):
+            if cap is not None:
+                self.budgets[key] = self.layout.add(
+                    f"budget.{key}", sort="int", lo=0, hi=cap, init=0, owner="budget"
+                )
+        self.leaves = self.layout.leaves()
+        self._lower_submit(submitters[0])
+        for node in b.nodes.values():
+            self._lower_frames(node)
+            self._lower_timers(node)
+        for node in b.nodes.values():
+            if self.faults.crashes(node.name):
+                self._lower_crash(node)
+        for ch in self.channels.values():
+            self._lower_network(ch)
+        env = Env.fresh(self.layout, self.leaves)
+        props = self.history.properties(env, self._copies(env))
+        enums: dict[str, tuple[str, ...]] = {}
+        for s in self.layout.slots:
+            if s.enum is not None:
+                enums[s.enum] = s.members
+        for k in b.kinds.values():
+            for _, t in k.fields:
+                if t.enum is not None:
+                    enums[t.enum] = t.members
+        return System(
+            protocol=b.name,
+            messages=b.messages,
+            faults=self.faults,
+            slots=tuple(self.layout.slots),
+            actions=tuple(self.actions),
+            properties=dict(props),
+            channels=tuple(c.info() for c in self.channels.values()),
+            nodes=tuple(b.nodes),
+            claims=self.pdef.claims,
+            enums=enums,
+            description=self.pdef.description,
+        )
+
+    def _alloc_node(self, node: Node) -> None:
+        for decl in node.vars.values():
+            base = f"{node.name}.{decl.name}"
+            t = decl.type
+
+            def add(name: str, s: Scalar, init: Value, *, d: VarDecl = decl) -> int:
+                return self.layout.add(
+                    name,
+                    sort=s.sort,
+                    lo=s.lo,
+                    hi=s.hi,
+                    init=init,
+                    owner=node.name,
+                    durable=d.durable,
+                    ghost=d.ghost,
+                    enum=s.enum,
+                    members=s.members,
+                )
+
+            if isinstance(t, Scalar):
+                decl.slots = [add(base, t, init_value(decl.init, t))]
+            elif isinstance(t, Array):
+                decl.slots = [
+                    add(f"{base}[{t.index.show(i)}]", t.elem, init_value(decl.init, t.elem))
+                    for i in t.index.values()
+                ]
+            elif isinstance(t, Bag):
+                counts = Int(0, t.capacity)
+                decl.slots = [add(f"{base}#{t.elem.show(v)}", counts, 0) for v in t.elem.values()]
+            else:
+                decl.slots = [
+                    add(f"{base}[{i}]", t.elem, t.elem.default()) for i in range(t.capacity)
+                ]
+                decl.length_slot = add(f"{base}.len", Int(0, t.capacity), 0)
+
+    # -- running handlers ---------------------------------------------------------------------
+    def _run(
+        self,
+        node: Node,
+        fn: Handler,
+        args: Sequence[Any],
+        env: Env,
+        *,
+        label: str,
+        crash_points: bool,
+    ) -> Ctx:
+        ctx = Ctx(self, node, env, action=label, crash_points=crash_points)
+        try:
+            fn(ctx, *args)
+        except Exception as e:
+            raise self.err(e, label) from None
+        return ctx
+
+    def _emit(
+        self,
+        env: Env,
+        kind: ActionKind,
+        label: str,
+        **meta: Any,
+    ) -> None:
+        updates = tuple(
+            (i, v)
+            for i, (v, leaf) in enumerate(zip(env.cur, self.leaves, strict=True))
+            if v is not leaf
+        )
+        guard = and_(*env.guard)
+        if guard.is_const and not guard.value:
+            return
+        self.actions.append(
+            Action(
+                index=len(self.actions),
+                kind=kind,
+                label=label,
+                guard=guard,
+                updates=updates,
+                checks=tuple(env.checks),
+                **meta,
+            )
+        )
+
+    def _handler_actions(
+        self,
+        node: Node,
+        fn: Handler,
+        args: Sequence[Any],
+        env: Env,
+        *,
+        kind: ActionKind,
+        label: str,
+        crashes: bool,
+        skip_first_crash: bool,
+        **meta: Any,
+    ) -> None:
+        crash_here = crashes and self.faults.crashes(node.name)
+        ctx = self._run(node, fn, args, env, label=label, crash_points=crash_here)
+        self._emit(ctx._env, kind, label, node=node.name, **meta)
+        for snap in ctx._snapshots:
+            if skip_first_crash and snap.effects == 0:
+                continue
+            cenv = Env(self.layout, snap.cur, snap.guard)
+            cenv.checks = list(snap.checks)
+            clabel = f"{label}, crash after {snap.effects} effect{'s' if snap.effects != 1 else ''}"
+            self._crash_into(node, cenv, clabel)
+            self._emit(cenv, kind, clabel, node=node.name, crash_after=snap.effects, **meta)
+
+    def _crash_into(self, node: Node, env: Env, label: str) -> None:
+        """The node crashes: volatile state resets, then its restart handler runs."""
+        self._spend(env, "crashes")
+        for decl in node.vars.values():
+            if decl.durable:
+                continue
+            for s in [*decl.slots, *([decl.length_slot] if decl.length_slot is not None else [])]:
+                sl = self.layout.slots[s]
+                env.write(s, const(sl.init, enum=sl.enum), what=sl.name, trusted=True)
+        if node.restart is not None:
+            ctx = self._run(node, node.restart, (), env, label=label, crash_points=False)
+            del ctx
+
+    def _lower_submit(self, node: Node) -> None:
+        assert node.submit is not None
+        for m in range(self.builder.messages):
+            env = Env.fresh(self.layout, self.leaves)
+            env.require(self.history.can_submit(env, m))
+            self.history.submit(env, m)
+            label = f"submit(m={m})"
+            ctx = self._run(node, node.submit, (const(m),), env, label=label, crash_points=False)
+            self._emit(
+                ctx._env, "submit", label, node=node.name, handler="submit", params=(("m", str(m)),)
+            )
+
+    def _lower_frames(self, node: Node) -> None:
+        for (src, dst), ch in self.channels.items():
+            if dst != node.name:
+                continue
+            for g, take in ch.takes():
+                fn = node.frame_handlers.get(g.kind)
+                if fn is None:
+                    raise SpecError(
+                        f"node {node.name} receives {g.kind} frames but has no "
+                        f"@{node.name}.on({g.kind}) handler",
+                        protocol=self.builder.name,
+                    )
+                env = Env.fresh(self.layout, self.leaves)
+                take(env)
+                kind = self.builder.kinds[g.kind]
+                view = FrameView(kind, g)
+                label = f"{node.name} <- {g}"
+                self._handler_actions(
+                    node,
+                    fn,
+                    (view,),
+                    env,
+                    kind="deliver",
+                    label=label,
+                    crashes=True,
+                    skip_first_crash=False,
+                    channel=ch.name,
+                    handler=g.kind,
+                    frame=g,
+                )
+            del src
+
+    def _lower_timers(self, node: Node) -> None:
+        for t in node.timers:
+            for combo in itertools.product(*(p.values() for p in t.params)):
+                args = [
+                    p.lit(v) if p.enum is None else const(int(v), enum=p.enum)
+                    for p, v in zip(t.params, combo, strict=True)
+                ]
+                shown = ", ".join(p.show(v) for p, v in zip(t.params, combo, strict=True))
+                label = f"{node.name} timer {t.name}({shown})"
+                env = Env.fresh(self.layout, self.leaves)
+                self._handler_actions(
+                    node,
+                    t.fn,
+                    args,
+                    env,
+                    kind="timer",
+                    label=label,
+                    crashes=True,
+                    skip_first_crash=True,
+                    handler=t.name,
+                    params=tuple(
+                        (f"p{i}", p.show(v))
+                        for i, (p, v) in enumerate(zip(t.params, combo, strict=True))
+                    ),
+                )
+
+    def _lower_crash(self, node: Node) -> None:
+        env = Env.fresh(self.layout, self.leaves)
+        label = f"crash {node.name} (restart)"
+        self._crash_into(node, env, label)
+        self._emit(env, "crash", label, node=node.name)
+
+    def _lower_network(self, ch: Channel) -> None:
+        f = self.faults
+        faults: list[tuple[bool, ActionKind, str, str, list[Any]]] = [
+            (f.loss, "lose", "losses", "loses", list(ch.losses())),
+            (f.duplicate, "duplicate", "duplicates", "duplicates", list(ch.duplications())),
+        ]
+        for enabled, kind, budget, verb, moves in faults:
+            if not enabled:
+                continue
+            for g, pos, apply in moves:
+                env = Env.fresh(self.layout, self.leaves)
+                self._spend(env, budget)
+                apply(env)
+                what = str(g) if g is not None else f"frame #{pos}"
+                label = f"network {verb} {what} on {ch.name}"
+                self._emit(env, kind, label, channel=ch.name, frame=g, position=pos)
+
+    def _spend(self, env: Env, key: str) -> None:
+        budget = self.budgets.get(key)
+        if budget is None:
+            return
+        used = env.read(budget)
+        env.require(lt(used, self.layout.slots[budget].hi))
+        env.write(budget, used + 1, what=f"budget.{key}", trusted=True)
+
+    def _copies(self, env: Env) -> Callable[[int], Expr]:
+        holders: list[tuple[Node, HoldsFn]] = [
+            (n, n.holds_fn) for n in self.builder.nodes.values() if n.holds_fn is not None
+        ]
+
+        def copies(m: int) -> Expr:
+            parts = [ch.copies(env, m) for ch in self.channels.values()]
+            for node, fn in holders:
+                ctx = Ctx(self, node, env, action="holds", crash_points=False, read_only=True)
+                try:
+                    h = lift(fn(ctx, const(m)))
+                except Exception as e:
+                    raise self.err(e, f"{node.name}.holds") from None
+                if h.sort != "bool":
+                    raise SpecError(
+                        f"holds() must return a bool, got {render(h)}",
+                        protocol=self.builder.name,
+                        action=f"{node.name}.holds",
+                    )
+                parts.append(h)
+            return any_(parts)
+
+        return copies
