@@ -22,12 +22,12 @@ report: the line where the run left what the spec allows.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ackproof.loader import InputError, resolve
+from ackproof.proofs.trace import Observation, decode_step, observations
 from ackproof.spec import SpecError, System, compile_system
 from ackproof.spec.system import Action, FrameValue, State
 
@@ -35,8 +35,6 @@ from .validate import Event
 
 MAX_MESSAGES = 6
 MAX_CONFIGURATIONS = 1_000_000
-
-Obs = tuple[str, str, Any]  # (node, event, msg or frame key)
 
 
 @dataclass(frozen=True)
@@ -84,36 +82,12 @@ def _frame_matches(g: FrameValue, frame: tuple[tuple[str, object], ...] | None) 
     return all(d.get(k) == v for k, v in g.fields)
 
 
-def _observations(system: System, a: Action, s: State, t: State) -> list[Obs]:
+def _observations(system: System, a: Action, s: State, t: State) -> list[Observation]:
     """What an observer sees when ``a`` takes ``s`` to ``t`` (empty: an invisible step)."""
-    if a.kind in ("lose", "duplicate"):
-        return []
-    node = a.node or "network"
-    out: list[Obs] = []
-    if a.kind == "submit":
-        out.append((node, "submit", int(a.params[0][1])))
-    if a.kind == "deliver" and a.frame is not None:
-        out.append((node, "receive", a.frame))
-    for m in range(system.messages):
-        p = system.slot(f"processed[{m}]").index
-        for _ in range(int(t[p]) - int(s[p])):
-            out.append((node, "process", m))
-        k = system.slot(f"acked[{m}]").index
-        if t[k] and not s[k]:
-            out.append((node, "ack", m))
-    for ch in system.channels:
-        before = Counter(ch.contents(s))
-        after = Counter(ch.contents(t))
-        if a.kind == "deliver" and a.channel == ch.name and a.frame is not None:
-            before[a.frame] -= 1
-        for f, n in (after - before).items():
-            out.extend([(node, "send", f)] * n)
-    if a.crash_after is not None or a.kind == "crash":
-        out += [(node, "crash", None), (node, "restart", None)]
-    return out
+    return observations(decode_step(system, 0, a, s, t))
 
 
-def _consume(obs: list[Obs], queue: Sequence[Event], pos: int) -> bool:
+def _consume(obs: list[Observation], queue: Sequence[Event], pos: int) -> bool:
     """Whether the next ``len(obs)`` events of this node are exactly ``obs``: the input
     first, its effects in any order."""
     if pos + len(obs) > len(queue):
@@ -167,7 +141,7 @@ def replay_trace(trace: Sequence[Event], target: str) -> Replay:
     seen: set[Config] = {start}
     frontier: list[Config] = [start]
     best: Config = start
-    obs_cache: dict[tuple[State, int], list[Obs]] = {}
+    obs_cache: dict[tuple[State, int], list[Observation]] = {}
     while frontier:
         nxt: list[Config] = []
         stack = list(frontier)

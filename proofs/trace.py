@@ -41,7 +41,8 @@ class Step:
     frame: FrameValue | None
     crash_after: int | None
     sent: tuple[tuple[str, FrameValue], ...]  # (channel, frame)
-    processed: tuple[int, ...]
+    submitted: tuple[int, ...]
+    processed: tuple[int, ...]  # one entry per processing
     acked: tuple[int, ...]
     changes: tuple[tuple[str, str, str], ...]  # (field, before, after)
 
@@ -70,15 +71,16 @@ class Counterexample:
 
 
 def _history_delta(system: System, name: str, before: State, after: State) -> list[int]:
+    """The messages whose history field ``name`` grew in this step, once per increment."""
     out = []
     for m in range(system.messages):
         i = system.slot(f"{name}[{m}]").index
-        if after[i] != before[i] and (name != "acked" or after[i]):
-            out.append(m)
+        out.extend([m] * max(0, int(after[i]) - int(before[i])))
     return out
 
 
-def _step(system: System, number: int, action: Action, before: State, after: State) -> Step:
+def decode_step(system: System, number: int, action: Action, before: State, after: State) -> Step:
+    """What ``action`` did, taking ``before`` to ``after``, in the spec's own words."""
     sent: list[tuple[str, FrameValue]] = []
     for ch in system.channels:
         pre = Counter(ch.contents(before))
@@ -108,6 +110,7 @@ def _step(system: System, number: int, action: Action, before: State, after: Sta
         frame=frame,
         crash_after=action.crash_after,
         sent=tuple(sent),
+        submitted=tuple(_history_delta(system, "submitted", before, after)),
         processed=tuple(_history_delta(system, "processed", before, after)),
         acked=tuple(_history_delta(system, "acked", before, after)),
         changes=tuple(changes),
@@ -121,7 +124,7 @@ def decode(system: System, prop: str, path: Path, *, check: bool = True) -> Coun
     steps = []
     before = path.initial
     for i, (a, after) in enumerate(path.steps, 1):
-        steps.append(_step(system, i, system.actions[a], before, after))
+        steps.append(decode_step(system, i, system.actions[a], before, after))
         before = after
     return Counterexample(
         protocol=system.protocol,
@@ -272,22 +275,37 @@ def to_trace_lines(cx: Counterexample) -> list[str]:
 
     for s in cx.steps:
         current = s.number
-        if s.kind == "submit" and s.label.startswith("submit(m="):
-            emit(s.node, "submit", msg=int(s.label[len("submit(m=") : -1]))
-        elif s.kind == "deliver" and s.frame is not None:
-            emit(s.node, "receive", frame=_frame_json(s.frame), **_msg_of(s.frame))
-        elif s.kind in ("lose", "duplicate") and s.frame is not None:
+        if s.kind in ("lose", "duplicate") and s.frame is not None:
             emit(None, "drop" if s.kind == "lose" else "duplicate", frame=_frame_json(s.frame))
-        for m in s.processed:
-            emit(s.node, "process", msg=m)
-        for _, f in s.sent:
-            emit(s.node, "send", frame=_frame_json(f), **_msg_of(f))
-        for m in s.acked:
-            emit(s.node, "ack", msg=m)
-        if s.crash_after is not None or s.kind == "crash":
-            emit(s.node, "crash")
-            emit(s.node, "restart")
+        for node, event, what in observations(s):
+            if isinstance(what, FrameValue):
+                emit(node, event, frame=_frame_json(what), **_msg_of(what))
+            elif what is not None:
+                emit(node, event, msg=what)
+            else:
+                emit(node, event)
     return [json.dumps(r, sort_keys=True) for r in lines]
+
+
+Observation = tuple[str, str, int | FrameValue | None]  # (node, event, msg or frame)
+
+
+def observations(step: Step) -> list[Observation]:
+    """What an observer of the step's node records, input first: ``submit`` or ``receive``,
+    then ``process``, ``send``, ``ack``, and ``crash``/``restart`` if it crashed.  Network
+    losses and duplications are invisible to the nodes: empty."""
+    if step.kind in ("lose", "duplicate"):
+        return []
+    node = step.node or "network"
+    out: list[Observation] = [(node, "submit", m) for m in step.submitted]
+    if step.kind == "deliver" and step.frame is not None:
+        out.append((node, "receive", step.frame))
+    out += [(node, "process", m) for m in step.processed]
+    out += [(node, "send", f) for _, f in step.sent]
+    out += [(node, "ack", m) for m in step.acked]
+    if step.crash_after is not None or step.kind == "crash":
+        out += [(node, "crash", None), (node, "restart", None)]
+    return out
 
 
 def _msg_of(f: FrameValue) -> dict[str, Any]:
