@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from contextlib import asynccontextmanager, suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import trio
 
@@ -139,6 +139,20 @@ class ReceiverNode(Node):
             self._nobody_reads = True
 
 
+NodeT = TypeVar("NodeT", SenderNode, ReceiverNode)
+
+
+@asynccontextmanager
+async def _running(node: NodeT) -> AsyncIterator[NodeT]:
+    """Run ``node`` in a nursery for the duration of the block, cancel it after."""
+    async with trio.open_nursery() as nursery:
+        await nursery.start(node.run)
+        try:
+            yield node
+        finally:
+            nursery.cancel_scope.cancel()
+
+
 @asynccontextmanager
 async def open_sender(
     guarantee: Guarantee,
@@ -152,7 +166,7 @@ async def open_sender(
     batch_limit: int = 1024,
 ) -> AsyncIterator[SenderNode]:
     """Run a sender node for the duration of the ``async with`` block."""
-    node = SenderNode(
+    sender = SenderNode(
         make_sender(guarantee, policy=policy),
         transport,
         MemoryStore() if store is None else store,
@@ -161,12 +175,8 @@ async def open_sender(
         restarted=restarted,
         batch_limit=batch_limit,
     )
-    async with trio.open_nursery() as nursery:
-        await nursery.start(node.run)
-        try:
-            yield node
-        finally:
-            nursery.cancel_scope.cancel()
+    async with _running(sender) as running:
+        yield running
 
 
 @asynccontextmanager
@@ -181,7 +191,7 @@ async def open_receiver(
     batch_limit: int = 1024,
 ) -> AsyncIterator[ReceiverNode]:
     """Run a receiver node for the duration of the ``async with`` block."""
-    node = ReceiverNode(
+    receiver = ReceiverNode(
         make_receiver(guarantee),
         transport,
         MemoryStore() if store is None else store,
@@ -190,9 +200,5 @@ async def open_receiver(
         restarted=restarted,
         batch_limit=batch_limit,
     )
-    async with trio.open_nursery() as nursery:
-        await nursery.start(node.run)
-        try:
-            yield node
-        finally:
-            nursery.cancel_scope.cancel()
+    async with _running(receiver) as running:
+        yield running
