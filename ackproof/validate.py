@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ackproof.loader import InputError
-from ackproof.spec.history import GUARANTEES, PROPERTIES
+from ackproof.spec.history import GUARANTEES, PROPERTIES, resolve
 
 EVENTS = frozenset(
     {"submit", "send", "receive", "process", "ack", "crash", "restart", "drop", "duplicate"}
@@ -218,19 +218,16 @@ def judge(stream: Iterator[Event]) -> Report:
 
 
 def _properties(guarantee: str) -> tuple[str, ...]:
-    if guarantee in GUARANTEES:
-        return GUARANTEES[guarantee]
-    parts = tuple(p.strip() for p in guarantee.split(",") if p.strip())
-    unknown = [p for p in parts if p not in PROPERTIES and p not in GUARANTEES]
-    if unknown or not parts:
+    """A guarantee, or a comma-separated list of guarantees and properties, as property ids."""
+    parts = [p.strip() for p in guarantee.split(",") if p.strip()]
+    try:
+        props = resolve(parts)
+    except KeyError:
+        props = ()
+    if not props:
         known = ", ".join([*GUARANTEES, *PROPERTIES])
         raise InputError(f"unknown guarantee {guarantee!r} (known: {known})")
-    out: list[str] = []
-    for p in parts:
-        for q in GUARANTEES.get(p, (p,)):
-            if q not in out:
-                out.append(q)
-    return tuple(out)
+    return props
 
 
 def _show(report: Report, props: Sequence[str], limit: int = 5) -> list[str]:
