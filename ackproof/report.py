@@ -79,8 +79,6 @@ def result_json(row: Row) -> dict[str, Any]:
     if row.counterexample is not None:
         full = to_json(row.counterexample)
         cx = {"length": full["length"], "violation": full["violation"], "steps": full["steps"]}
-    elif r.counterexample is not None:
-        cx = {"length": len(r.counterexample), "violation": None, "steps": []}
     return {
         "protocol": r.protocol,
         "faults": r.faults,
