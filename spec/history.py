@@ -2,7 +2,9 @@
 
 The history is what an observer outside the protocol sees, per message id ``m``:
 
-* ``submitted[m]`` — the producer handed ``m`` to the sender (the submit call returned);
+* ``submitted[m]`` — the producer handed ``m`` to the sender: set by the submit
+  handler's first effect, even if a crash then cuts the call short (see
+  :meth:`ackproof.spec.kernel.Node.on_submit` for what the producer does then);
 * ``processed[m]`` — how many times the application's side effect ran for ``m``
   (saturating at 2: "twice" is all a duplicate check needs);
 * ``acked[m]`` — the sender told its producer that ``m`` was delivered.
@@ -29,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from .env import Env, Layout
-from .expr import TRUE, Expr, all_, and_, any_, eq, implies, le, lt, min_, not_, or_
+from .expr import TRUE, Expr, all_, and_, any_, const, eq, implies, le, lt, min_, not_, or_
 from .system import Property
 
 NO_LOSS = "no-loss"
@@ -91,9 +93,12 @@ class History:
     processed: list[int]
     acked: list[int]
     order_broken: int
+    #: Per message, a submit call cut short by a crash that the producer will retry
+    #: (allocated only when the protocol's producer retries, ``on_submit(retry=True)``).
+    interrupted: list[int]
 
     @classmethod
-    def allocate(cls, layout: Layout, messages: int) -> History:
+    def allocate(cls, layout: Layout, messages: int, *, retry: bool = False) -> History:
         def row(name: str, sort: str, hi: int) -> list[int]:
             init: bool | int = False if sort == "bool" else 0
             return [
@@ -105,15 +110,27 @@ class History:
         processed = row("processed", "int", 2)
         acked = row("acked", "bool", 1)
         order = layout.add("order_broken", sort="bool", lo=0, hi=1, init=False, owner="history")
-        return cls(messages, submitted, processed, acked, order)
+        interrupted = row("interrupted", "bool", 1) if retry else []
+        return cls(messages, submitted, processed, acked, order, interrupted)
 
     def can_submit(self, env: Env, m: int) -> Expr:
-        """Submission happens in id order, each id once."""
+        """Submission happens in id order, each id once; a producer that retries finishes
+        (retries) the previous call before it submits the next message."""
         prev = env.read(self.submitted[m - 1]) if m > 0 else TRUE
+        if self.interrupted and m > 0:
+            prev = and_(prev, not_(env.read(self.interrupted[m - 1])))
         return and_(not_(env.read(self.submitted[m])), prev)
 
-    def submit(self, env: Env, m: int) -> None:
+    def can_retry(self, env: Env, m: int) -> Expr:
+        """The producer calls submit again for ``m``: its previous call was cut short."""
+        return env.read(self.interrupted[m])
+
+    def submit(self, env: Env, m: int, *, cut_short: bool = False) -> None:
+        """Message ``m`` is submitted; ``cut_short``: a crash ends this call (a producer
+        that retries will call again)."""
         env.write(self.submitted[m], TRUE, what="submitted", trusted=True)
+        if self.interrupted:
+            env.write(self.interrupted[m], const(cut_short), what="interrupted", trusted=True)
 
     def process(self, env: Env, m: Expr) -> None:
         first = eq(env.select(self.processed, 0, m, what="process(msg)"), 0)

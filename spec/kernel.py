@@ -5,7 +5,9 @@ Theory of operation
 A protocol is a Python function ``build(p)`` decorated with :func:`protocol`.  It declares
 nodes, their typed state (durable or volatile), frame kinds, and handlers:
 
-* ``@node.on_submit`` — the producer hands message ``m`` to this node;
+* ``@node.on_submit`` — the producer hands message ``m`` to this node (a crash may cut
+  the call short; the producer then gives up, or with ``on_submit(retry=True)`` calls
+  again with the same id);
 * ``@node.on(KIND)`` — a frame of ``KIND`` arrives;
 * ``@node.timer`` — a timer fires (at any time its ``require`` s hold: timeouts may be
   premature, as in any asynchronous model);
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from .context import Ctx, FrameView
 from .errors import SpecError
@@ -77,6 +79,10 @@ class Node:
         self.vars: dict[str, VarDecl] = {}
         self.frame_handlers: dict[str, Handler] = {}
         self.submit: Handler | None = None
+        #: What the producer does when a crash cuts its submit call short: ``False`` —
+        #: it gives up (the message stays submitted; what the handler did before the
+        #: crash is all the protocol has); ``True`` — it calls again with the same id.
+        self.submit_retry = False
         self.timers: list[TimerDecl] = []
         self.restart: Handler | None = None
         self.holds_fn: HoldsFn | None = None
@@ -119,13 +125,42 @@ class Node:
         self.vars[name] = VarDecl(name, type, durable, ghost, value)
 
     # -- handler registration ----------------------------------------------------------
-    def on_submit(self, fn: Handler) -> Handler:
-        if self.submit is not None:
+    @overload
+    def on_submit(self, fn: Handler, /) -> Handler: ...
+
+    @overload
+    def on_submit(
+        self, fn: None = None, /, *, retry: bool = ...
+    ) -> Callable[[Handler], Handler]: ...
+
+    def on_submit(
+        self, fn: Handler | None = None, /, *, retry: bool = False
+    ) -> Handler | Callable[[Handler], Handler]:
+        """The producer hands message ``m`` to this node: ``@node.on_submit`` or
+        ``@node.on_submit(retry=True)``.
+
+        A message counts as submitted from the call's first effect on.  A crash may fall
+        between any two effects of the handler (unless they share ``atomic()``); then,
+        by default, the producer gives up on the call (it never learnt whether the
+        message was taken), and with ``retry=True`` it calls again with the same id
+        after the restart, before submitting anything else."""
+        if not isinstance(retry, bool):
             raise SpecError(
-                "on_submit declared twice", protocol=self.builder.name, action=self.name
+                f"on_submit(retry=...) takes True or False, got {retry!r}",
+                protocol=self.builder.name,
+                action=self.name,
             )
-        self.submit = fn
-        return fn
+
+        def register(f: Handler) -> Handler:
+            if self.submit is not None:
+                raise SpecError(
+                    "on_submit declared twice", protocol=self.builder.name, action=self.name
+                )
+            self.submit = f
+            self.submit_retry = retry
+            return f
+
+        return register if fn is None else register(fn)
 
     def on(self, kind: FrameKind) -> Callable[[Handler], Handler]:
         if not isinstance(kind, FrameKind):

@@ -61,7 +61,7 @@ class Lowering:
                 f"exactly one node must handle submit (@node.on_submit); found {len(submitters)}",
                 protocol=b.name,
             )
-        self.history = History.allocate(self.layout, b.messages)
+        self.history = History.allocate(self.layout, b.messages, retry=submitters[0].submit_retry)
         for node in b.nodes.values():
             self._alloc_node(node)
         pairs: dict[tuple[str, str], list[FrameKind]] = {}
@@ -208,11 +208,13 @@ class Lowering:
         *,
         kind: ActionKind,
         label: str,
-        crashes: bool,
         skip_first_crash: bool,
+        cut_short: Callable[[Env], None] | None = None,
         **meta: Any,
     ) -> None:
-        crash_here = crashes and self.faults.crashes(node.name)
+        """The handler's action, and one crash variant per point a crash may fall on
+        (``cut_short`` first records, in a crash variant, that the call was cut short)."""
+        crash_here = self.faults.crashes(node.name)
         ctx = self._run(node, fn, args, env, label=label, crash_points=crash_here)
         self._emit(ctx._env, kind, label, node=node.name, **meta)
         for snap in ctx._snapshots:
@@ -220,6 +222,8 @@ class Lowering:
                 continue
             cenv = Env(self.layout, snap.cur, snap.guard)
             cenv.checks = list(snap.checks)
+            if cut_short is not None:
+                cut_short(cenv)
             clabel = f"{label}, crash after {snap.effects} effect{'s' if snap.effects != 1 else ''}"
             self._crash_into(node, cenv, clabel)
             self._emit(cenv, kind, clabel, node=node.name, crash_after=snap.effects, **meta)
@@ -238,16 +242,35 @@ class Lowering:
             del ctx
 
     def _lower_submit(self, node: Node) -> None:
+        """One action per message (and per retry, if the producer retries a call cut
+        short).  A crash before the handler's first effect is a crash before the call,
+        already covered by the node's own crash action, so it is not repeated here."""
         assert node.submit is not None
+        history = self.history
+        calls: list[tuple[str, Callable[[Env, int], Expr]]] = [("submit", history.can_submit)]
+        if node.submit_retry:
+            calls.append(("producer retries submit", history.can_retry))
+
+        def cut_short(m: int) -> Callable[[Env], None]:
+            return lambda env: history.submit(env, m, cut_short=True)
+
         for m in range(self.builder.messages):
-            env = Env.fresh(self.layout, self.leaves)
-            env.require(self.history.can_submit(env, m))
-            self.history.submit(env, m)
-            label = f"submit(m={m})"
-            ctx = self._run(node, node.submit, (const(m),), env, label=label, crash_points=False)
-            self._emit(
-                ctx._env, "submit", label, node=node.name, handler="submit", params=(("m", str(m)),)
-            )
+            for what, enabled in calls:
+                env = Env.fresh(self.layout, self.leaves)
+                env.require(enabled(env, m))
+                history.submit(env, m)
+                self._handler_actions(
+                    node,
+                    node.submit,
+                    (const(m),),
+                    env,
+                    kind="submit",
+                    label=f"{what}(m={m})",
+                    skip_first_crash=True,
+                    cut_short=cut_short(m),
+                    handler="submit",
+                    params=(("m", str(m)),),
+                )
 
     def _lower_frames(self, node: Node) -> None:
         for (src, dst), ch in self.channels.items():
@@ -273,7 +296,6 @@ class Lowering:
                     env,
                     kind="deliver",
                     label=label,
-                    crashes=True,
                     skip_first_crash=False,
                     channel=ch.name,
                     handler=g.kind,
@@ -298,7 +320,6 @@ class Lowering:
                     env,
                     kind="timer",
                     label=label,
-                    crashes=True,
                     skip_first_crash=True,
                     handler=t.name,
                     params=tuple(
@@ -345,6 +366,8 @@ class Lowering:
 
         def copies(m: int) -> Expr:
             parts = [ch.copies(env, m) for ch in self.channels.values()]
+            if self.history.interrupted:  # the producer still has it: it will call again
+                parts.append(env.read(self.history.interrupted[m]))
             for node, fn in holders:
                 ctx = Ctx(self, node, env, action="holds", crash_points=False, read_only=True)
                 try:

@@ -13,11 +13,15 @@ claims what it fails to keep, under the fault model that breaks it.
   (correct), duplicating and reordering network (broken).
 * :mod:`.dedup_window` — a dedup window of the last ``K`` ids, ``dedup_window(k)``: big
   enough (correct), too small (broken).
+* :mod:`.dual_write` — commit, then publish (broken, also with a retrying producer that
+  skips committed ids), a producer that retries and republishes (correct), and the
+  transactional outbox (correct).
 """
 
 from ..kernel import ProtocolDef
 from .alternating_bit import alternating_bit, alternating_bit_reordering
 from .dedup_window import dedup_window, dedup_window_forgetful, dedup_window_roomy
+from .dual_write import dual_write, dual_write_retry, dual_write_retry_skips, transactional_outbox
 from .mqtt_qos2 import mqtt_qos2, mqtt_qos2_reordering, mqtt_qos2_two_ids, qos2_handshake
 from .sliding_window import sliding_window, sliding_window_ok, sliding_window_too_wide
 
@@ -34,6 +38,10 @@ EXAMPLES: dict[str, ProtocolDef] = {
         mqtt_qos2_reordering,
         dedup_window_forgetful,
         dedup_window_roomy,
+        dual_write,
+        dual_write_retry_skips,
+        dual_write_retry,
+        transactional_outbox,
     )
 }
 
@@ -44,6 +52,9 @@ __all__ = [
     "dedup_window",
     "dedup_window_forgetful",
     "dedup_window_roomy",
+    "dual_write",
+    "dual_write_retry",
+    "dual_write_retry_skips",
     "mqtt_qos2",
     "mqtt_qos2_reordering",
     "mqtt_qos2_two_ids",
@@ -51,4 +62,5 @@ __all__ = [
     "sliding_window",
     "sliding_window_ok",
     "sliding_window_too_wide",
+    "transactional_outbox",
 ]

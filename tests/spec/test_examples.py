@@ -214,6 +214,10 @@ CORRECT = {
     "mqtt-qos2-reordering": False,
     "dedup-window-k1": False,
     "dedup-window-k2": True,
+    "dual-write": False,
+    "dual-write-retry-skips": False,
+    "dual-write-retry": True,
+    "transactional-outbox": True,
 }
 
 
@@ -223,6 +227,8 @@ ID_ON_THE_WIRE = {
     "sliding-window-w2-m4": False,
     "mqtt-qos2": False,
     "dedup-window-k1": True,
+    "dual-write": True,
+    "transactional-outbox": True,
 }
 
 
