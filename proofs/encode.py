@@ -55,7 +55,7 @@ def bit_width(system: System, extra: Sequence[Expr] = ()) -> int:
     for a in system.actions:
         roots.append(a.guard)
         roots.extend(e for _, e in a.updates)
-        roots.extend(c for c, _ in a.checks)
+        roots.extend(c.cond for c in a.checks)
     for p in system.properties.values():
         roots.extend((p.invariant, p.witness))
     bounds = [(s.lo, s.hi) for s in system.slots if s.sort == "int"]

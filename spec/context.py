@@ -19,7 +19,7 @@ from .env import Env
 from .errors import SpecError
 from .expr import Expr, ExprLike, and_, any_, const, lift, lt, max_, min_, render
 from .network import FrameExpr, FrameKind
-from .system import FrameValue
+from .system import Check, FrameValue
 from .types import Array, Bag, Queue, Scalar
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 class _Snapshot:
     cur: tuple[Expr, ...]
     guard: tuple[Expr, ...]
-    checks: tuple[tuple[Expr, str], ...]
+    checks: tuple[Check, ...]
     effects: int
 
 

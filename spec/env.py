@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from .errors import SpecError
 from .expr import TRUE, Expr, Value, and_, const, eq, implies, ite, le, lift, render, slot
-from .system import Slot
+from .system import Check, Slot
 
 
 class Layout:
@@ -76,7 +76,7 @@ class Env:
         self.cur: list[Expr] = list(cur)
         self.guard: list[Expr] = list(guard)
         self.path: Expr = TRUE
-        self.checks: list[tuple[Expr, str]] = []
+        self.checks: list[Check] = []
 
     @classmethod
     def fresh(cls, layout: Layout, leaves: Sequence[Expr]) -> Env:
@@ -95,10 +95,11 @@ class Env:
     def require(self, cond: Expr) -> None:
         self.guard.append(implies(self.path, cond))
 
-    def check(self, cond: Expr, message: str) -> None:
+    def check(self, cond: Expr, message: str, value: Expr | None = None) -> None:
+        """Whenever this step runs (on the current path), ``cond`` must hold."""
         c = implies(self.path, cond)
         if c is not TRUE:
-            self.checks.append((c, message))
+            self.checks.append(Check(c, message, value))
 
     def write(self, i: int, value: Expr, *, what: str, trusted: bool = False) -> None:
         """Assign ``value`` to slot ``i`` under the current path condition."""
@@ -125,7 +126,7 @@ class Env:
                     f"{what} = {v.value} is outside its range {s.lo}..{s.hi}", field=what
                 )
             if v.lo < s.lo or v.hi > s.hi:
-                self.check(and_(le(s.lo, v), le(v, s.hi)), f"{what} set outside {s.lo}..{s.hi}")
+                self.check(and_(le(s.lo, v), le(v, s.hi)), f"{what} set outside {s.lo}..{s.hi}", v)
         self.cur[i] = ite(self.path, v, self.cur[i])
 
     # -- arrays as slot lists ------------------------------------------------------------
@@ -148,7 +149,9 @@ class Env:
             raise SpecError(f"{what}: index {render(idx)} can never be in bounds", field=what)
         if idx.lo < index_lo or idx.hi > index_lo + n - 1:
             self.check(
-                and_(le(index_lo, idx), le(idx, index_lo + n - 1)), f"{what}: index out of bounds"
+                and_(le(index_lo, idx), le(idx, index_lo + n - 1)),
+                f"{what}: index out of bounds",
+                idx,
             )
         return ks
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from .errors import StepError
 from .expr import Expr, Value, evaluate, walk
-from .system import Action, State, System
+from .system import Action, Check, State, System
 
 StepFn = Callable[[State], State | None]
 PredFn = Callable[[State], bool]
@@ -78,15 +78,15 @@ class _Gen:
 
 
 def _action_source(fname: str, action: Action, width: int) -> str:
-    roots = [action.guard, *(v for _, v in action.updates), *(c for c, _ in action.checks)]
+    roots = [action.guard, *(v for _, v in action.updates), *(c.cond for c in action.checks)]
     g = _Gen(roots)
     g.lines.append(f"def {fname}(s):")
     g.need([action.guard], "    ")
     g.lines.append(f"    if not {g.src(action.guard)}:")
     g.lines.append("        return None")
-    for k, (cond, _msg) in enumerate(action.checks):
-        g.need([cond], "    ")
-        g.lines.append(f"    if not {g.src(cond)}:")
+    for k, check in enumerate(action.checks):
+        g.need([check.cond], "    ")
+        g.lines.append(f"    if not {g.src(check.cond)}:")
         g.lines.append(f"        _fail({action.index}, {k}, s)")
     g.need([v for _, v in action.updates], "    ")
     upd = dict(action.updates)
@@ -137,7 +137,7 @@ def compile_system(system: System) -> Compiled:
     def fail(ai: int, k: int, s: State) -> None:
         a = actions[ai]
         raise StepError(
-            f"protocol {system.protocol!r}, action {a.label!r}: {a.checks[k][1]} "
+            f"protocol {system.protocol!r}, action {a.label!r}: {_failed(a.checks[k], s)} "
             f"(in state {system.show_state(s)})"
         )
 
@@ -156,14 +156,23 @@ def step_reference(system: System, action: Action, state: State) -> State | None
     """The same step by the reference evaluator (slow; for tests)."""
     if not evaluate(action.guard, state):
         return None
-    for cond, msg in action.checks:
-        if not evaluate(cond, state):
-            raise StepError(f"protocol {system.protocol!r}, action {action.label!r}: {msg}")
+    for check in action.checks:
+        if not evaluate(check.cond, state):
+            raise StepError(
+                f"protocol {system.protocol!r}, action {action.label!r}: {_failed(check, state)}"
+            )
     out: list[Value] = list(state)
     for i, e in action.updates:
         v = evaluate(e, state)
         out[i] = bool(v) if system.slots[i].sort == "bool" else int(v)
     return tuple(out)
+
+
+def _failed(check: Check, state: State) -> str:
+    """A failed check's message, with the offending value when the check names one."""
+    if check.value is None:
+        return check.message
+    return f"{check.message} (got {int(evaluate(check.value, state))})"
 
 
 def holds(system: System, e: Expr, state: State) -> bool:

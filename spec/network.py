@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from .env import Env, Layout
 from .errors import SpecError
-from .expr import FALSE, Expr, add, and_, any_, const, eq, ite, lt, max_, min_, or_
+from .expr import FALSE, TRUE, Expr, add, and_, any_, const, eq, ite, le, lt, max_, min_, or_
 from .system import ChannelInfo, FrameValue
 from .types import Scalar
 
@@ -164,7 +164,12 @@ class Channel:
 
     # -- the sender's side ---------------------------------------------------------------------
     def send(self, env: Env, frame: FrameExpr) -> None:
-        """Put ``frame`` in flight (under ``env.path``); waits if the channel is full."""
+        """Put ``frame`` in flight (under ``env.path``); waits if the channel is full.
+
+        Every field value must lie in its field's range, like a write of state: a value
+        that can fall outside it is a well-formedness check of the step (never a frame
+        that silently vanishes or aliases another one)."""
+        _check_fields(env, frame)
         env.require(lt(self._size(env), self.capacity))
         if not self.ordered:
             for g, s in zip(self.frames, self.slots, strict=True):
@@ -286,6 +291,17 @@ class Channel:
             and_(lt(p, n), or_(*(eq(env.read(self.slots[p]), k) for k in nums)))
             for p in range(self.capacity)
         )
+
+
+def _check_fields(env: Env, frame: FrameExpr) -> None:
+    for n, t in frame.kind.fields:
+        v = frame.values[n]
+        if t.sort != "int" or (t.lo <= v.lo and v.hi <= t.hi):
+            continue
+        what = f"frame {frame.kind.name} field {n}"
+        if v.is_const and env.path is TRUE:
+            raise SpecError(f"{what} = {t.show(v.value)} is outside {t.describe()}")
+        env.check(and_(le(t.lo, v), le(v, t.hi)), f"{what} set outside {t.lo}..{t.hi}", v)
 
 
 def _as_plain_int(e: Expr, t: Scalar) -> Expr:

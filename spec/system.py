@@ -91,6 +91,17 @@ class ChannelInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Check:
+    """A well-formedness condition of a step: ``cond`` must hold whenever the step runs
+    (a value inside its declared range, an index in bounds); ``value``, if given, is the
+    offending value, shown when the check fails."""
+
+    cond: Expr
+    message: str
+    value: Expr | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Action:
     """A ground action: enabled when ``guard`` holds; then every update applies at once."""
 
@@ -100,7 +111,7 @@ class Action:
     guard: Expr
     updates: tuple[tuple[int, Expr], ...]
     #: Well-formedness conditions (value in range, index in bounds) with their messages.
-    checks: tuple[tuple[Expr, str], ...] = ()
+    checks: tuple[Check, ...] = ()
     node: str | None = None
     channel: str | None = None
     handler: str | None = None
@@ -148,7 +159,7 @@ class System:
         The concrete interpreter raises :class:`~ackproof.spec.errors.StepError` on such a
         step; symbolic engines search for this predicate so that they never silently treat
         an ill-formed step as "no transition"."""
-        parts = [and_(a.guard, not_(c)) for a in self.actions for c, _ in a.checks]
+        parts = [and_(a.guard, not_(c.cond)) for a in self.actions for c in a.checks]
         return any_(parts) if parts else None
 
     @property
