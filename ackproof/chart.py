@@ -62,14 +62,15 @@ def svg(cx: Counterexample) -> str:
         elif s.kind == "crash" and node:
             box(node, f"{s.number}. CRASH, restart", "#f8c0c0")
         lane = node or "network"
-        for m in s.processed:
-            box(lane, f"process m={m}", "#e0f5e0")
-        for _, f in s.sent:
-            arrow(lane, "network", str(f))
-        for m in s.acked:
-            box(lane, f"ack m={m}", "#e0f5e0")
-        if s.crash_after is not None and node:
-            box(node, f"CRASH after {s.crash_after} effect(s)", "#f8c0c0")
+        for d in s.done:
+            if d.kind == "process":
+                box(lane, f"process m={d.msg}", "#e0f5e0")
+            elif d.kind == "send":
+                arrow(lane, "network", str(d.frame))
+            elif d.kind == "ack":
+                box(lane, f"ack m={d.msg}", "#e0f5e0")
+            elif s.crash_after is not None:
+                box(lane, f"CRASH after {s.crash_after} effect(s)", "#f8c0c0")
     box(lanes[-1], f"VIOLATED {cx.property}", "#ff8080")
     width = 120 + len(lanes) * _LANE
     height = y + 20

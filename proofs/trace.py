@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ackproof.spec.explore import Path
+from ackproof.spec.expr import evaluate
 from ackproof.spec.interp import compile_system
 from ackproof.spec.system import Action, FrameValue, State, System
 
@@ -30,8 +30,27 @@ from .result import replay
 
 
 @dataclass(frozen=True, slots=True)
+class Done:
+    """One effect a step performed: ``send`` (``frame`` on ``channel``), ``process`` or
+    ``ack`` (``msg``), or ``crash`` (the node crashed here and restarted)."""
+
+    kind: Literal["send", "process", "ack", "crash"]
+    msg: int | None = None
+    channel: str | None = None
+    frame: FrameValue | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "send":
+            return f"send {self.frame}"
+        if self.kind == "crash":
+            return "CRASH + restart"
+        return f"{self.kind} m={self.msg}"
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
-    """One step of a counterexample, decoded."""
+    """One step of a counterexample, decoded: its effects in the order the handler
+    performed them (a crash where it fell, the restart handler's effects after it)."""
 
     number: int
     label: str
@@ -39,20 +58,27 @@ class Step:
     node: str | None
     channel: str | None
     frame: FrameValue | None
+    #: For a handler cut short by a crash: how many of its effects ran before it.
     crash_after: int | None
-    sent: tuple[tuple[str, FrameValue], ...]  # (channel, frame)
+    done: tuple[Done, ...]
     submitted: tuple[int, ...]
-    processed: tuple[int, ...]  # one entry per processing
-    acked: tuple[int, ...]
     changes: tuple[tuple[str, str, str], ...]  # (field, before, after)
 
+    @builtins.property
+    def sent(self) -> tuple[tuple[str, FrameValue], ...]:
+        """(channel, frame) per frame sent, in order."""
+        return tuple((d.channel or "", d.frame) for d in self.done if d.frame is not None)
+
+    @builtins.property
+    def processed(self) -> tuple[int, ...]:
+        return tuple(d.msg for d in self.done if d.kind == "process" and d.msg is not None)
+
+    @builtins.property
+    def acked(self) -> tuple[int, ...]:
+        return tuple(d.msg for d in self.done if d.kind == "ack" and d.msg is not None)
+
     def effects(self) -> list[str]:
-        out = [f"send {f}" for _, f in self.sent]
-        out += [f"process m={m}" for m in self.processed]
-        out += [f"ack m={m}" for m in self.acked]
-        if self.crash_after is not None or self.kind == "crash":
-            out.append("CRASH + restart")
-        return out
+        return [str(d) for d in self.done]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,27 +96,43 @@ class Counterexample:
         return len(self.steps)
 
 
-def _history_delta(system: System, name: str, before: State, after: State) -> list[int]:
-    """The messages whose history field ``name`` grew in this step, once per increment."""
-    out = []
-    for m in range(system.messages):
-        i = system.slot(f"{name}[{m}]").index
-        out.extend([m] * max(0, int(after[i]) - int(before[i])))
-    return out
+def _frames(system: System) -> dict[tuple[str, str, tuple[int, ...]], FrameValue]:
+    """(channel, kind, field values) -> the ground frame, for every channel."""
+    return {
+        (ch.name, f.kind, tuple(int(v) for _, v in f.fields)): f
+        for ch in system.channels
+        for f in ch.frames
+    }
+
+
+def _submitted(system: System, before: State, after: State) -> list[int]:
+    slots = system.history.submitted
+    return [m for m, i in enumerate(slots) if not before[i] and after[i]]
 
 
 def decode_step(system: System, number: int, action: Action, before: State, after: State) -> Step:
-    """What ``action`` did, taking ``before`` to ``after``, in the spec's own words."""
-    sent: list[tuple[str, FrameValue]] = []
-    for ch in system.channels:
-        pre = Counter(ch.contents(before))
-        post = Counter(ch.contents(after))
-        if action.kind == "deliver" and action.channel == ch.name and action.frame is not None:
-            pre[action.frame] -= 1
-        if action.kind in ("lose", "duplicate") and action.channel == ch.name:
+    """What ``action`` did, taking ``before`` to ``after``, in the spec's own words: the
+    effects its handler recorded, those whose ``when`` conditions held, in order."""
+    frames = _frames(system)
+    done: list[Done] = []
+    ran = 0  # effects of the handler's own program that ran (before any crash)
+    crashed = False
+    for e in action.effects:
+        if not evaluate(e.cond, before):
             continue
-        for f, k in (post - pre).items():
-            sent.extend([(ch.name, f)] * k)
+        if e.kind == "crash":
+            crashed = True
+            done.append(Done("crash"))
+            continue
+        ran += not crashed
+        if e.kind == "send":
+            assert e.channel is not None
+            assert e.frame is not None
+            values = tuple(int(evaluate(v, before)) for _, v in e.fields)
+            done.append(Done("send", channel=e.channel, frame=frames[e.channel, e.frame, values]))
+        elif e.kind in ("process", "ack"):
+            assert e.msg is not None
+            done.append(Done(e.kind, msg=int(evaluate(e.msg, before))))
     changes = []
     for sl in system.slots:
         if sl.owner in system.nodes and before[sl.index] != after[sl.index]:
@@ -101,18 +143,20 @@ def decode_step(system: System, number: int, action: Action, before: State, afte
         inflight = ch.contents(before)
         if action.position < len(inflight):
             frame = inflight[action.position]
+    label, crash_after = action.label, None
+    if action.crash_of is not None:
+        crash_after = ran
+        label = f"{action.crash_of}, crash after {ran} effect{'s' if ran != 1 else ''}"
     return Step(
         number=number,
-        label=action.label,
+        label=label,
         kind=action.kind,
         node=action.node,
         channel=action.channel,
         frame=frame,
-        crash_after=action.crash_after,
-        sent=tuple(sent),
-        submitted=tuple(_history_delta(system, "submitted", before, after)),
-        processed=tuple(_history_delta(system, "processed", before, after)),
-        acked=tuple(_history_delta(system, "acked", before, after)),
+        crash_after=crash_after,
+        done=tuple(done),
+        submitted=tuple(_submitted(system, before, after)),
         changes=tuple(changes),
     )
 
@@ -138,21 +182,17 @@ def decode(system: System, prop: str, path: Path, *, check: bool = True) -> Coun
 
 
 def _final(system: System, prop: str, state: State) -> str:
-    """What is wrong in the last state, in words."""
-    m_range = range(system.messages)
-
-    def val(name: str) -> Any:
-        return state[system.slot(name).index]
-
+    """What is wrong in the last state, in words, naming a message that really breaks the
+    property there (for no-loss: submitted, never processed, and no copy of it left)."""
+    p = system.properties[prop]
+    culprits = [m for m, c in enumerate(p.culprits) if evaluate(c, state)]
+    what = f"message {culprits[0]}" if culprits else "a message"
     if prop == "no-duplicate":
-        ms = [m for m in m_range if val(f"processed[{m}]") >= 2]
-        return f"message {ms[0]} processed twice" if ms else "a message processed twice"
+        return f"{what} processed twice"
     if prop == "no-loss":
-        ms = [m for m in m_range if val(f"submitted[{m}]") and val(f"processed[{m}]") == 0]
-        what = f"message {ms[0]}" if ms else "a message"
         return f"{what} was submitted, never processed, and no copy of it is left"
     if prop == "no-phantom":
-        return "a message was processed that was never submitted"
+        return f"{what} was processed but never submitted"
     if prop == "in-order":
         return "a message was first processed after a later one"
     return f"{prop} is violated"
@@ -175,6 +215,7 @@ def to_json(cx: Counterexample) -> dict[str, Any]:
                 "channel": s.channel,
                 "frame": str(s.frame) if s.frame is not None else None,
                 "crash_after": s.crash_after,
+                "effects": s.effects(),
                 "sent": [{"channel": c, "frame": str(f)} for c, f in s.sent],
                 "processed": list(s.processed),
                 "acked": list(s.acked),
@@ -229,14 +270,16 @@ def mermaid(cx: Counterexample) -> str:
             out.append(f"    Note over Network: {s.number}. DUPLICATED {s.frame or ''}".rstrip())
         elif s.kind == "crash" and node:
             out.append(f"    Note over {node}: {s.number}. CRASH, restart")
-        for m in s.processed:
-            out.append(f"    Note over {node or 'Network'}: process m={m}")
-        for _, f in s.sent:
-            out.append(f"    {node or 'Network'}->>Network: {f}")
-        for m in s.acked:
-            out.append(f"    Note over {node or 'Network'}: ack m={m} (delivered)")
-        if s.crash_after is not None and node:
-            out.append(f"    Note over {node}: CRASH after {s.crash_after} effect(s), restart")
+        lane = node or "Network"
+        for d in s.done:
+            if d.kind == "process":
+                out.append(f"    Note over {lane}: process m={d.msg}")
+            elif d.kind == "send":
+                out.append(f"    {lane}->>Network: {d.frame}")
+            elif d.kind == "ack":
+                out.append(f"    Note over {lane}: ack m={d.msg} (delivered)")
+            elif s.crash_after is not None:
+                out.append(f"    Note over {lane}: CRASH after {s.crash_after} effect(s), restart")
     last = _lane(nodes[-1]) if nodes else "Network"
     out.append(f"    Note over {last}: VIOLATED {cx.property}: {cx.final}")
     return "\n".join(out)
@@ -291,8 +334,9 @@ Observation = tuple[str, str, int | FrameValue | None]  # (node, event, msg or f
 
 
 def observations(step: Step) -> list[Observation]:
-    """What an observer of the step's node records, input first: ``submit`` or ``receive``,
-    then ``process``, ``send``, ``ack``, and ``crash``/``restart`` if it crashed.  Network
+    """What an observer of the step's node records, input first (``submit`` or
+    ``receive``), then the step's effects in program order, ``crash``/``restart`` where
+    the crash fell.  Network
     losses and duplications are invisible to the nodes: empty."""
     if step.kind in ("lose", "duplicate"):
         return []
@@ -300,11 +344,13 @@ def observations(step: Step) -> list[Observation]:
     out: list[Observation] = [(node, "submit", m) for m in step.submitted]
     if step.kind == "deliver" and step.frame is not None:
         out.append((node, "receive", step.frame))
-    out += [(node, "process", m) for m in step.processed]
-    out += [(node, "send", f) for _, f in step.sent]
-    out += [(node, "ack", m) for m in step.acked]
-    if step.crash_after is not None or step.kind == "crash":
-        out += [(node, "crash", None), (node, "restart", None)]
+    for d in step.done:
+        if d.kind == "crash":
+            out += [(node, "crash", None), (node, "restart", None)]
+        elif d.kind == "send":
+            out.append((node, "send", d.frame))
+        else:
+            out.append((node, d.kind, d.msg))
     return out
 
 

@@ -19,7 +19,7 @@ from .env import Env
 from .errors import SpecError
 from .expr import Expr, ExprLike, and_, any_, const, lift, lt, max_, min_, render
 from .network import FrameExpr, FrameKind
-from .system import Check, FrameValue
+from .system import Check, Effect, EffectKind, FrameValue
 from .types import Array, Bag, Queue, Scalar
 
 if TYPE_CHECKING:
@@ -195,7 +195,7 @@ class Ctx:
     _crash_points: bool
     _read_only: bool
     _atomic: int
-    _effects: int
+    _effects: list[Effect]
     _snapshots: list[_Snapshot]
 
     def __init__(
@@ -215,7 +215,7 @@ class Ctx:
         object.__setattr__(self, "_crash_points", crash_points)
         object.__setattr__(self, "_read_only", read_only)
         object.__setattr__(self, "_atomic", 0)
-        object.__setattr__(self, "_effects", 0)
+        object.__setattr__(self, "_effects", [])
         object.__setattr__(self, "_snapshots", [])
 
     # -- fields ----------------------------------------------------------------------------
@@ -313,20 +313,29 @@ class Ctx:
         if self._atomic or not self._crash_points:
             return
         env = self._env
-        snap = _Snapshot(tuple(env.cur), tuple(env.guard), tuple(env.checks), self._effects)
+        snap = _Snapshot(tuple(env.cur), tuple(env.guard), tuple(env.checks), len(self._effects))
         last = self._snapshots[-1] if self._snapshots else None
         if last is None or any(a is not b for a, b in zip(last.cur, snap.cur, strict=True)):
             self._snapshots.append(snap)
 
-    def _effect(self) -> None:
+    def _effect(
+        self,
+        kind: EffectKind,
+        *,
+        channel: str | None = None,
+        frame: str | None = None,
+        fields: tuple[tuple[str, Expr], ...] = (),
+        msg: Expr | None = None,
+    ) -> None:
+        """An effect is about to happen: a crash may fall before it; record it."""
         self._mark()
-        object.__setattr__(self, "_effects", self._effects + 1)
+        self._effects.append(Effect(kind, self._env.path, channel, frame, fields, msg))
 
     def _effect_if_durable(self, decl: VarDecl) -> None:
         if self._read_only:
             raise SpecError("holds() may only read state")
         if decl.durable:
-            self._effect()
+            self._effect("write")
 
     def send(self, frame: FrameExpr) -> None:
         """Put ``frame`` on the network (to the node its kind names)."""
@@ -336,18 +345,23 @@ class Ctx:
             raise SpecError(
                 f"frame {frame.kind.name} is sent by {frame.kind.src}, not {self._node.name}"
             )
-        self._effect()
-        self._low.channel(frame.kind).send(self._env, frame)
+        channel = self._low.channel(frame.kind)
+        self._effect(
+            "send", channel=channel.name, frame=frame.kind.name, fields=tuple(frame.values.items())
+        )
+        channel.send(self._env, frame)
 
     def process(self, msg: ExprLike) -> None:
         """The application's side effect runs for message ``msg``."""
-        self._effect()
-        self._low.history.process(self._env, self._msg(msg, "process"))
+        m = self._msg(msg, "process")
+        self._effect("process", msg=m)
+        self._low.history.process(self._env, m)
 
     def ack(self, msg: ExprLike) -> None:
         """The sender tells its producer that ``msg`` was delivered."""
-        self._effect()
-        self._low.history.ack(self._env, self._msg(msg, "ack"))
+        m = self._msg(msg, "ack")
+        self._effect("ack", msg=m)
+        self._low.history.ack(self._env, m)
 
     def _msg(self, msg: ExprLike, what: str) -> Expr:
         m = lift(msg)

@@ -31,8 +31,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from .env import Env, Layout
-from .expr import TRUE, Expr, all_, and_, any_, const, eq, implies, le, lt, min_, not_, or_
-from .system import Property
+from .expr import TRUE, Expr, all_, and_, any_, const, eq, lt, min_, not_, or_
+from .system import HistorySlots, Property
 
 NO_LOSS = "no-loss"
 NO_DUPLICATE = "no-duplicate"
@@ -113,6 +113,15 @@ class History:
         interrupted = row("interrupted", "bool", 1) if retry else []
         return cls(messages, submitted, processed, acked, order, interrupted)
 
+    def slots(self) -> HistorySlots:
+        return HistorySlots(
+            tuple(self.submitted),
+            tuple(self.processed),
+            tuple(self.acked),
+            self.order_broken,
+            tuple(self.interrupted),
+        )
+
     def can_submit(self, env: Env, m: int) -> Expr:
         """Submission happens in id order, each id once; a producer that retries finishes
         (retries) the previous call before it submits the next message."""
@@ -153,14 +162,15 @@ class History:
         n = range(self.messages)
         sub = [env.read(s) for s in self.submitted]
         proc = [env.read(s) for s in self.processed]
-        invariants = {
-            NO_LOSS: all_(not_(and_(sub[m], eq(proc[m], 0), not_(copies(m)))) for m in n),
-            NO_DUPLICATE: all_(le(proc[m], 1) for m in n),
-            NO_PHANTOM: all_(implies(lt(0, proc[m]), sub[m]) for m in n),
-            IN_ORDER: not_(env.read(self.order_broken)),
+        culprits = {
+            NO_LOSS: tuple(and_(sub[m], eq(proc[m], 0), not_(copies(m))) for m in n),
+            NO_DUPLICATE: tuple(lt(1, proc[m]) for m in n),
+            NO_PHANTOM: tuple(and_(lt(0, proc[m]), not_(sub[m])) for m in n),
         }
+        invariants = {pid: all_(not_(c) for c in cs) for pid, cs in culprits.items()}
+        invariants[IN_ORDER] = not_(env.read(self.order_broken))
         witness = self.everything_processed(env)
         return {
-            pid: Property(pid, PROPERTIES[pid], inv, witness, WITNESS)
+            pid: Property(pid, PROPERTIES[pid], inv, witness, WITNESS, culprits.get(pid, ()))
             for pid, inv in invariants.items()
         }

@@ -16,12 +16,12 @@ from typing import Any
 from .context import Ctx, FrameView
 from .env import Env, Layout
 from .errors import SpecError
-from .expr import Expr, Value, and_, any_, const, lift, lt, render
+from .expr import TRUE, Expr, Value, and_, any_, const, lift, lt, render
 from .faults import Faults
 from .history import History
 from .kernel import Builder, Handler, HoldsFn, Node, ProtocolDef, VarDecl, init_value
 from .network import Channel, FrameKind
-from .system import Action, ActionKind, System
+from .system import Action, ActionKind, Effect, System
 from .types import Array, Bag, Int, Scalar
 
 
@@ -114,6 +114,7 @@ class Lowering:
             properties=dict(props),
             channels=tuple(c.info() for c in self.channels.values()),
             nodes=tuple(b.nodes),
+            history=self.history.slots(),
             claims=self.pdef.claims,
             enums=enums,
             description=self.pdef.description,
@@ -216,7 +217,8 @@ class Lowering:
         (``cut_short`` first records, in a crash variant, that the call was cut short)."""
         crash_here = self.faults.crashes(node.name)
         ctx = self._run(node, fn, args, env, label=label, crash_points=crash_here)
-        self._emit(ctx._env, kind, label, node=node.name, **meta)
+        done = tuple(ctx._effects)
+        self._emit(ctx._env, kind, label, node=node.name, effects=done, **meta)
         for snap in ctx._snapshots:
             if skip_first_crash and snap.effects == 0:
                 continue
@@ -225,11 +227,21 @@ class Lowering:
             if cut_short is not None:
                 cut_short(cenv)
             clabel = f"{label}, crash after {snap.effects} effect{'s' if snap.effects != 1 else ''}"
-            self._crash_into(node, cenv, clabel)
-            self._emit(cenv, kind, clabel, node=node.name, crash_after=snap.effects, **meta)
+            after = self._crash_into(node, cenv, clabel)
+            self._emit(
+                cenv,
+                kind,
+                clabel,
+                node=node.name,
+                crash_after=snap.effects,
+                crash_of=label,
+                effects=done[: snap.effects] + after,
+                **meta,
+            )
 
-    def _crash_into(self, node: Node, env: Env, label: str) -> None:
-        """The node crashes: volatile state resets, then its restart handler runs."""
+    def _crash_into(self, node: Node, env: Env, label: str) -> tuple[Effect, ...]:
+        """The node crashes: volatile state resets, then its restart handler runs.
+        Returns the crash and the restart handler's effects, in order."""
         self._spend(env, "crashes")
         for decl in node.vars.values():
             if decl.durable:
@@ -237,9 +249,11 @@ class Lowering:
             for s in [*decl.slots, *([decl.length_slot] if decl.length_slot is not None else [])]:
                 sl = self.layout.slots[s]
                 env.write(s, const(sl.init, enum=sl.enum), what=sl.name, trusted=True)
-        if node.restart is not None:
-            ctx = self._run(node, node.restart, (), env, label=label, crash_points=False)
-            del ctx
+        crash = (Effect("crash", TRUE),)
+        if node.restart is None:
+            return crash
+        ctx = self._run(node, node.restart, (), env, label=label, crash_points=False)
+        return crash + tuple(ctx._effects)
 
     def _lower_submit(self, node: Node) -> None:
         """One action per message (and per retry, if the producer retries a call cut
@@ -331,8 +345,8 @@ class Lowering:
     def _lower_crash(self, node: Node) -> None:
         env = Env.fresh(self.layout, self.leaves)
         label = f"crash {node.name} (restart)"
-        self._crash_into(node, env, label)
-        self._emit(env, "crash", label, node=node.name)
+        effects = self._crash_into(node, env, label)
+        self._emit(env, "crash", label, node=node.name, effects=effects)
 
     def _lower_network(self, ch: Channel) -> None:
         f = self.faults

@@ -101,6 +101,27 @@ class Check:
     value: Expr | None = None
 
 
+EffectKind: TypeAlias = Literal["send", "process", "ack", "write", "crash"]
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """One effect of a handler, in program order: it happens when ``cond`` (the path
+    condition of the enclosing ``when`` blocks, over the pre-state) holds.
+
+    ``send``: a frame of kind ``frame`` on ``channel`` with ``fields``; ``process`` and
+    ``ack``: message ``msg``; ``write``: a durable field (a crash point, not shown);
+    ``crash``: the node crashes here and restarts (the effects after it are its restart
+    handler's)."""
+
+    kind: EffectKind
+    cond: Expr
+    channel: str | None = None
+    frame: str | None = None
+    fields: tuple[tuple[str, Expr], ...] = ()
+    msg: Expr | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Action:
     """A ground action: enabled when ``guard`` holds; then every update applies at once."""
@@ -118,8 +139,13 @@ class Action:
     params: tuple[tuple[str, str], ...] = ()
     frame: FrameValue | None = None
     position: int | None = None
-    #: For a handler that crashed part-way: how many effects ran before the crash.
+    #: For a handler that crashed part-way: how many effects of its program came before
+    #: the crash (those in ``when`` blocks not taken did not run: see ``effects``).
     crash_after: int | None = None
+    #: For such a crash variant: the label of the same step without the crash.
+    crash_of: str | None = None
+    #: What the step does, in program order (empty for the network's own moves).
+    effects: tuple[Effect, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +157,21 @@ class Property:
     invariant: Expr
     witness: Expr
     witness_statement: str
+    #: Per message id, when that message breaks the property (the invariant is false
+    #: exactly when one of these holds); empty for properties not about one message.
+    culprits: tuple[Expr, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HistorySlots:
+    """Where the observable history lives in the state: slot indices per message id."""
+
+    submitted: tuple[int, ...]
+    processed: tuple[int, ...]
+    acked: tuple[int, ...]
+    order_broken: int
+    #: A submit call cut short that the producer will retry (empty unless it retries).
+    interrupted: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,6 +186,7 @@ class System:
     properties: dict[str, Property]
     channels: tuple[ChannelInfo, ...]
     nodes: tuple[str, ...]
+    history: HistorySlots
     claims: tuple[str, ...] = ()
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
     description: str = ""
