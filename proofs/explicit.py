@@ -18,6 +18,7 @@ from ackproof.spec import System, explore
 from ackproof.spec.explore import Exploration
 from ackproof.spec.interp import Compiled, compile_system
 
+from .liveness import CalmGraph, Liveness, OutOfTime, check_obligations, lasso_detail
 from .result import EngineError, Result, Verdict, ends_violating, ends_witnessing, replay
 
 
@@ -40,6 +41,7 @@ def run(
     """Explore ``system`` for ``prop``; ``depth=None`` explores without a depth limit."""
     start = time.monotonic()
     comp = compiled if compiled is not None else compile_system(system)
+    live = system.properties[prop].eventually
     ex = explore(
         system,
         [prop],
@@ -48,9 +50,19 @@ def run(
         compiled=comp,
         stop_when_decided=True,
         timeout=timeout,
+        keep=bool(live),
     )
-    seconds = time.monotonic() - start
     cex = ex.violations.get(prop)
+    liveness = Liveness()
+    if cex is None and live and ex.complete:
+        deadline = None if timeout is None else start + timeout
+        try:
+            liveness = check_obligations(CalmGraph(comp, ex, deadline), live)
+        except OutOfTime:
+            ex.complete, ex.timed_out = False, True
+    lasso = liveness.violation
+    ex.visited = None  # the graph is no longer needed: let it go
+    seconds = time.monotonic() - start
     wit = ex.witnesses.get(prop)
     for p in (cex, wit):
         if p is not None:
@@ -81,6 +93,20 @@ def run(
         return result(
             "violated", len(cex), f"violated after {len(cex)} steps ({ex.states} states explored)"
         ), ex
+    if lasso is not None:
+        cex = lasso.path
+        return result(
+            "violated", len(cex), f"{lasso_detail(lasso)} ({ex.states} states explored)"
+        ), ex
+    if liveness.capacity is not None:
+        why = (
+            f"undecided at channel capacity {system.faults.capacity}: "
+            f"{lasso_detail(liveness.capacity)}, but only because every step that would go "
+            "on must send into a full channel (the model's bound, not the protocol's); "
+            "a larger capacity, or timers that do not fire while their frame is in flight, "
+            "may decide it"
+        )
+        return result("inconclusive", ex.depth, why), ex
     if ex.complete:
         if wit is None:
             statement = system.properties[prop].witness_statement
@@ -95,6 +121,9 @@ def run(
     else:
         cap = "depth limit"
     note = f"holds up to depth {reached} ({cap})"
+    if live:  # a fair cycle can only be ruled out on the whole state space
+        why = f"no violation of the safety part up to depth {reached} ({cap}); the liveness "
+        return result("inconclusive", reached, why + "part needs the whole state space"), ex
     if wit is None:
         if ex.states >= max_states or ex.timed_out:
             # the cap, not the protocol, stopped the search short of the witness

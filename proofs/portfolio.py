@@ -27,6 +27,7 @@ from ackproof.spec.interp import Compiled, compile_system
 from . import explicit
 from .bmc import reach
 from .kinduction import kinduction
+from .loss import check_loss_is_real, deadline_in
 from .pdr import spacer
 from .result import EngineError, Result, Verdict, replay
 
@@ -415,6 +416,16 @@ def run_auto(system: System, prop: str, depth: int, clock: _Clock, comp: Compile
 def check_with(system: System, prop: str, engine: str, depth: int, timeout: float | None) -> Result:
     clock = _Clock(timeout)
     comp = compile_system(system)
+    result = _check_with(system, prop, engine, depth, clock, comp)
+    cex = result.counterexample
+    if prop == "no-loss" and cex is not None and cex.calm is None:
+        check_loss_is_real(comp, cex, deadline_in(clock.left(30.0)))
+    return result
+
+
+def _check_with(
+    system: System, prop: str, engine: str, depth: int, clock: _Clock, comp: Compiled
+) -> Result:
     if engine == "explicit":
         res, _ = explicit.run(system, prop, compiled=comp, timeout=clock.left())
         if res.verdict == "proved":

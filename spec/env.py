@@ -77,6 +77,7 @@ class Env:
         self.guard: list[Expr] = list(guard)
         self.path: Expr = TRUE
         self.checks: list[Check] = []
+        self.room: list[Expr] = []
 
     @classmethod
     def fresh(cls, layout: Layout, leaves: Sequence[Expr]) -> Env:
@@ -92,8 +93,14 @@ class Env:
     def read(self, i: int) -> Expr:
         return self.cur[i]
 
-    def require(self, cond: Expr) -> None:
-        self.guard.append(implies(self.path, cond))
+    def require(self, cond: Expr, *, room: bool = False) -> None:
+        """The step is enabled only if ``cond`` holds (on the current path).  ``room``:
+        the condition is that a channel has room for a send — a bound of the model, not
+        of the protocol (the liveness checks tell a run stuck on it apart)."""
+        c = implies(self.path, cond)
+        self.guard.append(c)
+        if room:
+            self.room.append(c)
 
     def check(self, cond: Expr, message: str, value: Expr | None = None) -> None:
         """Whenever this step runs (on the current path), ``cond`` must hold."""

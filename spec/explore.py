@@ -18,10 +18,19 @@ from .system import State, System
 
 @dataclass(frozen=True, slots=True)
 class Path:
-    """A run: the initial state, then (action index, state after it) per step."""
+    """A run: the initial state, then (action index, state after it) per step.
+
+    A path that shows a liveness violation (a lasso) also says where faults stop
+    (``calm``: the steps from this index on are fault-free) and how it goes on forever:
+    ``loop`` — the steps from this index on repeat forever (the last state is the state
+    before ``steps[loop]``), or ``stuck`` — in the last state nothing but a fault can
+    happen."""
 
     initial: State
     steps: tuple[tuple[int, State], ...]
+    calm: int | None = None
+    loop: int | None = None
+    stuck: bool = False
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -45,12 +54,28 @@ class Exploration:
     witnesses: dict[str, Path] = field(default_factory=dict)
     #: The search stopped at its time limit (``complete`` is then false).
     timed_out: bool = False
+    #: Every visited state -> (its parent, the action from it), in breadth-first order
+    #: (kept only with ``explore(..., keep=True)``, for the liveness checks).
+    visited: dict[State, tuple[State, int] | None] | None = None
 
     def violated(self, prop: str) -> bool:
         return prop in self.violations
 
     def labels(self, prop: str) -> list[str]:
         return [self.system.actions[a].label for a in self.violations[prop].actions]
+
+    def path_to(self, state: State) -> Path:
+        """A shortest path from the initial state to ``state`` (a visited state; needs
+        ``explore(..., keep=True)``)."""
+        assert self.visited is not None, "explore(..., keep=True) keeps the visited states"
+        steps: list[tuple[int, State]] = []
+        cur = state
+        while (link := self.visited[cur]) is not None:
+            prev, a = link
+            steps.append((a, cur))
+            cur = prev
+        steps.reverse()
+        return Path(self.system.initial(), tuple(steps))
 
 
 def explore(
@@ -62,6 +87,7 @@ def explore(
     compiled: Compiled | None = None,
     stop_when_decided: bool = False,
     timeout: float | None = None,
+    keep: bool = False,
 ) -> Exploration:
     """Visit the reachable states breadth-first, checking ``properties`` in each.
 
@@ -77,6 +103,8 @@ def explore(
     init = system.initial()
     parent: dict[State, tuple[State, int] | None] = {init: None}
     result = Exploration(system, 1, 0, 0, False)
+    if keep:
+        result.visited = parent
 
     def path_to(s: State) -> Path:
         steps: list[tuple[int, State]] = []

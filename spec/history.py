@@ -27,17 +27,18 @@ no-loss + no-phantom; exactly-once = all three.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .env import Env, Layout
 from .expr import TRUE, Expr, all_, and_, any_, const, eq, lt, min_, not_, or_
-from .system import HistorySlots, Property
+from .system import Eventually, HistorySlots, Property
 
 NO_LOSS = "no-loss"
 NO_DUPLICATE = "no-duplicate"
 NO_PHANTOM = "no-phantom"
 IN_ORDER = "in-order"
+EVENTUAL_DELIVERY = "eventual-delivery"
 
 #: Property id -> its promise in one sentence.
 PROPERTIES: dict[str, str] = {
@@ -48,6 +49,10 @@ PROPERTIES: dict[str, str] = {
     NO_DUPLICATE: "No message is processed more than once.",
     NO_PHANTOM: "Nothing is processed that was not submitted.",
     IN_ORDER: "Messages are first processed in the order they were submitted.",
+    EVENTUAL_DELIVERY: (
+        "Every submitted message is eventually processed: once faults stop, every fair run "
+        "processes it."
+    ),
 }
 
 #: Guarantee id -> the properties it combines.
@@ -157,20 +162,53 @@ class History:
     def everything_processed(self, env: Env) -> Expr:
         return all_(lt(0, env.read(p)) for p in self.processed)
 
-    def properties(self, env: Env, copies: Callable[[int], Expr]) -> Mapping[str, Property]:
-        """The properties as invariants over ``env`` (a fresh pre-state env)."""
+    def properties(
+        self,
+        env: Env,
+        inflight: Callable[[int], Expr],
+        claims: Callable[[int], Sequence[tuple[str, Expr]]],
+    ) -> Mapping[str, Property]:
+        """The properties over ``env`` (a fresh pre-state env): ``inflight(m)`` says a copy
+        of ``m`` is on the network, ``claims(m)`` which nodes claim to hold one."""
         n = range(self.messages)
         sub = [env.read(s) for s in self.submitted]
         proc = [env.read(s) for s in self.processed]
+        pending = [and_(sub[m], eq(proc[m], 0)) for m in n]
+        done = [lt(0, proc[m]) for m in n]
+        claimed = [tuple(claims(m)) for m in n]
+        copies = [any_([inflight(m), *(c for _, c in claimed[m])]) for m in n]
         culprits = {
-            NO_LOSS: tuple(and_(sub[m], eq(proc[m], 0), not_(copies(m))) for m in n),
+            NO_LOSS: tuple(and_(pending[m], not_(copies[m])) for m in n),
             NO_DUPLICATE: tuple(lt(1, proc[m]) for m in n),
-            NO_PHANTOM: tuple(and_(lt(0, proc[m]), not_(sub[m])) for m in n),
+            NO_PHANTOM: tuple(and_(done[m], not_(sub[m])) for m in n),
         }
         invariants = {pid: all_(not_(c) for c in cs) for pid, cs in culprits.items()}
         invariants[IN_ORDER] = not_(env.read(self.order_broken))
+        invariants[EVENTUAL_DELIVERY] = TRUE
+        eventually = {
+            # a claimed copy must lead to a copy in flight or to the processing itself
+            NO_LOSS: tuple(
+                Eventually(
+                    m,
+                    and_(pending[m], not_(inflight(m)), any_(c for _, c in claimed[m])),
+                    or_(inflight(m), done[m]),
+                    claimed[m],
+                )
+                for m in n
+                if claimed[m]
+            ),
+            EVENTUAL_DELIVERY: tuple(Eventually(m, pending[m], done[m]) for m in n),
+        }
         witness = self.everything_processed(env)
         return {
-            pid: Property(pid, PROPERTIES[pid], inv, witness, WITNESS, culprits.get(pid, ()))
+            pid: Property(
+                pid,
+                PROPERTIES[pid],
+                inv,
+                witness,
+                WITNESS,
+                culprits.get(pid, ()),
+                eventually.get(pid, ()),
+            )
             for pid, inv in invariants.items()
         }

@@ -16,7 +16,7 @@ from typing import Any
 from .context import Ctx, FrameView
 from .env import Env, Layout
 from .errors import SpecError
-from .expr import TRUE, Expr, Value, and_, any_, const, lift, lt, render
+from .expr import TRUE, Expr, Value, and_, any_, const, lift, lt, not_, render
 from .faults import Faults
 from .history import History
 from .kernel import Builder, Handler, HoldsFn, Node, ProtocolDef, VarDecl, init_value
@@ -96,7 +96,7 @@ class Lowering:
         for ch in self.channels.values():
             self._lower_network(ch)
         env = Env.fresh(self.layout, self.leaves)
-        props = self.history.properties(env, self._copies(env))
+        props = self.history.properties(env, self._inflight(env), self._claims(env))
         enums: dict[str, tuple[str, ...]] = {}
         for s in self.layout.slots:
             if s.enum is not None:
@@ -116,6 +116,7 @@ class Lowering:
             nodes=tuple(b.nodes),
             history=self.history.slots(),
             claims=self.pdef.claims,
+            carriers={k.name: k.carries for k in b.kinds.values() if k.carries is not None},
             enums=enums,
             description=self.pdef.description,
         )
@@ -188,6 +189,11 @@ class Lowering:
         guard = and_(*env.guard)
         if guard.is_const and not guard.value:
             return
+        starved = None
+        if env.room:
+            room = {id(c) for c in env.room}
+            rest = and_(*(g for g in env.guard if id(g) not in room))
+            starved = and_(rest, not_(and_(*env.room)))
         self.actions.append(
             Action(
                 index=len(self.actions),
@@ -196,6 +202,7 @@ class Lowering:
                 guard=guard,
                 updates=updates,
                 checks=tuple(env.checks),
+                starved=starved,
                 **meta,
             )
         )
@@ -373,15 +380,20 @@ class Lowering:
         env.require(lt(used, self.layout.slots[budget].hi))
         env.write(budget, used + 1, what=f"budget.{key}", trusted=True)
 
-    def _copies(self, env: Env) -> Callable[[int], Expr]:
+    def _inflight(self, env: Env) -> Callable[[int], Expr]:
+        return lambda m: any_(ch.copies(env, m) for ch in self.channels.values())
+
+    def _claims(self, env: Env) -> Callable[[int], list[tuple[str, Expr]]]:
+        """Per message, who claims to hold a copy: each node's ``holds()``, and a producer
+        that will retry a call cut short."""
         holders: list[tuple[Node, HoldsFn]] = [
             (n, n.holds_fn) for n in self.builder.nodes.values() if n.holds_fn is not None
         ]
 
-        def copies(m: int) -> Expr:
-            parts = [ch.copies(env, m) for ch in self.channels.values()]
+        def claims(m: int) -> list[tuple[str, Expr]]:
+            parts: list[tuple[str, Expr]] = []
             if self.history.interrupted:  # the producer still has it: it will call again
-                parts.append(env.read(self.history.interrupted[m]))
+                parts.append(("producer", env.read(self.history.interrupted[m])))
             for node, fn in holders:
                 ctx = Ctx(self, node, env, action="holds", crash_points=False, read_only=True)
                 try:
@@ -394,7 +406,8 @@ class Lowering:
                         protocol=self.builder.name,
                         action=f"{node.name}.holds",
                     )
-                parts.append(h)
-            return any_(parts)
+                if not (h.is_const and not h.value):
+                    parts.append((node.name, h))
+            return parts
 
-        return copies
+        return claims

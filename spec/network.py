@@ -170,7 +170,7 @@ class Channel:
         that can fall outside it is a well-formedness check of the step (never a frame
         that silently vanishes or aliases another one)."""
         _check_fields(env, frame)
-        env.require(lt(self._size(env), self.capacity))
+        env.require(lt(self._size(env), self.capacity), room=True)
         if not self.ordered:
             for g, s in zip(self.frames, self.slots, strict=True):
                 m = self._match(frame, g)

@@ -146,11 +146,32 @@ class Action:
     crash_of: str | None = None
     #: What the step does, in program order (empty for the network's own moves).
     effects: tuple[Effect, ...] = ()
+    #: When the step would be enabled but a channel it sends on is full (``None``: it
+    #: sends nothing).  Channel capacity bounds the model, not the protocol: the liveness
+    #: checks do not count a run stuck on it as the protocol's failure.
+    starved: Expr | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Eventually:
+    """A response obligation about message ``msg``: whenever ``trigger`` holds, every fair
+    run with no further faults reaches ``goal``.
+
+    "Fair" is strong fairness per fault-free action (submit, delivery, timer): an action
+    enabled again and again is eventually taken.  ``claims`` name what makes ``trigger``
+    hold — a node's ``holds()`` claim, by node — so a violation can say whose claim is
+    not backed by the protocol's own behaviour."""
+
+    msg: int
+    trigger: Expr
+    goal: Expr
+    claims: tuple[tuple[str, Expr], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Property:
-    """An invariant over the observable history, with a reachability witness."""
+    """An invariant over the observable history, with a reachability witness, and the
+    response obligations (liveness) that must hold too."""
 
     id: str
     statement: str
@@ -160,6 +181,9 @@ class Property:
     #: Per message id, when that message breaks the property (the invariant is false
     #: exactly when one of these holds); empty for properties not about one message.
     culprits: tuple[Expr, ...] = ()
+    #: Obligations checked on fair runs without faults (``eventual-delivery``; for
+    #: no-loss, that every ``holds()`` claim is backed by a resend or a processing).
+    eventually: tuple[Eventually, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,11 +212,22 @@ class System:
     nodes: tuple[str, ...]
     history: HistorySlots
     claims: tuple[str, ...] = ()
+    #: Frame kind -> the field that carries the message it is a copy of.
+    carriers: dict[str, str] = field(default_factory=dict)
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
     description: str = ""
 
     def initial(self) -> State:
         return tuple(s.init for s in self.slots)
+
+    def calm_actions(self) -> tuple[Action, ...]:
+        """The actions a run takes once faults stop: submits, deliveries and timers that
+        do not crash (no loss, duplication or crash)."""
+        return tuple(
+            a
+            for a in self.actions
+            if a.kind in ("submit", "deliver", "timer") and a.crash_after is None
+        )
 
     def ill_formed(self) -> Expr | None:
         """Some enabled action would break a well-formedness check in this state (a value

@@ -20,10 +20,17 @@ Expected verdicts:
   ordered stream whose dropped connection loses frames): exactly-once and in-order hold.
   Every copy of a PUBLISH is ahead of its PUBREL, so none can arrive after the id was
   forgotten.
-* ``mqtt_qos2_two_ids`` — two packet ids, two flows at once, same channels: exactly-once
-  holds; in-order does not (it is not claimed): a lost PUBLISH retransmitted by timer is
-  processed after the next message's.  MQTT keeps order by resending only on reconnect,
-  in the original order, which these timer-driven runs do not model.
+* ``mqtt_qos2_two_ids`` — two packet ids, two flows at once, same channels: no-duplicate
+  and no-phantom hold, and no state ever has a message without a copy; in-order does not
+  (it is not claimed): a lost PUBLISH retransmitted by timer is processed after the next
+  message's.  MQTT keeps order by resending only on reconnect, in the original order,
+  which these timer-driven runs do not model.  Whether every message is *eventually*
+  delivered (no-loss's claims, eventual-delivery) is **undecided** at this bound: when
+  PUBLISH(0) is lost, premature retransmissions of PUBLISH(1) can fill the channel to
+  the receiver while its PUBRECs fill the channel back; then every handler must send
+  into a full channel and the bounded model is stuck with message 0 unprocessed.  That
+  is the model's bound, not the protocol (a bigger capacity fills up the same way);
+  timers that fire only after a loss would decide it.
 * ``mqtt_qos2_reordering`` — one packet id, over a network that duplicates and
   reorders: a stale PUBLISH copy overtaken by the PUBREL arrives after the receiver forgot
   the id, and is taken as a new publication (*no-duplicate*); a stale PUBREC from an

@@ -1,0 +1,395 @@
+"""Liveness on the explicit state graph: response obligations under fairness, and lassos
+re-checked step by step.
+
+Theory of operation
+-------------------
+An :class:`~ackproof.spec.system.Eventually` obligation says: whenever ``trigger`` holds,
+every fair run with no further faults reaches ``goal``.  A violation is a run that reaches
+a trigger state (faults allowed on the way) and from there, without faults, avoids the
+goal forever: it gets **stuck** (no fault-free action is enabled) or it repeats a **fair
+cycle**.  Fairness is strong fairness per fault-free action (submit, delivery, timer): an
+action enabled again and again is eventually taken.  A lost frame is never delivered, a
+crashed node never comes back by itself; what the protocol does about it is what counts.
+
+On the whole reachable graph (a complete exploration), per obligation:
+
+1. ``G`` = the reachable states where the goal is false; its edges are fault-free steps
+   that stay in ``G``.
+2. ``Bad`` = the stuck states of ``G`` and the states of fair components of ``G``.  A
+   strongly connected component ``C`` (with at least one edge) is fair iff every action
+   enabled somewhere in ``C`` has an edge inside ``C``.  If not, no fair run stays in ``C``
+   through a state where an offending action is enabled: those states are removed and
+   the rest split again (the Emerson–Lei refinement for strong fairness).
+3. The obligation is violated iff a reachable trigger state in ``G`` reaches ``Bad``
+   inside ``G``.
+
+The lasso shown: a shortest path to the first trigger state (breadth-first order) that
+can go wrong, a shortest path inside ``G`` to ``Bad``, then, for a cycle, a loop inside
+``C`` that takes an edge of every action enabled somewhere in ``C`` — so each action
+enabled on the loop is taken on it.  :func:`check_lasso` re-checks a lasso without
+trusting how it was found: it replays it, checks that the faults stop where it says, the
+trigger, the goal never reached, and the fairness of the loop (or that it is stuck).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Container, Sequence
+from dataclasses import dataclass
+
+from ackproof.spec.explore import Exploration, Path
+from ackproof.spec.expr import Expr, evaluate
+from ackproof.spec.interp import Compiled
+from ackproof.spec.system import Eventually, State
+
+from .result import EngineError, replay
+
+Edges = list[list[tuple[int, int]]]  # per state: (action, successor state id)
+Hops = list[tuple[int, int]]  # a path: (action, state id after it) per step
+
+
+class OutOfTime(Exception):
+    """The liveness check ran past its deadline."""
+
+
+@dataclass(frozen=True)
+class LivenessViolation:
+    obligation: Eventually
+    path: Path
+    #: The node whose ``holds()`` claim was not backed (``None`` for plain delivery).
+    claim: str | None
+
+
+class CalmGraph:
+    """Every reachable state of a complete exploration, with its fault-free successors."""
+
+    def __init__(self, comp: Compiled, ex: Exploration, deadline: float | None) -> None:
+        assert ex.visited is not None
+        assert ex.complete
+        system = comp.system
+        self.system = system
+        self.comp = comp
+        self.ex = ex
+        self.deadline = deadline
+        self.states: list[State] = list(ex.visited)  # breadth-first order
+        index = {s: i for i, s in enumerate(self.states)}
+        calm = [(a.index, comp.steps[a.index]) for a in system.calm_actions()]
+        starving = [
+            (a.index, comp.predicate(a.starved))
+            for a in system.calm_actions()
+            if a.starved is not None
+        ]
+        self.succ: Edges = []
+        #: Per state, the fault-free actions that wait only for room on a full channel.
+        self.starved: list[tuple[int, ...]] = []
+        for k, s in enumerate(self.states):
+            if k % 4096 == 0:
+                self.tick()
+            out = []
+            for a, f in calm:
+                t = f(s)
+                if t is not None:
+                    out.append((a, index[t]))
+            self.succ.append(out)
+            self.starved.append(tuple(a for a, p in starving if p(s)))
+
+    def tick(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise OutOfTime
+
+    def holds(self, e: Expr) -> list[bool]:
+        pred = self.comp.predicate(e)
+        return [bool(pred(s)) for s in self.states]
+
+    # -- components ------------------------------------------------------------------------
+    def components(self, part: Sequence[int]) -> list[list[int]]:
+        """Strongly connected components of the subgraph induced by ``part`` (Tarjan,
+        iterative)."""
+        inside = set(part)
+        order: dict[int, int] = {}
+        low: dict[int, int] = {}
+        stack: list[int] = []
+        on_stack: set[int] = set()
+        out: list[list[int]] = []
+        counter = 0
+        for root in part:
+            if root in order:
+                continue
+            work = [(root, 0)]
+            order[root] = low[root] = counter
+            counter += 1
+            stack.append(root)
+            on_stack.add(root)
+            while work:
+                v, k = work[-1]
+                edges = self.succ[v]
+                if k < len(edges):
+                    work[-1] = (v, k + 1)
+                    w = edges[k][1]
+                    if w not in inside:
+                        continue
+                    if w not in order:
+                        order[w] = low[w] = counter
+                        counter += 1
+                        stack.append(w)
+                        on_stack.add(w)
+                        work.append((w, 0))
+                    elif w in on_stack:
+                        low[v] = min(low[v], order[w])
+                    continue
+                work.pop()
+                if work:
+                    u = work[-1][0]
+                    low[u] = min(low[u], low[v])
+                if low[v] == order[v]:
+                    comp = []
+                    while True:
+                        w = stack.pop()
+                        on_stack.discard(w)
+                        comp.append(w)
+                        if w == v:
+                            break
+                    out.append(comp)
+            if len(order) % 4096 == 0:
+                self.tick()
+        return out
+
+    def fair_components(self, part: Sequence[int], *, room: bool) -> list[list[int]]:
+        """The fair components inside ``part``: each has an edge, and every action enabled
+        somewhere in it has an edge inside it (with ``room``, an action that waits only
+        for room on a full channel counts as enabled: channels are as big as needed)."""
+        out: list[list[int]] = []
+        work = [list(part)]
+        while work:
+            self.tick()
+            for comp in self.components(work.pop()):
+                members = set(comp)
+                enabled: set[int] = set()
+                internal: set[int] = set()
+                for v in comp:
+                    for a, w in self.succ[v]:
+                        enabled.add(a)
+                        if w in members:
+                            internal.add(a)
+                    if room:
+                        enabled.update(self.starved[v])
+                if not internal:
+                    continue  # a single state without a self-loop: no cycle here
+                unfair = enabled - internal
+                if not unfair:
+                    out.append(comp)
+                    continue
+                rest = [v for v in comp if not unfair.intersection(self.enabled(v, room=room))]
+                if rest:
+                    work.append(rest)
+        return out
+
+    def enabled(self, v: int, *, room: bool) -> set[int]:
+        on = {a for a, _ in self.succ[v]}
+        return on.union(self.starved[v]) if room else on
+
+    # -- paths -------------------------------------------------------------------------------
+    def bfs(self, start: int, allowed: Callable[[int], bool], targets: Container[int]) -> Hops:
+        """A shortest list of (action, state id) hops from ``start`` to a state in
+        ``targets`` through ``allowed`` states (empty if ``start`` is a target)."""
+        parent: dict[int, tuple[int, int] | None] = {start: None}
+        queue = deque([start])
+        while queue:
+            v = queue.popleft()
+            if v in targets:
+                hops: Hops = []
+                while (link := parent[v]) is not None:
+                    a, u = link
+                    hops.append((a, v))
+                    v = u
+                return hops[::-1]
+            for a, w in self.succ[v]:
+                if w not in parent and allowed(w):
+                    parent[w] = (a, v)
+                    queue.append(w)
+        raise EngineError("liveness: no path where the graph analysis found one")
+
+    def fair_loop(self, start: int, comp: Sequence[int]) -> Hops:
+        """A cycle from ``start`` through ``comp`` that takes an internal edge of every
+        action enabled somewhere in ``comp``."""
+        members = set(comp)
+        wanted: dict[int, tuple[int, int]] = {}  # action -> one of its edges inside comp
+        for v in comp:
+            for a, w in self.succ[v]:
+                if w in members and a not in wanted:
+                    wanted[a] = (v, w)
+        loop: Hops = []
+        cur = start
+        while wanted:
+            hop = self.bfs(cur, members.__contains__, {v for v, _ in wanted.values()})
+            loop += hop
+            cur = hop[-1][1] if hop else cur
+            a = next(a for a, (v, _) in wanted.items() if v == cur)
+            loop.append((a, wanted[a][1]))
+            cur = wanted[a][1]
+            for b, _ in loop:
+                wanted.pop(b, None)
+        return loop + self.bfs(cur, members.__contains__, {start})
+
+    def steps(self, hops: Hops) -> list[tuple[int, State]]:
+        return [(a, self.states[w]) for a, w in hops]
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """What the liveness check found: a ``violation`` (with channels as big as needed),
+    or else, possibly, a run that fails only because a channel of the bounded model is
+    full (``capacity``): then the bounded model cannot decide."""
+
+    violation: LivenessViolation | None = None
+    capacity: LivenessViolation | None = None
+
+
+def check_obligations(graph: CalmGraph, obligations: Sequence[Eventually]) -> Liveness:
+    """The first violated obligation's lasso, if any."""
+    for ob in obligations:
+        found = _violation(graph, ob, room=True)
+        if found is not None:
+            return Liveness(violation=found)
+    if any(graph.starved):
+        for ob in obligations:
+            found = _violation(graph, ob, room=False)
+            if found is not None:
+                return Liveness(capacity=found)
+    return Liveness()
+
+
+def _violation(graph: CalmGraph, ob: Eventually, *, room: bool) -> LivenessViolation | None:
+    goal = graph.holds(ob.goal)
+    trigger = graph.holds(ob.trigger)
+    n = len(graph.states)
+    in_g = [not g for g in goal]
+    if not any(t and i for t, i in zip(trigger, in_g, strict=True)):
+        return None
+    part = [v for v in range(n) if in_g[v]]
+    stuck = {v for v in part if not graph.enabled(v, room=room)}
+    fair = graph.fair_components(part, room=room)
+    bad_comp: dict[int, int] = {v: k for k, comp in enumerate(fair) for v in comp}
+    bad = stuck | set(bad_comp)
+    if not bad:
+        return None
+    # backward: the states of G that reach Bad inside G
+    preds: list[list[int]] = [[] for _ in range(n)]
+    for v in part:
+        for _, w in graph.succ[v]:
+            if in_g[w]:
+                preds[w].append(v)
+    doomed = set(bad)
+    queue = deque(bad)
+    while queue:
+        w = queue.popleft()
+        for v in preds[w]:
+            if v not in doomed:
+                doomed.add(v)
+                queue.append(v)
+    first = next((v for v in range(n) if trigger[v] and v in doomed), None)
+    if first is None:
+        return None
+    stem = graph.ex.path_to(graph.states[first])
+    to_bad = graph.bfs(first, in_g.__getitem__, bad)
+    end = to_bad[-1][1] if to_bad else first
+    steps = list(stem.steps) + graph.steps(to_bad)
+    calm = len(stem.steps)
+    if end in stuck:
+        path = Path(stem.initial, tuple(steps), calm=calm, stuck=True)
+    else:
+        loop = graph.fair_loop(end, fair[bad_comp[end]])
+        loop_at = len(steps)
+        steps += graph.steps(loop)
+        path = Path(stem.initial, tuple(steps), calm=calm, loop=loop_at)
+    check_lasso(graph.comp, path, ob, room=room)
+    at = graph.states[first]
+    claim = next((who for who, c in ob.claims if evaluate(c, at)), None)
+    return LivenessViolation(ob, path, claim)
+
+
+def check_lasso(comp: Compiled, path: Path, ob: Eventually, *, room: bool = True) -> None:
+    """Re-check a lasso for ``ob`` step by step; :class:`EngineError` if it is not one.
+    ``room``: an action that waits only for room on a full channel counts as enabled."""
+    system = comp.system
+    replay(comp, path)
+    states = [path.initial, *(s for _, s in path.steps)]
+    calm = path.calm
+    if calm is None or (path.loop is None) == (not path.stuck):
+        raise EngineError(f"{system.protocol}: a lasso needs a calm point and a loop or stuck end")
+    if not evaluate(ob.trigger, states[calm]):
+        raise EngineError(f"{system.protocol}: lasso: the trigger does not hold at step {calm}")
+    quiet = {a.index for a in system.calm_actions()}
+    if any(a not in quiet for a, _ in path.steps[calm:]):
+        raise EngineError(f"{system.protocol}: lasso: a fault after the calm point")
+    if any(evaluate(ob.goal, s) for s in states[calm:]):
+        raise EngineError(f"{system.protocol}: lasso: the goal is reached")
+    enabled = _enabled(comp, quiet, room)
+    if path.stuck:
+        if enabled(states[-1]):
+            raise EngineError(f"{system.protocol}: lasso: the last state is not stuck")
+        return
+    assert path.loop is not None
+    if states[-1] != states[path.loop] or path.loop >= len(path.steps):
+        raise EngineError(f"{system.protocol}: lasso: the loop does not close")
+    taken = {a for a, _ in path.steps[path.loop :]}
+    for s in states[path.loop : -1]:
+        missed = enabled(s) - taken
+        if missed:
+            a = system.actions[min(missed)]
+            raise EngineError(f"{system.protocol}: lasso: unfair loop ({a.label} never taken)")
+
+
+def _enabled(comp: Compiled, quiet: set[int], room: bool) -> Callable[[State], set[int]]:
+    actions = comp.system.actions
+    starving = {
+        a: comp.predicate(s) for a in quiet if room and (s := actions[a].starved) is not None
+    }
+
+    def enabled(s: State) -> set[int]:
+        on = {a for a in quiet if comp.steps[a](s) is not None}
+        return on.union(a for a, p in starving.items() if p(s))
+
+    return enabled
+
+
+def lasso_detail(v: LivenessViolation) -> str:
+    """One line: what the lasso shows."""
+    p = v.path
+    m = v.obligation.msg
+    how = "then nothing can happen" if p.stuck else f"steps {(p.loop or 0) + 1}-{len(p)} repeat"
+    if v.claim is not None:
+        what = f"{v.claim} claims a copy of message {m} it never sends or processes"
+    else:
+        what = f"message {m} is never processed"
+    return f"violated: {what} once faults stop after step {p.calm} ({how}; {len(p)} steps)"
+
+
+def revival(
+    comp: Compiled, state: State, msg: int, *, max_states: int, deadline: float | None
+) -> Path | None:
+    """A fault-free run from ``state`` that processes ``msg`` (breadth-first), or ``None``
+    if there is none within ``max_states`` states (or the deadline)."""
+    system = comp.system
+    done = system.history.processed[msg]
+    calm = [(a.index, comp.steps[a.index]) for a in system.calm_actions()]
+    parent: dict[State, tuple[State, int] | None] = {state: None}
+    queue = deque([state])
+    while queue and len(parent) < max_states:
+        s = queue.popleft()
+        if s[done]:
+            steps: list[tuple[int, State]] = []
+            while (link := parent[s]) is not None:
+                prev, a = link
+                steps.append((a, s))
+                s = prev
+            return Path(state, tuple(reversed(steps)))
+        if deadline is not None and len(parent) % 4096 == 0 and time.monotonic() > deadline:
+            return None
+        for a, f in calm:
+            t = f(s)
+            if t is not None and t not in parent:
+                parent[t] = (s, a)
+                queue.append(t)
+    return None
