@@ -87,6 +87,7 @@ def run(
             certificate=None,
             states=ex.states,
             detail=detail,
+            liveness=not live or (ex.complete and cex is None) or lasso is not None,
         )
 
     if cex is not None:

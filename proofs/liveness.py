@@ -247,20 +247,26 @@ class Liveness:
 
 
 def check_obligations(graph: CalmGraph, obligations: Sequence[Eventually]) -> Liveness:
-    """The first violated obligation's lasso, if any."""
+    """The first violated obligation's lasso, if any; else, a reachable deadlock of the
+    bounded model (every fault-free step waits for room on a full channel) in which an
+    obligation is pending, if any."""
     for ob in obligations:
         found = _violation(graph, ob, room=True)
         if found is not None:
             return Liveness(violation=found)
-    if any(graph.starved):
+    for v, s in enumerate(graph.states):
+        if graph.succ[v] or not graph.starved[v]:
+            continue
         for ob in obligations:
-            found = _violation(graph, ob, room=False)
-            if found is not None:
-                return Liveness(capacity=found)
+            if evaluate(ob.trigger, s) and not evaluate(ob.goal, s):
+                stem = graph.ex.path_to(s)
+                path = Path(stem.initial, stem.steps, calm=len(stem.steps), stuck=True)
+                check_lasso(graph.comp, path, ob, room=False)
+                return Liveness(capacity=LivenessViolation(ob, path, None))
     return Liveness()
 
 
-def _violation(graph: CalmGraph, ob: Eventually, *, room: bool) -> LivenessViolation | None:
+def _violation(graph: CalmGraph, ob: Eventually, *, room: bool = True) -> LivenessViolation | None:
     goal = graph.holds(ob.goal)
     trigger = graph.holds(ob.trigger)
     n = len(graph.states)
@@ -316,7 +322,7 @@ def check_lasso(comp: Compiled, path: Path, ob: Eventually, *, room: bool = True
     replay(comp, path)
     states = [path.initial, *(s for _, s in path.steps)]
     calm = path.calm
-    if calm is None or (path.loop is None) == (not path.stuck):
+    if calm is None or not 0 <= calm < len(states) or (path.loop is None) == (not path.stuck):
         raise EngineError(f"{system.protocol}: a lasso needs a calm point and a loop or stuck end")
     if not evaluate(ob.trigger, states[calm]):
         raise EngineError(f"{system.protocol}: lasso: the trigger does not hold at step {calm}")

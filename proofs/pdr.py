@@ -112,7 +112,10 @@ def spacer(
         if mid is not None:
             solved[mid] = lemmas[-1]
     left = None if timeout is None else max(1.0, timeout - (time.monotonic() - start))
-    return PdrOutcome("proved", certify(system, enc, lemmas, xs, goal, prop, left), "")
+    try:
+        return PdrOutcome("proved", certify(system, enc, lemmas, xs, goal, prop, left), "")
+    except Unchecked as e:
+        return PdrOutcome("unknown", None, f"Spacer: {e}")
 
 
 def certify(
@@ -132,15 +135,24 @@ def certify(
         text = "\n".join(z.show(t) for t in lemmas)
         for v, s in zip(xs, system.slots, strict=True):
             text = text.replace(z.show(v), s.name)
-        if not check.ok:
-            raise EngineError(
-                f"certificate for {prop} does not re-check: {check.outcomes}"
-            ) from None
+        _refuse(prop, check.outcomes)
         return Certificate(prop, TRUE, text)
     check = recheck(system, inv, goal, timeout=timeout)
-    if not check.ok:
-        raise EngineError(f"certificate for {prop} does not re-check: {check.outcomes}")
+    _refuse(prop, check.outcomes)
     return Certificate(prop, inv, render(system, inv))
+
+
+class Unchecked(Exception):
+    """z3 could not decide one of the certificate's re-check queries (``unknown``)."""
+
+
+def _refuse(prop: str, outcomes: dict[str, str]) -> None:
+    """A certificate that fails a re-check query is an engine bug; one that z3 cannot
+    re-check is no certificate (the proof is then unknown, never trusted)."""
+    if any(v == "sat" for v in outcomes.values()):
+        raise EngineError(f"certificate for {prop} does not re-check: {outcomes}")
+    if any(v != "unsat" for v in outcomes.values()):
+        raise Unchecked(f"the certificate for {prop} could not be re-checked: {outcomes}")
 
 
 # -- reusing one message's lemma for another ----------------------------------------------

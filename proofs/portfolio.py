@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import NoReturn
 
 from ackproof.spec import System
 from ackproof.spec.explore import Path
-from ackproof.spec.expr import Expr, not_
+from ackproof.spec.expr import TRUE, Expr, not_
 from ackproof.spec.interp import Compiled, compile_system
 
 from . import explicit
 from .bmc import reach
 from .kinduction import kinduction
+from .l2s import with_obligations
 from .loss import check_loss_is_real, deadline_in
 from .pdr import spacer
 from .result import EngineError, Result, Verdict, replay
@@ -365,7 +367,7 @@ def run_auto(system: System, prop: str, depth: int, clock: _Clock, comp: Compile
         return replace(first, engine="auto(explicit)", seconds=clock.elapsed)
     if ex.complete and first.verdict in ("proved", "vacuous"):
         # (a capped search that merely did not reach the witness is not vacuous: go on)
-        if first.verdict == "vacuous":
+        if first.verdict == "vacuous" or system.properties[prop].invariant is TRUE:
             return replace(first, engine="auto(explicit)", seconds=clock.elapsed)
         try:
             out = spacer(system, prop, timeout=clock.left(AUTO_CERTIFICATE_SECONDS))
@@ -379,6 +381,10 @@ def run_auto(system: System, prop: str, depth: int, clock: _Clock, comp: Compile
         if cert is not None:
             detail += f"; inductive invariant ({cert.count(chr(10)) + 1} conjuncts) re-checked"
         return replace(first, engine=engine, certificate=cert, seconds=clock.elapsed, detail=detail)
+    if system.properties[prop].invariant is TRUE:  # eventual-delivery: liveness only
+        return _proved(
+            system, prop, "auto", clock, comp, "true", first.witness, first.states, "no invariant"
+        )
     # The explicit search was capped without a violation, so any counterexample is longer
     # than it reached: try a proof first (cheap when Spacer's lemmas carry over between
     # messages), then BMC for a deeper counterexample, then Spacer again with more time.
@@ -431,12 +437,34 @@ def _check_with(
         if res.verdict == "proved":
             return res
         return replace(res, seconds=clock.elapsed)
-    if engine == "bmc":
-        return run_bmc(system, prop, depth, clock, comp)
-    if engine == "pdr":
-        return run_pdr(system, prop, depth, clock, comp)
-    if engine == "kinduction":
-        return run_kinduction(system, prop, depth, clock, comp)
+    runners: dict[str, Callable[[System, int, Compiled], Result]] = {
+        "bmc": lambda s, k, c: run_bmc(s, prop, k, clock, c),
+        "pdr": lambda s, k, c: run_pdr(s, prop, k, clock, c),
+        "kinduction": lambda s, k, c: run_kinduction(s, prop, k, clock, c),
+        "auto": lambda s, k, c: _auto_lasso(s, prop, k, clock, c),
+    }
+    if engine not in runners:
+        raise ValueError(f"unknown engine {engine!r}; use auto, bmc, pdr, kinduction or explicit")
+    run = runners[engine]
     if engine == "auto":
-        return run_auto(system, prop, depth, clock, comp)
-    raise ValueError(f"unknown engine {engine!r}; use auto, bmc, pdr, kinduction or explicit")
+        invariant = run_auto(system, prop, depth, clock, comp)
+    elif system.properties[prop].invariant is TRUE:  # eventual-delivery: liveness only
+        invariant = _proved(system, prop, engine, clock, comp, "true", None, None, "no invariant")
+    else:
+        invariant = run(system, depth, comp)
+    # a lasso system's runs have two more steps: faults stop, the loop starts
+    return with_obligations(system, prop, invariant, lambda s, c: run(s, depth + 2, c))
+
+
+def _auto_lasso(system: System, prop: str, depth: int, clock: _Clock, comp: Compiled) -> Result:
+    """``auto`` on a lasso system: a Spacer proof first, then BMC for a lasso."""
+    proof = run_pdr(system, prop, depth, clock, comp, cap=AUTO_FIRST_PDR_SECONDS)
+    if proof.verdict in ("proved", "violated", "vacuous"):
+        return replace(proof, engine="auto(pdr)")
+    bounded = run_bmc(system, prop, depth, clock, comp, engine="auto(bmc)")
+    if bounded.verdict == "violated":
+        return bounded
+    proof = run_pdr(system, prop, depth, clock, comp, cap=AUTO_PDR_SECONDS)
+    if proof.verdict in ("proved", "violated", "vacuous"):
+        return replace(proof, engine="auto(pdr)")
+    return bounded

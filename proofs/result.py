@@ -43,6 +43,9 @@ class Result:
     certificate: str | None
     states: int | None
     detail: str
+    #: The property's response obligations (liveness) were part of this verdict; false
+    #: for a verdict about its invariant alone.
+    liveness: bool = False
 
 
 def replay(compiled: Compiled, path: Path) -> None:

@@ -90,10 +90,26 @@ class Counterexample:
     steps: tuple[Step, ...]
     nodes: tuple[str, ...]
     final: str
+    #: For a liveness violation (a lasso): faults stop after this many steps; then the
+    #: steps from ``loop`` on repeat forever, or (``stuck``) nothing more can happen.
+    calm: int | None = None
+    loop: int | None = None
+    stuck: bool = False
 
     @builtins.property
     def length(self) -> int:
         return len(self.steps)
+
+    def notes(self) -> list[str]:
+        """How a lasso goes on: where faults stop and what repeats."""
+        if self.calm is None:
+            return []
+        out = [f"no fault after step {self.calm}"]
+        if self.stuck:
+            out.append(f"after step {self.length} nothing can happen without a fault")
+        elif self.loop is not None:
+            out.append(f"steps {self.loop + 1}-{self.length} repeat forever")
+        return out
 
 
 def _frames(system: System) -> dict[tuple[str, str, tuple[int, ...]], FrameValue]:
@@ -170,6 +186,7 @@ def decode(system: System, prop: str, path: Path, *, check: bool = True) -> Coun
     for i, (a, after) in enumerate(path.steps, 1):
         steps.append(decode_step(system, i, system.actions[a], before, after))
         before = after
+    final = _final(system, prop, before) if path.calm is None else _final_live(system, prop, path)
     return Counterexample(
         protocol=system.protocol,
         faults=system.faults.name,
@@ -177,8 +194,29 @@ def decode(system: System, prop: str, path: Path, *, check: bool = True) -> Coun
         statement=system.properties[prop].statement,
         steps=tuple(steps),
         nodes=system.nodes,
-        final=_final(system, prop, before),
+        final=final,
+        calm=path.calm,
+        loop=path.loop,
+        stuck=path.stuck,
     )
+
+
+def _final_live(system: System, prop: str, path: Path) -> str:
+    """What a lasso shows, in words: the obligation it breaks, and whose claim."""
+    assert path.calm is not None
+    at = path.steps[path.calm - 1][1] if path.calm else path.initial
+    after = [s for _, s in path.steps[path.calm :]]
+    for ob in system.properties[prop].eventually:
+        if evaluate(ob.trigger, at) and not any(evaluate(ob.goal, s) for s in [at, *after]):
+            claim = next((who for who, c in ob.claims if evaluate(c, at)), None)
+            forever = "never" if path.loop is not None or path.stuck else "not"
+            if claim is not None:
+                return (
+                    f"{claim} claims a copy of message {ob.msg} (holds), but once faults stop "
+                    f"it {forever} sends one or processes it: the claim is not backed"
+                )
+            return f"message {ob.msg} was submitted but is {forever} processed once faults stop"
+    return f"{prop} is violated"
 
 
 def _final(system: System, prop: str, state: State) -> str:
@@ -206,6 +244,9 @@ def to_json(cx: Counterexample) -> dict[str, Any]:
         "property": cx.property,
         "length": cx.length,
         "violation": cx.final,
+        "calm": cx.calm,
+        "loop": cx.loop,
+        "stuck": cx.stuck,
         "steps": [
             {
                 "step": s.number,
@@ -239,6 +280,7 @@ def table(cx: Counterexample) -> str:
         lines.append("  ".join(cells).rstrip())
         if k == 0:
             lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 13)
+    lines += [f"   ({note})" for note in cx.notes()]
     lines.append(f"=> {cx.property} violated: {cx.final}")
     return "\n".join(lines)
 
@@ -254,8 +296,12 @@ def mermaid(cx: Counterexample) -> str:
     out = ["sequenceDiagram"]
     for lane in lanes:
         out.append(f"    participant {_lane(lane)}")
+    if cx.calm == 0:
+        out.append("    Note over Network: no more faults from here")
     for s in cx.steps:
         node = _lane(s.node) if s.node else None
+        if cx.loop is not None and s.number == cx.loop + 1:
+            out.append("    Note over Network: the steps from here repeat forever")
         if s.kind == "submit" and node:
             out.append(f"    Note over {node}: {s.number}. {s.label}")
         elif s.kind == "deliver" and node and s.frame:
@@ -280,7 +326,11 @@ def mermaid(cx: Counterexample) -> str:
                 out.append(f"    Note over {lane}: ack m={d.msg} (delivered)")
             elif s.crash_after is not None:
                 out.append(f"    Note over {lane}: CRASH after {s.crash_after} effect(s), restart")
+        if cx.calm is not None and s.number == cx.calm:
+            out.append("    Note over Network: no more faults from here")
     last = _lane(nodes[-1]) if nodes else "Network"
+    if cx.stuck:
+        out.append("    Note over Network: nothing more can happen without a fault")
     out.append(f"    Note over {last}: VIOLATED {cx.property}: {cx.final}")
     return "\n".join(out)
 

@@ -19,7 +19,8 @@ from typing import Literal, TypeAlias
 from .expr import Expr, Names, Value, and_, any_, not_, render
 from .faults import Faults
 
-ActionKind: TypeAlias = Literal["submit", "deliver", "timer", "crash", "lose", "duplicate"]
+#: ``meta``: a step of a derived system (:mod:`ackproof.spec.lasso`), not of the protocol.
+ActionKind: TypeAlias = Literal["submit", "deliver", "timer", "crash", "lose", "duplicate", "meta"]
 State: TypeAlias = tuple[Value, ...]
 
 

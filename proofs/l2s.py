@@ -1,0 +1,96 @@
+"""Response obligations for the symbolic engines, through liveness-to-safety.
+
+A verdict on a property's invariant alone says nothing about its response obligations
+(eventual delivery; for no-loss, that each ``holds()`` claim is backed).  The explicit
+engine decides those on the state graph (:mod:`ackproof.proofs.liveness`); BMC, PDR and
+k-induction decide them on the system of :func:`ackproof.spec.lasso.lasso_system`, whose
+bad states end violating lassos, with the same engine that decided the invariant:
+
+1. with channels as big as needed (``room=True``): a violation there is a violation of
+   the protocol (the lasso is mapped back and re-checked step by step);
+2. if that holds and some step can wait for room on a full channel: whether the bounded
+   model can deadlock with an obligation pending (:func:`~ackproof.spec.lasso.
+   deadlock_system`); if it can, the verdict is *inconclusive* (the model's bound is in
+   the way), never *proved*.
+
+The combined verdict is the weaker of the invariant's and the obligations': proved only
+if both are proved, and so on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from ackproof.spec import System
+from ackproof.spec.expr import evaluate
+from ackproof.spec.interp import Compiled, compile_system
+from ackproof.spec.lasso import LassoSystem, deadlock_system, lasso_system
+
+from .liveness import LivenessViolation, check_lasso, lasso_detail
+from .result import Result
+
+Runner = Callable[[System, Compiled], Result]
+
+_STRENGTH = {"violated": 0, "inconclusive": 1, "vacuous": 2, "holds": 3, "proved": 4}
+
+
+def with_obligations(system: System, prop: str, invariant: Result, run: Runner) -> Result:
+    """``invariant`` (a verdict on ``prop``'s invariant) completed with its response
+    obligations, decided by ``run`` on the liveness-to-safety system."""
+    obligations = system.properties[prop].eventually
+    if invariant.liveness or not obligations or invariant.verdict not in ("proved", "holds"):
+        return invariant
+    lasso = lasso_system(system, prop)
+    found = _run(lasso, run)
+    if found.verdict == "violated":
+        return _violated(lasso, found, invariant)
+    if found.verdict not in ("proved", "holds"):
+        detail = f"{invariant.detail}; liveness: {found.detail}"
+        return replace(invariant, verdict="inconclusive", detail=detail, liveness=True)
+    if any(a.starved is not None for a in system.calm_actions()):
+        dead = deadlock_system(system, prop)
+        stuck = run(dead, compile_system(dead))
+        if stuck.verdict == "violated":
+            why = (
+                f"undecided at channel capacity {system.faults.capacity}: liveness "
+                f"{found.verdict} ({found.detail}), but the bounded model can deadlock with "
+                f"an obligation pending after {stuck.depth} steps — every step that would "
+                "go on must send into a full channel (the model's bound, not the "
+                "protocol's); a larger capacity, or timers that do not fire while their "
+                "frame is in flight, may decide it"
+            )
+            return replace(invariant, verdict="inconclusive", detail=why, liveness=True)
+    verdict = min(invariant.verdict, found.verdict, key=_STRENGTH.__getitem__)
+    detail = f"{invariant.detail}; liveness ({len(obligations)} obligations): {found.detail}"
+    return replace(
+        invariant,
+        verdict=verdict,
+        detail=detail,
+        liveness=True,
+        seconds=invariant.seconds + found.seconds,
+    )
+
+
+def _run(lasso: LassoSystem, run: Runner) -> Result:
+    return run(lasso.system, compile_system(lasso.system))
+
+
+def _violated(lasso: LassoSystem, found: Result, invariant: Result) -> Result:
+    assert found.counterexample is not None
+    path = lasso.original_path(found.counterexample)
+    ob = lasso.obligation(found.counterexample)
+    check_lasso(compile_system(lasso.original), path, ob, room=True)
+    assert path.calm is not None
+    at = path.steps[path.calm - 1][1] if path.calm else path.initial
+    claim = next((who for who, c in ob.claims if evaluate(c, at)), None)
+    detail = lasso_detail(LivenessViolation(ob, path, claim))
+    return replace(
+        invariant,
+        verdict="violated",
+        depth=len(path),
+        counterexample=path,
+        detail=f"{detail} (found by {found.engine} on the lasso system)",
+        liveness=True,
+        seconds=invariant.seconds + found.seconds,
+    )

@@ -1,0 +1,225 @@
+"""Liveness to safety: a system whose unsafe states are the ends of lassos.
+
+Theory of operation
+-------------------
+The response obligations of a property (:class:`~ackproof.spec.system.Eventually`: when
+``trigger`` holds, every fair run without faults reaches ``goal``) are liveness.  The
+symbolic engines check invariants, so :func:`lasso_system` builds a second system
+(Biere–Artho–Schuppan's liveness-to-safety construction) whose invariant fails exactly at
+the end of a violating lasso of the first:
+
+* ``live.phase`` — 0: the run may still meet faults; 1: *armed* (an ``arm(i)`` step chose
+  obligation ``i`` in a state where its trigger holds and its goal does not; from here on
+  no fault and the goal must stay false); 2: *saved* (a ``save`` step copied the state
+  into ``saved.*`` — the loop starts here).
+* ``live.watch`` — which obligation was armed.
+* ``fair.taken[a]`` / ``fair.seen[a]`` — per fault-free action ``a``: taken since the save,
+  and enabled in some state since the save.
+* Bad: armed, goal false, and either *stuck* (no fault-free action enabled) or *back at
+  the saved state* after at least one step, with every action enabled on the loop also
+  taken on it (strong fairness).
+
+With ``room=True`` an action that waits only for room on a full channel counts as enabled
+(channels as big as needed): a run stuck on the model's bound is then no violation.
+
+The original slots keep their indices (new slots come after them), and the original
+actions keep theirs (the two meta actions come last), so a path of the new system maps
+back to a path of the old one by dropping the meta steps and the new slots
+(:meth:`LassoSystem.original_path`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .explore import Path
+from .expr import (
+    FALSE,
+    TRUE,
+    Expr,
+    all_,
+    and_,
+    any_,
+    const,
+    eq,
+    evaluate,
+    implies,
+    ite,
+    lt,
+    not_,
+    or_,
+    slot,
+)
+from .system import Action, Eventually, Property, Slot, State, System
+
+
+@dataclass(frozen=True)
+class LassoSystem:
+    system: System
+    original: System
+    prop: str
+    arms: tuple[int, ...]
+    save: int
+    stuck: Expr
+    #: The slot saying which obligation a lasso watches.
+    watch: int
+
+    def obligation(self, path: Path) -> Eventually:
+        """The obligation the lasso ``path`` (of :attr:`system`) violates."""
+        last = path.steps[-1][1] if path.steps else path.initial
+        return self.original.properties[self.prop].eventually[int(last[self.watch])]
+
+    def original_path(self, path: Path) -> Path:
+        """The lasso ``path`` (of :attr:`system`, ending in a bad state) as a path of the
+        original system, with ``calm`` and ``loop``/``stuck`` set."""
+        width = len(self.original.slots)
+
+        def cut(s: State) -> State:
+            return s[:width]
+
+        steps: list[tuple[int, State]] = []
+        calm = loop = None
+        for a, s in path.steps:
+            if a in self.arms:
+                calm = len(steps)
+            elif a == self.save:
+                loop = len(steps)
+            else:
+                steps.append((a, cut(s)))
+        last = path.steps[-1][1] if path.steps else path.initial
+        stuck = bool(evaluate(self.stuck, last))
+        return Path(
+            cut(path.initial),
+            tuple(steps),
+            calm=calm,
+            loop=None if stuck else loop,
+            stuck=stuck,
+        )
+
+
+def deadlock_system(system: System, prop: str) -> System:
+    """``system`` with ``prop``'s invariant replaced by: no reachable state where an
+    obligation is pending (trigger, no goal) and no fault-free step is enabled, not even
+    one waiting for room on a full channel — a deadlock of the bounded model."""
+    p = system.properties[prop]
+    pending = any_(and_(ob.trigger, not_(ob.goal)) for ob in p.eventually)
+    stuck = all_(not_(a.guard) for a in system.calm_actions())
+    inv = not_(and_(pending, stuck))
+    return replace(
+        system, properties={prop: Property(prop, p.statement, inv, p.witness, p.witness_statement)}
+    )
+
+
+def lasso_system(system: System, prop: str, *, room: bool = True) -> LassoSystem:
+    """The liveness-to-safety system for ``prop``'s response obligations."""
+    p = system.properties[prop]
+    obligations = p.eventually
+    assert obligations, f"{prop} has no response obligations"
+    calm = system.calm_actions()
+    slots: list[Slot] = list(system.slots)
+
+    def add(
+        name: str, sort: str, lo: int, hi: int, init: bool | int, like: Slot | None = None
+    ) -> Expr:
+        i = len(slots)
+        new = Slot(
+            index=i,
+            name=name,
+            sort="bool" if sort == "bool" else "int",
+            lo=lo,
+            hi=hi,
+            init=init,
+            owner="live",
+        )
+        if like is not None:  # a saved copy: same enum, same ghostliness
+            new = replace(new, enum=like.enum, members=like.members, ghost=like.ghost)
+        slots.append(new)
+        return slot(i, new.sort, lo, hi, enum=new.enum, ghost=new.ghost)
+
+    originals = [
+        slot(s.index, s.sort, s.lo, s.hi, enum=s.enum, ghost=s.ghost) for s in system.slots
+    ]
+    phase = add("live.phase", "int", 0, 2, 0)
+    watch = add("live.watch", "int", 0, len(obligations) - 1, 0)
+    saved = [add(f"saved.{s.name}", s.sort, s.lo, s.hi, s.init, s) for s in system.slots]
+    taken = {a.index: add(f"fair.taken[{a.label}]", "bool", 0, 1, False) for a in calm}
+    seen = {a.index: add(f"fair.seen[{a.label}]", "bool", 0, 1, False) for a in calm}
+    enabled = {
+        a.index: or_(a.guard, a.starved) if room and a.starved is not None else a.guard
+        for a in calm
+    }
+
+    goal: Expr = obligations[-1].goal
+    for i in range(len(obligations) - 2, -1, -1):
+        goal = ite(eq(watch, i), obligations[i].goal, goal)
+    armed = lt(0, phase)
+    looping = eq(phase, 2)
+    quiet = {a.index for a in calm}
+
+    actions: list[Action] = []
+    for a in system.actions:
+        guard = and_(
+            a.guard, TRUE if a.index in quiet else eq(phase, 0), implies(armed, not_(goal))
+        )
+        updates = list(a.updates)
+        if a.index in quiet:
+            updates.append((_index(taken[a.index]), or_(taken[a.index], looping)))
+            updates += [(_index(seen[b]), or_(seen[b], and_(looping, enabled[b]))) for b in seen]
+        actions.append(replace(a, guard=guard, updates=tuple(updates)))
+    arms = []
+    for i, ob in enumerate(obligations):
+        arms.append(len(actions))
+        actions.append(
+            Action(
+                index=len(actions),
+                kind="meta",
+                label=f"faults stop; watch message {ob.msg}",
+                guard=and_(eq(phase, 0), ob.trigger, not_(ob.goal)),
+                updates=((_index(phase), _int(1)), (_index(watch), _int(i))),
+            )
+        )
+    save = len(actions)
+    save_updates: list[tuple[int, Expr]] = [(_index(phase), _int(2))]
+    save_updates += [(_index(c), o) for c, o in zip(saved, originals, strict=True)]
+    save_updates += [(_index(t), FALSE) for t in taken.values()]
+    save_updates += [(_index(seen[b]), enabled[b]) for b in seen]
+    actions.append(
+        Action(
+            index=save,
+            kind="meta",
+            label="the loop starts here",
+            guard=and_(eq(phase, 1), not_(goal)),
+            updates=tuple(save_updates),
+        )
+    )
+    stuck = and_(armed, not_(goal), all_(not_(e) for e in enabled.values()))
+    back = and_(
+        looping,
+        not_(goal),
+        all_(eq(c, o) for c, o in zip(saved, originals, strict=True)),
+        all_(implies(seen[b], taken[b]) for b in seen),
+        any_(taken.values()),
+    )
+    prop_live = Property(
+        prop,
+        p.statement,
+        not_(or_(stuck, back)),
+        p.witness,
+        p.witness_statement,
+    )
+    lifted = replace(
+        system,
+        slots=tuple(slots),
+        actions=tuple(actions),
+        properties={prop: prop_live},
+    )
+    return LassoSystem(lifted, system, prop, tuple(arms), save, stuck, _index(watch))
+
+
+def _index(e: Expr) -> int:
+    assert e.op == "slot"
+    return int(e.value)
+
+
+def _int(v: int) -> Expr:
+    return const(v)
