@@ -63,9 +63,11 @@ def with_obligations(system: System, prop: str, invariant: Result, run: Runner) 
             return replace(invariant, verdict="inconclusive", detail=why, liveness=True)
     verdict = min(invariant.verdict, found.verdict, key=_STRENGTH.__getitem__)
     detail = f"{invariant.detail}; liveness ({len(obligations)} obligations): {found.detail}"
+    depths = [d for d in (invariant.depth, found.depth) if d is not None]
     return replace(
         invariant,
         verdict=verdict,
+        depth=min(depths) if depths else None,
         detail=detail,
         liveness=True,
         seconds=invariant.seconds + found.seconds,

@@ -329,7 +329,9 @@ class Ctx:
     ) -> None:
         """An effect is about to happen: a crash may fall before it; record it."""
         self._mark()
-        self._effects.append(Effect(kind, self._env.path, channel, frame, fields, msg))
+        self._effects.append(
+            Effect(kind, self._env.path, channel, frame, fields, msg, self._node.name)
+        )
 
     def _effect_if_durable(self, decl: VarDecl) -> None:
         if self._read_only:

@@ -7,9 +7,11 @@ frames a channel holds, which nodes may crash, and an optional budget for each f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from .errors import SpecError
+from .links import Connection, Link, LinkSpec, link_key
 
 FAULT_WORDS = ("loss", "dup", "reorder", "crash")
 
@@ -26,6 +28,11 @@ class Faults:
     max_crashes: int | None = None
     #: Frames in flight per channel at most; a send into a full channel waits.
     capacity: int = 2
+    #: Per link, by name (``"a->b"``: a channel; ``"a<->b"``: a connection): see
+    #: :mod:`ackproof.spec.links`.  Given as a mapping, kept as sorted pairs.
+    links: Mapping[str, LinkSpec] | tuple[tuple[str, LinkSpec], ...] = ()
+    #: Per node, a crash budget of its own (the node may crash; at most that many times).
+    crash_budgets: Mapping[str, int] | tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("max_losses", "max_duplicates", "max_crashes"):
@@ -36,9 +43,31 @@ class Faults:
                 )
         if not isinstance(self.capacity, int) or self.capacity < 1:
             raise SpecError(f"channel capacity must be a positive int, got {self.capacity!r}")
+        links = dict(self.links)
+        for name, spec in links.items():
+            link_key(name)
+            if not isinstance(spec, Link | Connection):
+                raise SpecError(f"links[{name!r}] must be a Link(...) or a Connection(...)")
+            if isinstance(spec, Connection) != ("<->" in name):
+                want = "'a<->b' for a Connection" if isinstance(spec, Connection) else "'a->b'"
+                raise SpecError(f"links[{name!r}]: name it {want}")
+        object.__setattr__(self, "links", tuple(sorted(links.items())))
+        budgets = dict(self.crash_budgets)
+        for node, k in budgets.items():
+            if not isinstance(node, str) or not isinstance(k, int) or isinstance(k, bool) or k < 0:
+                raise SpecError(
+                    f"crash_budgets maps node names to non-negative ints, got {node!r}: {k!r}"
+                )
+        object.__setattr__(self, "crash_budgets", tuple(sorted(budgets.items())))
 
     def crashes(self, node: str) -> bool:
-        return "*" in self.crash or node in self.crash
+        return "*" in self.crash or node in self.crash or node in dict(self.crash_budgets)
+
+    def link(self, name: str) -> LinkSpec | None:
+        return dict(self.links).get(name)
+
+    def crash_budget(self, node: str) -> int | None:
+        return dict(self.crash_budgets).get(node)
 
     @property
     def name(self) -> str:
@@ -50,8 +79,9 @@ class Faults:
             parts.append("dup")
         if self.reorder:
             parts.append("reorder")
-        if self.crash:
-            parts.append("crash" if "*" in self.crash else f"crash({','.join(self.crash)})")
+        crashing = [*self.crash, *(n for n in dict(self.crash_budgets) if n not in self.crash)]
+        if crashing:
+            parts.append("crash" if "*" in crashing else f"crash({','.join(crashing)})")
         return "+".join(parts) if parts else "none"
 
     def with_capacity(self, capacity: int) -> Faults:

@@ -68,6 +68,9 @@ class TimerDecl:
     name: str
     params: tuple[Scalar, ...]
     fn: Handler
+    #: May fire while frames are in flight (a premature timeout); ``False``: only once
+    #: nothing is in flight to or from its node (a timeout longer than any round trip).
+    early: bool = True
 
 
 class Node:
@@ -85,6 +88,8 @@ class Node:
         self.submit_retry = False
         self.timers: list[TimerDecl] = []
         self.restart: Handler | None = None
+        self.connect: Handler | None = None
+        self.disconnect: Handler | None = None
         self.holds_fn: HoldsFn | None = None
 
     def __repr__(self) -> str:
@@ -181,20 +186,39 @@ class Node:
 
         return register
 
-    def timer(self, *params: Scalar) -> Callable[[Handler], Handler]:
-        """A timer handler with one parameter per given type (e.g. one timer per message)."""
+    def timer(self, *params: Scalar, early: bool = True) -> Callable[[Handler], Handler]:
+        """A timer handler with one parameter per given type (e.g. one timer per message).
+
+        It fires whenever its ``require`` s hold — timeouts may be premature.  With
+        ``early=False`` it fires only when no frame is in flight to or from this node: a
+        timeout longer than any round trip, which fires only once a frame or its reply
+        was lost (or everything arrived)."""
         for t in params:
             if not isinstance(t, Scalar):
                 raise SpecError(f"timer parameters are scalar types, got {t!r}")
+        if not isinstance(early, bool):
+            raise SpecError(f"timer(early=...) takes True or False, got {early!r}")
 
         def register(fn: Handler) -> Handler:
-            self.timers.append(TimerDecl(getattr(fn, "__name__", "timer"), tuple(params), fn))
+            name = getattr(fn, "__name__", "timer")
+            self.timers.append(TimerDecl(name, tuple(params), fn, early))
             return fn
 
         return register
 
     def on_restart(self, fn: Handler) -> Handler:
         self.restart = fn
+        return fn
+
+    def on_connect(self, fn: Handler) -> Handler:
+        """The node's connection to ``peer`` is up again: ``fn(ctx, peer)`` (MQTT resends
+        its unacknowledged messages here)."""
+        self.connect = fn
+        return fn
+
+    def on_disconnect(self, fn: Handler) -> Handler:
+        """The node's connection to ``peer`` dropped (or ``peer`` crashed): ``fn(ctx, peer)``."""
+        self.disconnect = fn
         return fn
 
     def holds(self, fn: HoldsFn) -> HoldsFn:

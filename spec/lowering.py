@@ -16,13 +16,14 @@ from typing import Any
 from .context import Ctx, FrameView
 from .env import Env, Layout
 from .errors import SpecError
-from .expr import TRUE, Expr, Value, and_, any_, const, lift, lt, not_, render
+from .expr import TRUE, Expr, Value, and_, any_, const, lift, not_, render
 from .faults import Faults
 from .history import History
 from .kernel import Builder, Handler, HoldsFn, Node, ProtocolDef, VarDecl, init_value
 from .network import Channel, FrameKind
 from .system import Action, ActionKind, Effect, System
 from .types import Array, Bag, Int, Scalar
+from .wiring import Wiring
 
 
 class Lowering:
@@ -32,8 +33,8 @@ class Lowering:
         self.builder = Builder(pdef.name, messages, faults)
         self.layout = Layout()
         self.actions: list[Action] = []
+        self.wiring = Wiring(self)
         self.channels: dict[tuple[str, str], Channel] = {}
-        self.budgets: dict[str, int] = {}
 
     def err(self, e: Exception, action: str | None = None) -> SpecError:
         if isinstance(e, SpecError):
@@ -64,27 +65,8 @@ class Lowering:
         self.history = History.allocate(self.layout, b.messages, retry=submitters[0].submit_retry)
         for node in b.nodes.values():
             self._alloc_node(node)
-        pairs: dict[tuple[str, str], list[FrameKind]] = {}
-        for k in b.kinds.values():
-            pairs.setdefault((k.src, k.dst), []).append(k)
-        for (src, dst), kinds in pairs.items():
-            self.channels[(src, dst)] = Channel(
-                src,
-                dst,
-                kinds,
-                ordered=not self.faults.reorder,
-                capacity=self.faults.capacity,
-                layout=self.layout,
-            )
-        for key, cap in (
-            ("losses", self.faults.max_losses),
-            ("duplicates", self.faults.max_duplicates),
-            ("crashes", self.faults.max_crashes),
-        ):
-            if cap is not None:
-                self.budgets[key] = self.layout.add(
-                    f"budget.{key}", sort="int", lo=0, hi=cap, init=0, owner="budget"
-                )
+        self.wiring.allocate(list(b.kinds.values()))
+        self.channels = self.wiring.channels
         self.leaves = self.layout.leaves()
         self._lower_submit(submitters[0])
         for node in b.nodes.values():
@@ -93,8 +75,7 @@ class Lowering:
         for node in b.nodes.values():
             if self.faults.crashes(node.name):
                 self._lower_crash(node)
-        for ch in self.channels.values():
-            self._lower_network(ch)
+        self.wiring.lower()
         env = Env.fresh(self.layout, self.leaves)
         props = self.history.properties(env, self._inflight(env), self._claims(env))
         enums: dict[str, tuple[str, ...]] = {}
@@ -174,13 +155,26 @@ class Lowering:
             raise self.err(e, label) from None
         return ctx
 
-    def _emit(
+    def fresh(self) -> Env:
+        """The environment of a new ground action: every slot its pre-state value."""
+        return Env.fresh(self.layout, self.leaves)
+
+    def handler_effects(
+        self, node: str, fn: Handler, args: Sequence[Any], env: Env, label: str
+    ) -> tuple[Effect, ...]:
+        """Run ``node``'s handler ``fn`` into ``env`` as part of an environment step (no
+        crash points); its effects, in order."""
+        ctx = self._run(self.builder.nodes[node], fn, args, env, label=label, crash_points=False)
+        return tuple(ctx._effects)
+
+    def emit(
         self,
         env: Env,
         kind: ActionKind,
         label: str,
         **meta: Any,
     ) -> None:
+        """Record the action ``env`` describes, unless its guard is plainly false."""
         updates = tuple(
             (i, v)
             for i, (v, leaf) in enumerate(zip(env.cur, self.leaves, strict=True))
@@ -225,7 +219,7 @@ class Lowering:
         crash_here = self.faults.crashes(node.name)
         ctx = self._run(node, fn, args, env, label=label, crash_points=crash_here)
         done = tuple(ctx._effects)
-        self._emit(ctx._env, kind, label, node=node.name, effects=done, **meta)
+        self.emit(ctx._env, kind, label, node=node.name, effects=done, **meta)
         for snap in ctx._snapshots:
             if skip_first_crash and snap.effects == 0:
                 continue
@@ -235,7 +229,7 @@ class Lowering:
                 cut_short(cenv)
             clabel = f"{label}, crash after {snap.effects} effect{'s' if snap.effects != 1 else ''}"
             after = self._crash_into(node, cenv, clabel)
-            self._emit(
+            self.emit(
                 cenv,
                 kind,
                 clabel,
@@ -249,18 +243,18 @@ class Lowering:
     def _crash_into(self, node: Node, env: Env, label: str) -> tuple[Effect, ...]:
         """The node crashes: volatile state resets, then its restart handler runs.
         Returns the crash and the restart handler's effects, in order."""
-        self._spend(env, "crashes")
+        self.wiring.spend(env, "crashes", f"crashes@{node.name}")
         for decl in node.vars.values():
             if decl.durable:
                 continue
             for s in [*decl.slots, *([decl.length_slot] if decl.length_slot is not None else [])]:
                 sl = self.layout.slots[s]
                 env.write(s, const(sl.init, enum=sl.enum), what=sl.name, trusted=True)
-        crash = (Effect("crash", TRUE),)
+        crash: tuple[Effect, ...] = (Effect("crash", TRUE, node=node.name),)
+        crash += self.wiring.crash_drops(env, node.name)
         if node.restart is None:
             return crash
-        ctx = self._run(node, node.restart, (), env, label=label, crash_points=False)
-        return crash + tuple(ctx._effects)
+        return crash + self.handler_effects(node.name, node.restart, (), env, label)
 
     def _lower_submit(self, node: Node) -> None:
         """One action per message (and per retry, if the producer retries a call cut
@@ -334,6 +328,8 @@ class Lowering:
                 shown = ", ".join(p.show(v) for p, v in zip(t.params, combo, strict=True))
                 label = f"{node.name} timer {t.name}({shown})"
                 env = Env.fresh(self.layout, self.leaves)
+                if not t.early:  # a timeout longer than any round trip
+                    env.require(self.wiring.quiet(env, node.name))
                 self._handler_actions(
                     node,
                     t.fn,
@@ -353,32 +349,7 @@ class Lowering:
         env = Env.fresh(self.layout, self.leaves)
         label = f"crash {node.name} (restart)"
         effects = self._crash_into(node, env, label)
-        self._emit(env, "crash", label, node=node.name, effects=effects)
-
-    def _lower_network(self, ch: Channel) -> None:
-        f = self.faults
-        faults: list[tuple[bool, ActionKind, str, str, list[Any]]] = [
-            (f.loss, "lose", "losses", "loses", list(ch.losses())),
-            (f.duplicate, "duplicate", "duplicates", "duplicates", list(ch.duplications())),
-        ]
-        for enabled, kind, budget, verb, moves in faults:
-            if not enabled:
-                continue
-            for g, pos, apply in moves:
-                env = Env.fresh(self.layout, self.leaves)
-                self._spend(env, budget)
-                apply(env)
-                what = str(g) if g is not None else f"frame #{pos}"
-                label = f"network {verb} {what} on {ch.name}"
-                self._emit(env, kind, label, channel=ch.name, frame=g, position=pos)
-
-    def _spend(self, env: Env, key: str) -> None:
-        budget = self.budgets.get(key)
-        if budget is None:
-            return
-        used = env.read(budget)
-        env.require(lt(used, self.layout.slots[budget].hi))
-        env.write(budget, used + 1, what=f"budget.{key}", trusted=True)
+        self.emit(env, "crash", label, node=node.name, effects=effects)
 
     def _inflight(self, env: Env) -> Callable[[int], Expr]:
         return lambda m: any_(ch.copies(env, m) for ch in self.channels.values())

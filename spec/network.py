@@ -104,6 +104,8 @@ class Channel:
         self.layout = layout
         self.frames: list[FrameValue] = [f for k in self.kinds for f in k.ground()]
         self.number = {f: i for i, f in enumerate(self.frames)}
+        #: For a direction of a connection: the slot saying the connection is up.
+        self.up: int | None = None
         owner = f"net:{self.name}"
         self.length_slot: int | None = None
         if not ordered:
@@ -170,6 +172,15 @@ class Channel:
         that can fall outside it is a well-formedness check of the step (never a frame
         that silently vanishes or aliases another one)."""
         _check_fields(env, frame)
+        saved = env.path
+        if self.up is not None:  # on a connection that is down, the frame is lost
+            env.path = and_(saved, env.read(self.up))
+        try:
+            self._put(env, frame)
+        finally:
+            env.path = saved
+
+    def _put(self, env: Env, frame: FrameExpr) -> None:
         env.require(lt(self._size(env), self.capacity), room=True)
         if not self.ordered:
             for g, s in zip(self.frames, self.slots, strict=True):
@@ -186,6 +197,16 @@ class Channel:
         num = self._number(frame)
         env.store(self.slots, 0, n, num, what=self.name, trusted=True)
         env.write(self.length_slot, min_(add(n, 1), self.capacity), what=self.name, trusted=True)
+
+    def clear(self, env: Env) -> None:
+        """Every frame in flight is lost (a connection dropped)."""
+        for s in self.slots:
+            env.write(s, const(0), what=self.name, trusted=True)
+        if self.length_slot is not None:
+            env.write(self.length_slot, const(0), what=self.name, trusted=True)
+
+    def empty(self, env: Env) -> Expr:
+        return eq(self._size(env), 0)
 
     # -- environment actions: each returns (label, frame, position, apply) -------------------
     def takes(self) -> list[tuple[FrameValue, Callable[[Env], None]]]:

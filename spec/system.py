@@ -20,7 +20,9 @@ from .expr import Expr, Names, Value, and_, any_, not_, render
 from .faults import Faults
 
 #: ``meta``: a step of a derived system (:mod:`ackproof.spec.lasso`), not of the protocol.
-ActionKind: TypeAlias = Literal["submit", "deliver", "timer", "crash", "lose", "duplicate", "meta"]
+ActionKind: TypeAlias = Literal[
+    "submit", "deliver", "timer", "crash", "lose", "duplicate", "drop", "connect", "meta"
+]
 State: TypeAlias = tuple[Value, ...]
 
 
@@ -121,6 +123,9 @@ class Effect:
     frame: str | None = None
     fields: tuple[tuple[str, Expr], ...] = ()
     msg: Expr | None = None
+    #: The node that performs it (a step can run handlers of several nodes: a
+    #: connection's ends, a crashed node's peers).
+    node: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,12 +227,12 @@ class System:
         return tuple(s.init for s in self.slots)
 
     def calm_actions(self) -> tuple[Action, ...]:
-        """The actions a run takes once faults stop: submits, deliveries and timers that
-        do not crash (no loss, duplication or crash)."""
+        """The actions a run takes once faults stop: submits, deliveries, timers that do
+        not crash and reconnections (no loss, duplication, drop or crash)."""
         return tuple(
             a
             for a in self.actions
-            if a.kind in ("submit", "deliver", "timer") and a.crash_after is None
+            if a.kind in ("submit", "deliver", "timer", "connect") and a.crash_after is None
         )
 
     def ill_formed(self) -> Expr | None:

@@ -22,7 +22,13 @@ from ..kernel import ProtocolDef
 from .alternating_bit import alternating_bit, alternating_bit_reordering
 from .dedup_window import dedup_window, dedup_window_forgetful, dedup_window_roomy
 from .dual_write import dual_write, dual_write_retry, dual_write_retry_skips, transactional_outbox
-from .mqtt_qos2 import mqtt_qos2, mqtt_qos2_reordering, mqtt_qos2_two_ids, qos2_handshake
+from .mqtt_qos2 import (
+    mqtt_qos2,
+    mqtt_qos2_reordering,
+    mqtt_qos2_two_ids,
+    mqtt_qos2_two_ids_patient,
+    qos2_handshake,
+)
 from .sliding_window import sliding_window, sliding_window_ok, sliding_window_too_wide
 
 #: Protocol name -> definition, for tools that enumerate the examples.
@@ -35,6 +41,7 @@ EXAMPLES: dict[str, ProtocolDef] = {
         sliding_window_too_wide,
         mqtt_qos2,
         mqtt_qos2_two_ids,
+        mqtt_qos2_two_ids_patient,
         mqtt_qos2_reordering,
         dedup_window_forgetful,
         dedup_window_roomy,
@@ -58,6 +65,7 @@ __all__ = [
     "mqtt_qos2",
     "mqtt_qos2_reordering",
     "mqtt_qos2_two_ids",
+    "mqtt_qos2_two_ids_patient",
     "qos2_handshake",
     "sliding_window",
     "sliding_window_ok",

@@ -30,7 +30,9 @@ Expected verdicts:
   the receiver while its PUBRECs fill the channel back; then every handler must send
   into a full channel and the bounded model is stuck with message 0 unprocessed.  That
   is the model's bound, not the protocol (a bigger capacity fills up the same way);
-  timers that fire only after a loss would decide it.
+  timers that fire only after a loss decide it:
+* ``mqtt_qos2_two_ids_patient`` — the same with ``timer(..., early=False)`` (the timeout
+  outlasts any round trip): exactly-once and eventual delivery are proved.
 * ``mqtt_qos2_reordering`` — one packet id, over a network that duplicates and
   reorders: a stale PUBLISH copy overtaken by the PUBREL arrives after the receiver forgot
   the id, and is taken as a new publication (*no-duplicate*); a stale PUBREC from an
@@ -64,9 +66,15 @@ Flow = Enum("Flow", "FREE", "PUBLISHED", "RELEASED")
 
 
 def qos2_handshake(
-    packet_ids: int, faults: Faults, name: str, description: str | None = None
+    packet_ids: int,
+    faults: Faults,
+    name: str,
+    description: str | None = None,
+    *,
+    early: bool = True,
 ) -> ProtocolDef:
-    """The QoS 2 flow with ``packet_ids`` ids (message ``m`` uses id ``m mod packet_ids``)."""
+    """The QoS 2 flow with ``packet_ids`` ids (message ``m`` uses id ``m mod packet_ids``);
+    ``early=False``: the retransmission timer fires only when nothing is in flight."""
     # With one id, one flow at a time: messages are processed in submission order.  With
     # more, a lost PUBLISH retransmitted after a later one is processed after it.
     claims = ["exactly-once", "in-order"] if packet_ids == 1 else ["exactly-once"]
@@ -96,7 +104,7 @@ def qos2_handshake(
             ctx.inflight[pid] = m
             ctx.send(publish(pid=pid, msg=m))
 
-        @sender.timer(pid_t)
+        @sender.timer(pid_t, early=early)
         def retransmit(ctx: Ctx, pid: Expr) -> None:
             ctx.require(ctx.flow[pid] != Flow.FREE)
             with ctx.when(ctx.flow[pid] == Flow.PUBLISHED):
@@ -142,6 +150,13 @@ mqtt_qos2 = qos2_handshake(
 )
 mqtt_qos2_two_ids = qos2_handshake(
     2, ORDERED, "mqtt-qos2-two-ids", "MQTT QoS 2 with two packet ids in flight, ordered link."
+)
+mqtt_qos2_two_ids_patient = qos2_handshake(
+    2,
+    ORDERED,
+    "mqtt-qos2-two-ids-patient",
+    "MQTT QoS 2 with two ids whose retransmission timer waits until nothing is in flight.",
+    early=False,
 )
 mqtt_qos2_reordering = qos2_handshake(
     1,

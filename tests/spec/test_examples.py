@@ -211,6 +211,7 @@ CORRECT = {
     "sliding-window-w3-m4": False,
     "mqtt-qos2": True,
     "mqtt-qos2-two-ids": True,
+    "mqtt-qos2-two-ids-patient": True,
     "mqtt-qos2-reordering": False,
     "dedup-window-k1": False,
     "dedup-window-k2": True,
