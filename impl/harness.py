@@ -113,7 +113,7 @@ class GuaranteeResult:
                 broken = self.lost > 0 or not no_dup or not clean
         if broken:
             return "broken"
-        return "kept" if self.finished else "unfinished"
+        return "kept" if self.finished and self.in_flight == 0 else "unfinished"
 
     @property
     def kept_promise(self) -> bool:

@@ -147,6 +147,7 @@ class Node:
             self._tracer.emit(TraceEvent.RESTART)
             self._tracer.flush()
         await self._execute(self._core.handle(Restart(snapshot), trio.current_time()))
+        self._settle()  # a recovered outbox is in flight from the start: wait_all_acked sees it
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._receive_loop)
             nursery.start_soon(self._send_loop)
