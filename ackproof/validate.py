@@ -35,9 +35,21 @@ from typing import Any, TextIO
 
 from ackproof.loader import InputError
 from ackproof.spec.history import GUARANTEES, PROPERTIES, resolve
+from ackproof.spec.judge import Tally, tally
 
 EVENTS = frozenset(
-    {"submit", "send", "receive", "process", "ack", "crash", "restart", "drop", "duplicate"}
+    {
+        "submit",
+        "send",
+        "receive",
+        "process",
+        "ack",
+        "crash",
+        "restart",
+        "reject",
+        "drop",
+        "duplicate",
+    }
 )
 NEEDS_MSG = frozenset({"submit", "process", "ack"})
 
@@ -62,6 +74,7 @@ class _Msg:
     submitted: str | None = None
     submit_order: int = -1
     processed: list[str] = field(default_factory=list)
+    times: int = 0
     first_process_order: int = -1
     acked: str | None = None
 
@@ -69,13 +82,15 @@ class _Msg:
 @dataclass
 class Report:
     lines: int = 0
-    submitted: int = 0
-    processed: int = 0
+    submitted: int = 0  # ids submitted } counted per message id by ackproof.spec.judge.tally,
+    processed: int = 0  # ids processed }  the one definition the demo uses too
+    extra_deliveries: int = 0  # processings beyond each id's first
     lost: list[tuple[int, str, str | None]] = field(default_factory=list)  # msg, submit, ack
     duplicated: list[tuple[int, list[str]]] = field(default_factory=list)
     phantom: list[tuple[int, str]] = field(default_factory=list)
     out_of_order: list[tuple[int, str]] = field(default_factory=list)
     crashes: int = 0
+    counts: Tally = field(default_factory=lambda: tally((), {}))
 
     def violated(self, prop: str) -> bool:
         return bool(
@@ -189,6 +204,7 @@ def judge(stream: Iterator[Event]) -> Report:
         elif e.event == "process":
             if m.submitted is None and not m.processed:
                 report.phantom.append((e.msg, e.where))
+            m.times += 1
             if len(m.processed) < 2:
                 m.processed.append(e.where)
             if m.first_process_order < 0:
@@ -196,14 +212,19 @@ def judge(stream: Iterator[Event]) -> Report:
                 order += 1
         elif e.event == "ack" and m.acked is None:
             m.acked = e.where
+    counts = tally(
+        (i for i, m in msgs.items() if m.submitted is not None),
+        {i: m.times for i, m in msgs.items()},
+        early=(msg for msg, _ in report.phantom),
+    )
+    report.counts = counts
+    report.submitted = counts.submitted
+    report.processed = counts.processed
+    report.extra_deliveries = counts.extra_deliveries
     firsts: list[tuple[int, int, int, str]] = []
     for msg_id, m in sorted(msgs.items()):
-        if m.submitted is not None:
-            report.submitted += 1
-        if m.processed:
-            report.processed += 1
-            if m.submitted is not None:
-                firsts.append((m.first_process_order, m.submit_order, msg_id, m.processed[0]))
+        if m.processed and m.submitted is not None:
+            firsts.append((m.first_process_order, m.submit_order, msg_id, m.processed[0]))
         if len(m.processed) >= 2:
             report.duplicated.append((msg_id, list(m.processed)))
         if m.submitted is not None and not m.processed:
@@ -233,7 +254,8 @@ def _properties(guarantee: str) -> tuple[str, ...]:
 def _show(report: Report, props: Sequence[str], limit: int = 5) -> list[str]:
     out = [
         f"{report.lines} lines: {report.submitted} submitted, {report.processed} processed, "
-        f"{len(report.lost)} lost, {len(report.duplicated)} duplicated, "
+        f"{len(report.lost)} lost, {len(report.duplicated)} duplicated "
+        f"({report.extra_deliveries} extra deliveries), "
         f"{len(report.phantom)} phantom, {report.crashes} crashes"
     ]
     for prop in props:
@@ -277,6 +299,7 @@ def run(args: argparse.Namespace) -> int:
                     "violated": bad,
                     "submitted": report.submitted,
                     "processed": report.processed,
+                    "extra_deliveries": report.extra_deliveries,
                     "lost": [{"msg": m, "submit": s, "ack": a} for m, s, a in report.lost],
                     "duplicated": [{"msg": m, "process": ls} for m, ls in report.duplicated],
                     "phantom": [{"msg": m, "process": w} for m, w in report.phantom],

@@ -5,15 +5,21 @@ Layout (big-endian)::
     offset 0   version  u8     always VERSION (1)
     offset 1   length   u32    number of body bytes that follow
     offset 5   kind     u8     1 = DATA, 2 = ACK
-    offset 6   msg      u64    message id
+    offset 6   msg      u64    message id, 0 .. MAX_MSG_ID (2**63 - 1)
     offset 14  payload  bytes  DATA only; an ACK carries none
 
 :func:`decode` takes exactly one frame's bytes (a datagram, or what :class:`FrameSplitter` cut from
 a stream) and raises :class:`~ackproof.impl.errors.FrameError` for anything that is not a
 well-formed frame: *truncated* (fewer bytes than the header or the length says), *oversized*
 (length above :data:`MAX_BODY`), *unknown* (unknown version or kind), *malformed* (trailing bytes,
-a body too short for its fields, an ACK with a payload). Callers drop and count; nothing here
-crashes a node.
+a body too short for its fields, an ACK with a payload), *out-of-range* (a well-formed frame whose
+message id is above :data:`MAX_MSG_ID`). Callers drop and count; nothing here crashes a node.
+
+The id field is 64 bits wide, but the id space is 0 .. 2**63 - 1: what every durable store can
+hold as an integer (SQLite's INTEGER, a Java ``long``, Postgres ``bigint``). A frame above it is
+refused here, at the edge, so it can never reach a store: one such frame used to abort the
+receiver's whole group commit (SQLite integer overflow), killing the process and rolling back the
+valid messages of the same batch -- and a sender retrying that id crash-looped the receiver.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ HEADER_SIZE = HEADER.size  # 5
 BODY_HEAD_SIZE = BODY_HEAD.size  # 9
 MAX_PAYLOAD = 60_000
 MAX_BODY = BODY_HEAD_SIZE + MAX_PAYLOAD
-MAX_MSG_ID = 2**64 - 1
+MAX_MSG_ID = 2**63 - 1
 
 
 class FrameKind(IntEnum):
@@ -94,6 +100,12 @@ def decode(raw: bytes) -> Frame:
     payload = raw[HEADER_SIZE + BODY_HEAD_SIZE :]
     if kind is FrameKind.ACK and payload:
         raise FrameError(FrameErrorKind.MALFORMED, "ACK with a payload")
+    if msg > MAX_MSG_ID:
+        raise FrameError(
+            FrameErrorKind.OUT_OF_RANGE,
+            f"message id {msg} > {MAX_MSG_ID}",
+            fields=Frame(kind, msg, payload).to_json(),
+        )
     return Frame(kind, msg, payload)
 
 

@@ -88,6 +88,7 @@ class FaultyTransport:
         self._in = FaultPlan(rates, f"{seed}/in")
         self._rx_send, self._rx = trio.open_memory_channel[bytes](float("inf"))
         self._dropped = self._duplicated = self._delayed = 0
+        self._closed = False
 
     def statistics(self) -> FaultStatistics:
         return FaultStatistics(self._dropped, self._duplicated, self._delayed)
@@ -103,7 +104,12 @@ class FaultyTransport:
         with suppress(trio.ClosedResourceError, trio.BrokenResourceError):
             await self._inner.send(data)
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError("faulty transport closed")
+
     async def send(self, data: bytes) -> None:
+        self._check_open()
         fate = self._out.next_fate()
         self._count(fate)
         for delay in fate.delays:
@@ -113,6 +119,7 @@ class FaultyTransport:
                 await self._inner.send(data)
 
     async def send_batch(self, frames: Sequence[bytes]) -> None:
+        self._check_open()
         now: list[bytes] = []
         for data in frames:
             fate = self._out.next_fate()
@@ -150,6 +157,7 @@ class FaultyTransport:
         return await self._rx.receive()
 
     async def aclose(self) -> None:
+        self._closed = True
         await self._inner.aclose()
         await self._rx.aclose()
 
@@ -164,5 +172,9 @@ async def open_faulty_transport(
         try:
             yield faulty
         finally:
+            # Close first, shielded, then cancel: an ``await`` after the cancel would raise
+            # Cancelled, which this nursery absorbs -- swallowing whatever exception the block
+            # raised (a timeout became an UnboundLocalError further down).
+            with trio.CancelScope(shield=True):
+                await faulty.aclose()
             nursery.cancel_scope.cancel()
-            await faulty.aclose()

@@ -1,47 +1,61 @@
-"""Runs one guarantee end to end: a sender here, its receiver in a killable child process.
+"""Runs one guarantee end to end: a sender process and a receiver process, killed and restarted.
 
 Theory of operation
 -------------------
-The sender node runs in this process over UDP on loopback, wrapped in a :class:`FaultyTransport`
-(loss, duplication, delay/reorder in both directions, seeded). The receiver runs in a child
-process (:mod:`ackproof.impl.receiver_proc`) on its own SQLite file. The crash schedule is counted
-in submissions: after every ``crash_every`` submitted messages the child is killed with SIGKILL
-and a new one is started on the same file and port. Submission pauses until the new child says
-READY (the sender's retransmissions do not pause). Each receiver process is forked by a fork
-server that has already imported everything, so a restart costs milliseconds; the new process
-opens the SQLite file and recovers like any restarted process. So at-most-once's losses come
-from the network and the crash windows, not from the restart's downtime.
+Both nodes run in their own processes (:mod:`ackproof.impl.sender_proc`,
+:mod:`ackproof.impl.receiver_proc`, managed by :mod:`ackproof.impl.procs`), each on its own SQLite
+file, over UDP on loopback through a seeded fault-injecting wrapper in the sender process (loss,
+duplication, delay/reorder, both directions). The sender process also holds the producer, which
+submits the workload items ``0 .. messages-1`` in order.
 
-The verdict is computed from durable records only: ids submitted (the sender's ``Accepted``
-effects) against the receiver's ``processed`` table, which survives every kill.
+Kills (SIGKILL, then a restart on the same file and port) come from three sources:
+
+* ``crash_every``: each time another ``crash_every`` items have been accepted, the nodes chosen
+  by ``kill`` (``"receiver"``, ``"sender"`` or ``"both"``) are killed and restarted;
+* ``kill_interval``: after random delays (seeded, uniform in ``[0, 2 * kill_interval]``), one of
+  the chosen nodes at random (the crash soak);
+* ``kill_mid_commit`` / ``kill_after_commit``: probabilities per commit that a node process
+  SIGKILLs itself inside a commit or right after one (:mod:`ackproof.impl.killpoints`).
+
+Every death is accounted for the same way: the parent reads everything the dead process wrote,
+reconciles its trace with its durable records, appends the ``crash`` line, and starts a new
+process, which recovers from its SQLite file alone (the sender from its outbox, which it
+retransmits).
+
+The verdict is computed from durable records only: the items accepted by the sender (its
+``ACCEPTED`` reports and its outbox) against the receiver's ``processed`` table, counted per
+message id by :func:`ackproof.spec.judge.tally` -- the definition ``ackproof validate`` uses.
+A run that timed out is *unfinished*: messages still in the sender's outbox are in flight, not
+lost, and a promise not yet broken is inconclusive rather than kept.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import signal
-import socket
-import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import trio
 
 from ackproof.impl.events import Guarantee
-from ackproof.impl.faults import FaultRates, open_faulty_transport
-from ackproof.impl.nodes import open_sender
-from ackproof.impl.sender import RetryPolicy
-from ackproof.impl.sqlite_store import SQLiteStore
-from ackproof.impl.trace import TraceEvent, Tracer, append_event, reconcile_processed
-from ackproof.impl.udp import LOOPBACK, UDPTransport
+from ackproof.impl.faults import FaultRates
+from ackproof.impl.nodeproc import payload_for
+from ackproof.impl.procs import NodeProcess, ReceiverProcess, SenderProcess, free_udp_port
+from ackproof.spec.judge import tally
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from ackproof.impl.sender import RetryPolicy
+
+Kill = Literal["receiver", "sender", "both"]
+Verdict = Literal["kept", "broken", "unfinished"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,300 +67,257 @@ class RunConfig:
     policy: RetryPolicy
     workdir: Path
     trace_dir: Path | None = None
+    kill: Kill = "both"
+    kill_interval: float = 0.0
+    kill_mid_commit: float = 0.0
+    kill_after_commit: float = 0.0
     max_in_flight: int = 256
     timeout: float = 120.0
     quiet_period: float = 0.3
+    synchronous: Literal["OFF", "NORMAL", "FULL"] = "FULL"
 
 
 @dataclass(frozen=True, slots=True)
 class GuaranteeResult:
     guarantee: Guarantee
-    submitted: int
-    processed: int
-    unique: int
-    lost: int
-    duplicated: int
-    phantom: int
+    submitted: int  # ids submitted (accepted by the sender)
+    processed: int  # ids processed at least once
+    lost: int  # ids submitted, never processed, and no longer in the sender's outbox
+    in_flight: int  # ids submitted, not processed yet, still in the outbox (unfinished run)
+    duplicated: int  # ids processed more than once
+    extra_deliveries: int  # processings beyond each id's first
+    phantom: int  # ids processed that were never submitted
+    corrupted: int  # processings of a submitted id with a payload that is not its own
     kills: int
+    receiver_kills: int
+    sender_kills: int
     frames_sent: int
+    frames_rejected: int
     durable_writes: int
     durable_commits: int
     elapsed: float
     finished: bool
 
     @property
-    def kept_promise(self) -> bool:
+    def verdict(self) -> Verdict:
+        """``broken`` when the run shows a violation of the promise, else ``unfinished`` when
+        the run did not finish (no-loss cannot be judged yet), else ``kept``."""
         no_dup = self.duplicated == 0
-        no_loss = self.lost == 0 and self.finished
+        clean = self.phantom == 0 and self.corrupted == 0
         match self.guarantee:
             case Guarantee.AT_MOST_ONCE:
-                return no_dup and self.phantom == 0
+                return "kept" if no_dup and clean else "broken"
             case Guarantee.AT_LEAST_ONCE:
-                return no_loss and self.phantom == 0
+                broken = self.lost > 0 or not clean
             case Guarantee.EXACTLY_ONCE:
-                return no_loss and no_dup and self.phantom == 0
-
-
-def payload_for(msg: int) -> bytes:
-    return b"payload-%08d" % msg
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((LOOPBACK, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class ReceiverProcess:
-    """The receiver's processes: start, SIGKILL, restart; sums their counts over incarnations.
-
-    ``python -m ackproof.impl.receiver_proc --zygote`` imports everything once and then forks one
-    receiver process per (re)start on request, reporting its pid. Each receiver is its own
-    process: it opens the SQLite file and the socket itself, after the fork, and is killed with
-    SIGKILL by pid. The fork server only makes a restart cost milliseconds instead of an
-    interpreter start.
-    """
-
-    def __init__(self, guarantee: Guarantee, cfg: RunConfig, *, peer_port: int) -> None:
-        self.guarantee = guarantee
-        self.db = cfg.workdir / f"{guarantee}-receiver.sqlite"
-        self.trace = (
-            None if cfg.trace_dir is None else cfg.trace_dir / f"{guarantee}-receiver.jsonl"
-        )
-        self.port = free_udp_port()
-        self.peer_port = peer_port
-        self.kills = 0
-        self._zygote: trio.Process | None = None
-        self._pid: int | None = None
-        self._pid_known = trio.Event()
-        self._ready = trio.Event()
-        self._done: list[int] = [0, 0, 0, 0]  # frames, commits, writes, processed of dead ones
-        self._live: list[int] = [0, 0, 0, 0]
+                broken = self.lost > 0 or not no_dup or not clean
+        if broken:
+            return "broken"
+        return "kept" if self.finished and self.in_flight == 0 else "unfinished"
 
     @property
-    def counts(self) -> tuple[int, int, int, int]:
-        f, c, w, p = (a + b for a, b in zip(self._done, self._live, strict=True))
-        return f, c, w, p
+    def kept_promise(self) -> bool:
+        return self.verdict == "kept"
 
-    def _command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "ackproof.impl.receiver_proc", "--zygote"]
-        cmd += ["--guarantee", str(self.guarantee), "--db", str(self.db)]
-        cmd += ["--port", str(self.port), "--peer-port", str(self.peer_port)]
-        if self.trace is not None:
-            cmd += ["--trace", str(self.trace)]
-        return cmd
 
-    async def start(self, nursery: trio.Nursery, *, restarted: bool) -> None:
-        """Fork a receiver process and wait until it says READY."""
-        if self._zygote is None:
-            self._zygote = await trio.lowlevel.open_process(
-                self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE
-            )
-            nursery.start_soon(self._read, self._zygote)
-        self._pid, self._pid_known, self._ready = None, trio.Event(), trio.Event()
-        self._live = [0, 0, 0, 0]
-        assert self._zygote.stdin is not None
-        await self._zygote.stdin.send_all(b"RESTART\n" if restarted else b"START\n")
-        with trio.fail_after(30):
-            await self._pid_known.wait()
-            await self._ready.wait()
+def _node_args(cfg: RunConfig, g: Guarantee, index: int, *, port: int, peer: int) -> list[str]:
+    args = ["--guarantee", str(g), "--port", str(port), "--peer-port", str(peer)]
+    args += ["--synchronous", cfg.synchronous, "--seed", f"{cfg.seed}/{index}"]
+    if cfg.kill_mid_commit or cfg.kill_after_commit:
+        args += ["--kill-mid-commit", str(cfg.kill_mid_commit)]
+        args += ["--kill-after-commit", str(cfg.kill_after_commit)]
+    return args
 
-    async def _read(self, zygote: trio.Process) -> None:
-        assert zygote.stdout is not None
-        buf = b""
-        async with zygote.stdout:
-            while True:
-                try:
-                    data = await zygote.stdout.receive_some(65536)
-                except (trio.ClosedResourceError, trio.BrokenResourceError):
-                    return
-                if not data:
-                    return
-                *lines, buf = (buf + data).split(b"\n")
-                for line in lines:
-                    self._on_line(line.split())
 
-    def _on_line(self, parts: list[bytes]) -> None:
-        if len(parts) < 2:
-            return
-        kind, pid = parts[0], int(parts[1])
-        if kind == b"PID":
-            self._pid = pid
-            self._pid_known.set()
-        elif pid != self._pid:
-            return  # a line from an incarnation already killed
-        elif kind == b"READY":
-            self._ready.set()
-        elif kind == b"STAT":
-            p, f, c, w = (int(x) for x in parts[2:6])
-            self._live = [f, c, w, p]
+def _trace(cfg: RunConfig, g: Guarantee, node: str) -> Path | None:
+    return None if cfg.trace_dir is None else cfg.trace_dir / f"{g}-{node}.jsonl"
 
-    async def kill(self, *, count: bool = True) -> None:
-        """SIGKILL the running receiver process and wait until it is gone."""
-        pid, self._pid = self._pid, None
-        if pid is None:
-            return
-        with trio.CancelScope(shield=True):
-            await _kill_and_wait(pid)
-        self._done = [a + b for a, b in zip(self._done, self._live, strict=True)]
-        self._live = [0, 0, 0, 0]
-        if self.trace is not None:
-            # A SIGKILL can land after a commit and before the trace lines it produced were
-            # flushed: the durable processed log is the truth, so the trace catches up to it.
-            reconcile_processed(
-                self.trace,
-                [msg for msg, _ in self.processed_log()],
-                node="receiver",
-                guarantee=self.guarantee,
-            )
-        if count:
-            self.kills += 1
-            if self.trace is not None:
-                append_event(
-                    self.trace, TraceEvent.CRASH, node="receiver", guarantee=self.guarantee
+
+def make_processes(
+    g: Guarantee, index: int, cfg: RunConfig
+) -> tuple[SenderProcess, ReceiverProcess]:
+    s_port, r_port = free_udp_port(), free_udp_port()
+    r_trace, s_trace = _trace(cfg, g, "receiver"), _trace(cfg, g, "sender")
+    r_args = _node_args(cfg, g, index, port=r_port, peer=s_port)
+    r_args += ["--db", str(cfg.workdir / f"{g}-receiver.sqlite")]
+    if r_trace is not None:
+        r_args += ["--trace", str(r_trace)]
+    receiver = ReceiverProcess(
+        g, db=cfg.workdir / f"{g}-receiver.sqlite", trace=r_trace, args=r_args
+    )
+    rates, policy = cfg.rates, cfg.policy
+    s_args = _node_args(cfg, g, index, port=s_port, peer=r_port)
+    s_args += ["--db", str(cfg.workdir / f"{g}-sender.sqlite")]
+    s_args += ["--messages", str(cfg.messages), "--max-in-flight", str(cfg.max_in_flight)]
+    s_args += ["--loss", str(rates.loss), "--dup", str(rates.dup), "--reorder", str(rates.reorder)]
+    s_args += ["--max-delay", str(rates.max_delay), "--rto", str(policy.initial)]
+    s_args += ["--pause-every", str(cfg.crash_every)]
+    if s_trace is not None:
+        s_args += ["--trace", str(s_trace)]
+    sender = SenderProcess(g, db=cfg.workdir / f"{g}-sender.sqlite", trace=s_trace, args=s_args)
+    return sender, receiver
+
+
+class _Run:
+    """Drives one guarantee's two processes until the sender is done (see the module doc)."""
+
+    def __init__(self, g: Guarantee, index: int, cfg: RunConfig) -> None:
+        self.g = g
+        self.cfg = cfg
+        self.sender, self.receiver = make_processes(g, index, cfg)
+        self.rng = random.Random(f"{cfg.seed}/{index}/kills")
+
+    def _chosen(self) -> list[NodeProcess]:
+        match self.cfg.kill:
+            case "receiver":
+                return [self.receiver]
+            case "sender":
+                return [self.sender]
+            case "both":
+                return [self.sender, self.receiver]
+
+    async def _restart(self, nursery: trio.Nursery, nodes: list[NodeProcess]) -> None:
+        # The receiver first, so the restarted sender's retransmissions find it listening.
+        for node in sorted(nodes, key=lambda n: n is self.sender):
+            if node is self.sender:
+                await self.sender.start(
+                    nursery, restarted=True, first_key=self.sender.first_unaccepted
                 )
+            else:
+                await node.start(nursery, restarted=True)
 
-    async def shutdown(self) -> None:
-        """Kill the receiver and the fork server (not counted as crashes)."""
-        await self.kill(count=False)
-        zygote, self._zygote = self._zygote, None
-        if zygote is not None:
-            with trio.CancelScope(shield=True):
-                zygote.kill()
-                await zygote.wait()
+    async def _kill_and_restart(self, nursery: trio.Nursery, victims: list[NodeProcess]) -> None:
+        """Kill (or, for nodes that died on their own, account for) and restart ``victims``.
 
-    def processed_log(self) -> list[tuple[int, bytes]]:
-        with sqlite3.connect(self.db) as conn:
-            return list(conn.execute("SELECT msg, payload FROM processed ORDER BY seq"))
+        A live sender is held still (SIGSTOP, or it stopped itself at a ``crash_every`` point)
+        while the receiver is down and restarting, and resumed (SIGCONT) once the receiver is
+        READY, as a producer waits for a consumer being restarted: so at-most-once's losses come
+        from the network and the crash windows, not from a restart's downtime. Its timers keep
+        running: it retransmits what is due when resumed.
+        """
+        sender = self.sender
+        hold = sender not in victims and (self.receiver in victims or sender.paused)
+        if hold and not sender.paused and sender.pid is not None:
+            with suppress(ProcessLookupError):
+                os.kill(sender.pid, signal.SIGSTOP)
+        try:
+            for node in victims:
+                if node.died is not None:
+                    await node.recover()
+                else:
+                    await node.kill()
+            await self._restart(nursery, victims)
+        finally:
+            if hold:
+                sender.resume()
+
+    def _next_timed_kill(self) -> float:
+        interval = self.cfg.kill_interval
+        return trio.current_time() + self.rng.uniform(0, 2 * interval) if interval else float("inf")
+
+    async def drive(self, nursery: trio.Nursery, progress: Callable[[int], None]) -> None:
+        cfg, sender, receiver = self.cfg, self.sender, self.receiver
+        await receiver.start(nursery, restarted=False)
+        await sender.start(nursery, restarted=False, first_key=0)
+        timed_kill = self._next_timed_kill()
+        while not sender.done:
+            await trio.sleep(0.002)
+            progress(len(sender.accepted))
+            victims: list[NodeProcess] = [n for n in (sender, receiver) if n.died is not None]
+            if sender.paused:  # it stopped itself after another crash_every accepted items
+                await sender.wait_stopped()
+                victims += [n for n in self._chosen() if n not in victims]
+            elif trio.current_time() >= timed_kill and len(sender.accepted) < cfg.messages:
+                timed_kill = self._next_timed_kill()
+                victim = self.rng.choice(self._chosen())
+                victims += [victim] if victim not in victims else []
+            if victims:
+                await self._kill_and_restart(nursery, victims)
+        progress(len(sender.accepted))
+        if self.g is Guarantee.AT_MOST_ONCE:
+            await self._wait_quiet()
+
+    async def _wait_quiet(self) -> None:
+        """Wait until the receiver's processed count has not moved for a quiet period."""
+        last = -1
+        while True:
+            now = self.receiver.total("processed")
+            if now == last:
+                return
+            last = now
+            await trio.sleep(self.cfg.quiet_period)
 
 
 async def run_guarantee(
     guarantee: Guarantee, index: int, cfg: RunConfig, progress: Callable[[int], None]
 ) -> GuaranteeResult:
     started = time.monotonic()
-    udp = await UDPTransport.bind()
-    child = ReceiverProcess(guarantee, cfg, peer_port=udp.port)
-    udp.connect_to(child.port)
-    store = await SQLiteStore.open(cfg.workdir / f"{guarantee}-sender.sqlite")
-    tracer = None
-    if cfg.trace_dir is not None:
-        tracer = Tracer.open(
-            cfg.trace_dir / f"{guarantee}-sender.jsonl", node="sender", guarantee=guarantee
-        )
+    run = _Run(guarantee, index, cfg)
     finished = False
-    accepted = 0
-    try:
-        async with trio.open_nursery() as nursery:
-            await child.start(nursery, restarted=False)
-            async with (
-                open_faulty_transport(udp, rates=cfg.rates, seed=f"{cfg.seed}/{index}") as link,
-                open_sender(
-                    guarantee,
-                    link,
-                    store=store,
-                    policy=cfg.policy,
-                    max_in_flight=cfg.max_in_flight,
-                    tracer=tracer,
-                ) as sender,
-            ):
-                with trio.move_on_after(cfg.timeout):
-                    for i in range(cfg.messages):
-                        await sender.send(payload_for(i))
-                        progress(i + 1)
-                        n = i + 1
-                        if cfg.crash_every and n % cfg.crash_every == 0 and n < cfg.messages:
-                            await child.kill()
-                            await child.start(nursery, restarted=True)
-                    await sender.wait_all_acked()
-                    if guarantee is Guarantee.AT_MOST_ONCE:
-                        await _wait_quiet(child, cfg.quiet_period)
-                    finished = True
-                accepted = sender.statistics().submitted
-                stats = sender.statistics()
-            await child.shutdown()
-            nursery.cancel_scope.cancel()
-    finally:
-        await child.shutdown()
-        await store.aclose()
-        if tracer is not None:
-            tracer.close()
-    log = await trio.to_thread.run_sync(child.processed_log)
-    frames, commits, writes, _ = child.counts
+    async with trio.open_nursery() as nursery:
+        try:
+            with trio.move_on_after(cfg.timeout):
+                await run.drive(nursery, progress)
+                finished = True
+        finally:  # while the readers still run, so the last reports are read
+            await run.sender.shutdown()
+            await run.receiver.shutdown()
+        nursery.cancel_scope.cancel()
+    sender, receiver = run.sender, run.receiver
+    log = await trio.to_thread.run_sync(receiver.processed_log)
+    outbox = await trio.to_thread.run_sync(sender.outbox)
     return judge(
         guarantee,
-        accepted,
+        sender.accepted,
         log,
-        kills=child.kills,
-        frames_sent=stats.frames_sent + frames,
-        durable_writes=stats.durable_writes + writes,
-        durable_commits=stats.durable_commits + commits,
+        outbox=set(outbox),
+        receiver_kills=receiver.kills,
+        sender_kills=sender.kills,
+        frames_sent=sender.total("frames_sent") + receiver.total("frames_sent"),
+        frames_rejected=sender.total("rejected") + receiver.total("rejected"),
+        durable_writes=sender.total("writes") + receiver.total("writes"),
+        durable_commits=sender.total("commits") + receiver.total("commits"),
         elapsed=time.monotonic() - started,
         finished=finished,
     )
 
 
-async def _kill_and_wait(pid: int) -> None:
-    """SIGKILL ``pid`` and wait until the process no longer exists."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        os.kill(pid, signal.SIGKILL)
-        await trio.lowlevel.wait_readable(pidfd)
-    except ProcessLookupError:
-        pass
-    finally:
-        os.close(pidfd)
-    # The fork server ignores SIGCHLD, so the kernel reaps the child; wait until it has.
-    while True:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        await trio.sleep(0.001)
-
-
-async def _wait_quiet(child: ReceiverProcess, period: float) -> None:
-    """Wait until the child's processed count has not moved for ``period`` seconds."""
-    last = -1
-    while True:
-        now = child.counts[3]
-        if now == last:
-            return
-        last = now
-        await trio.sleep(period)
-
-
 def judge(
     guarantee: Guarantee,
-    submitted: int,
+    accepted: dict[int, int],
     log: list[tuple[int, bytes]],
     *,
-    kills: int,
+    outbox: set[int],
+    receiver_kills: int,
+    sender_kills: int,
     frames_sent: int,
+    frames_rejected: int,
     durable_writes: int,
     durable_commits: int,
     elapsed: float,
     finished: bool,
 ) -> GuaranteeResult:
-    """Compare submitted ids 0..submitted-1 with the durable processed log."""
-    counts = Counter(msg for msg, _ in log)
-    phantom = sum(
-        1 for msg, payload in log if not 0 <= msg < submitted or payload != payload_for(msg)
-    )
-    unique = sum(1 for msg in counts if 0 <= msg < submitted)
+    """Compare the accepted items (key -> message id) with the durable processed log."""
+    counts = tally(accepted.values(), Counter(msg for msg, _ in log))
+    payloads = {msg: payload_for(key) for key, msg in accepted.items()}
+    corrupted = sum(1 for msg, p in log if msg in payloads and p != payloads[msg])
+    done = {msg for msg, _ in log}
+    in_flight = len({m for m in payloads if m not in done} & outbox)
     return GuaranteeResult(
         guarantee=guarantee,
-        submitted=submitted,
-        processed=len(log),
-        unique=unique,
-        lost=submitted - unique,
-        duplicated=sum(c - 1 for c in counts.values()),
-        phantom=phantom,
-        kills=kills,
+        submitted=counts.submitted,
+        processed=counts.processed,
+        lost=counts.lost - in_flight,
+        in_flight=in_flight,
+        duplicated=counts.duplicated,
+        extra_deliveries=counts.extra_deliveries,
+        phantom=counts.phantom,
+        corrupted=corrupted,
+        kills=receiver_kills + sender_kills,
+        receiver_kills=receiver_kills,
+        sender_kills=sender_kills,
         frames_sent=frames_sent,
+        frames_rejected=frames_rejected,
         durable_writes=durable_writes,
         durable_commits=durable_commits,
         elapsed=elapsed,

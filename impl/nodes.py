@@ -21,7 +21,7 @@ from ackproof.impl.shell import Delivery, Node
 from ackproof.impl.store import MemoryStore, Store
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
     from ackproof.impl.receiver import ReceiverCore
     from ackproof.impl.trace import NodeName, Tracer
@@ -44,6 +44,7 @@ class SenderNode(Node):
         tracer: Tracer | None,
         restarted: bool,
         batch_limit: int,
+        on_accepted: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__(
             core, transport, store, tracer=tracer, restarted=restarted, batch_limit=batch_limit
@@ -51,11 +52,16 @@ class SenderNode(Node):
         if max_in_flight < 1:
             raise UsageError("max_in_flight must be >= 1")
         self._max_in_flight = max_in_flight
+        self._on_accepted = on_accepted
         self._queued = 0
         self._settled_in_flight = 0
 
     def _settle(self) -> None:
         self._settled_in_flight = self._core.in_flight
+
+    def _accepted(self, msg: int) -> None:
+        if self._on_accepted is not None:
+            self._on_accepted(msg)
 
     def _in_flight(self) -> int:
         return self._core.in_flight
@@ -164,8 +170,13 @@ async def open_sender(
     tracer: Tracer | None = None,
     restarted: bool = False,
     batch_limit: int = 1024,
+    on_accepted: Callable[[int], None] | None = None,
 ) -> AsyncIterator[SenderNode]:
-    """Run a sender node for the duration of the ``async with`` block."""
+    """Run a sender node for the duration of the ``async with`` block.
+
+    ``on_accepted(msg)`` is called, in submission order, when a submission gets its id: after
+    its durable write (at-least-once, exactly-once) and before its first frame is sent.
+    """
     sender = SenderNode(
         make_sender(guarantee, policy=policy),
         transport,
@@ -174,6 +185,7 @@ async def open_sender(
         tracer=tracer,
         restarted=restarted,
         batch_limit=batch_limit,
+        on_accepted=on_accepted,
     )
     async with _running(sender) as running:
         yield running

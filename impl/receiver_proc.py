@@ -2,33 +2,37 @@
 
     python -m ackproof.impl.receiver_proc --guarantee G --db FILE --port P --peer-port S
                                           [--trace FILE] [--restarted] [--zygote]
+                                          [--kill-mid-commit P] [--kill-after-commit P]
 
 It opens (or recovers) its SQLite store, binds UDP on 127.0.0.1:P, talks to 127.0.0.1:S, prints
-``READY pid`` once it is receiving, then ``STAT pid processed frames_sent commits writes``
-lines (its own counts since this start) every ``--stat-interval`` seconds, and runs until it is
-killed. Nothing it prints is needed for correctness: what it processed is in the store's
-``processed`` table.
+``READY pid`` once it is receiving, then ``STAT pid key=value ...`` lines (its own counts since
+this start, including every frame it refused and why: ``rejected``, ``truncated``,
+``oversized``, ``unknown``, ``malformed``, ``out_of_range``) every ``--stat-interval`` seconds,
+and runs until it is killed. Stopped with SIGTERM or Ctrl-C, it prints a last ``STAT`` line and
+a one-line report on stderr, and exits 0. Nothing it prints is needed for correctness: what it
+processed is in the store's ``processed`` table.
 
-With ``--zygote`` it is a fork server: it imports everything once, then for each ``START`` or
-``RESTART`` line on stdin forks a receiver process and prints ``PID pid``. The demo kills those
-with SIGKILL; each one opens the store and the socket itself, so a restart is a real process
-restart that costs milliseconds rather than an interpreter start.
+With ``--zygote`` it is a fork server (:mod:`ackproof.impl.nodeproc`): each ``START`` /
+``RESTART`` line on stdin forks one receiver process, which the demo kills with SIGKILL.
+``--kill-mid-commit`` / ``--kill-after-commit`` make the process SIGKILL itself at those points
+with the given probability per commit (:mod:`ackproof.impl.killpoints`; the crash soak).
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import signal
 import sys
-from contextlib import suppress
 
 import trio
 
 from ackproof.impl.events import Guarantee
-from ackproof.impl.nodes import open_receiver
+from ackproof.impl.killpoints import KillPointStore
+from ackproof.impl.nodeproc import Options, report, say, serve_forks, stat_line
+from ackproof.impl.nodes import ReceiverNode, open_receiver
 from ackproof.impl.sqlite_store import SQLiteStore
+from ackproof.impl.store import Store
 from ackproof.impl.trace import Tracer
 from ackproof.impl.udp import UDPTransport
 
@@ -43,6 +47,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--restarted", action="store_true")
     p.add_argument("--synchronous", choices=["OFF", "NORMAL", "FULL"], default="FULL")
     p.add_argument("--stat-interval", type=float, default=0.05)
+    p.add_argument("--kill-mid-commit", type=float, default=0.0, metavar="P")
+    p.add_argument("--kill-after-commit", type=float, default=0.0, metavar="P")
+    p.add_argument("--seed", default="0", help="seed of the kill points")
     p.add_argument(
         "--zygote",
         action="store_true",
@@ -51,61 +58,62 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _say(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+async def open_store(args: argparse.Namespace, incarnation: str) -> Store:
+    sqlite = await SQLiteStore.open(args.db, synchronous=args.synchronous)
+    if not (args.kill_mid_commit or args.kill_after_commit):
+        return sqlite
+    return KillPointStore(
+        sqlite,
+        seed=f"{args.seed}/{incarnation}",
+        mid_commit=args.kill_mid_commit,
+        after_commit=args.kill_after_commit,
+    )
 
 
-async def serve(args: argparse.Namespace) -> None:
+async def serve(args: argparse.Namespace, options: Options | None = None) -> None:
     guarantee = Guarantee(args.guarantee)
-    store = await SQLiteStore.open(args.db, synchronous=args.synchronous)
+    standalone = options is None
+    store = await open_store(args, (options or {}).get("incarnation", "0"))
     tracer = (
         None
         if args.trace is None
         else Tracer.open(args.trace, node="receiver", guarantee=guarantee)
     )
     transport = await UDPTransport.bind(port=args.port, peer_port=args.peer_port)
+    pid = os.getpid()
     async with open_receiver(
         guarantee, transport, store=store, max_buffer=0, tracer=tracer, restarted=args.restarted
     ) as node:
         await node.deliveries.aclose()  # the processed table is the application's record
-        pid = os.getpid()
-        _say(f"READY {pid}")
-        while True:
-            s = node.statistics()
-            _say(f"STAT {pid} {s.processed} {s.frames_sent} {s.durable_commits} {s.durable_writes}")
-            await trio.sleep(args.stat_interval)
+        say(f"READY {pid}")
+        if not standalone:
+            await stat_loop(pid, node, args.stat_interval)  # until SIGKILLed
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(stat_loop, pid, node, args.stat_interval)
+                async for _ in signals:
+                    break
+                nursery.cancel_scope.cancel()
+        final = node.statistics()
+    say(stat_line(pid, final))
+    print(report("receiver", final), file=sys.stderr)
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this process if the fork server dies (so nothing outlives the demo)."""
-    with suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-
-def zygote(args: argparse.Namespace) -> int:
-    """Fork one receiver process per START/RESTART line; the children are reaped by the kernel."""
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    for line in sys.stdin:
-        args.restarted = line.strip() == "RESTART"
-        pid = os.fork()
-        if pid == 0:  # the receiver process: opens its store and socket itself, after the fork
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            _die_with_parent()
-            try:
-                trio.run(serve, args)
-            finally:
-                os._exit(1)
-        _say(f"PID {pid}")
-    return 0
+async def stat_loop(pid: int, node: ReceiverNode, interval: float) -> None:
+    while True:
+        say(stat_line(pid, node.statistics()))
+        await trio.sleep(interval)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.zygote:
-        return zygote(args)
+
+        def run_node(restarted: bool, options: Options) -> None:
+            args.restarted = restarted
+            trio.run(serve, args, options)
+
+        return serve_forks(run_node)
     trio.run(serve, args)
     return 0
 

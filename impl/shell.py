@@ -15,9 +15,16 @@ Theory of operation
 * Frames leave through a queue drained by one writer task, in order and as many per transport
   call as have accumulated (the queue is bounded: a full queue stalls ``_main``). A frame is
   queued only after every write before it has committed.
-* Frames that fail to decode are dropped and counted by reason; they never reach the core.
+* Frames that fail to decode are dropped and counted by reason; they never reach the core. One
+  whose fields could be read (a well-formed frame with an id outside the id space) is also
+  traced as ``reject``. No frame, however bad, stops the node or touches its batch.
 * A crash is cancellation: everything not yet committed is gone; a new node on the same store
   recovers from ``store.load()`` via the core's ``Restart`` event.
+* Trace lines are written ahead of the frames they lead to: the tracer is flushed before a
+  batch's frames are queued, and again at the end of the batch. So a node killed at any
+  instruction has on file every ``submit``/``process`` line whose frame a peer could have seen;
+  what a kill can lose is only lines whose effects stayed inside the node (the committed but
+  unflushed window, which :mod:`ackproof.impl.trace` reconciles from the durable records).
 """
 
 from __future__ import annotations
@@ -81,13 +88,15 @@ class NodeStatistics:
     oversized: int
     unknown: int
     malformed: int
+    out_of_range: int
     send_failures: int
     durable_commits: int
     durable_writes: int
 
     @property
     def frames_rejected(self) -> int:
-        return self.truncated + self.oversized + self.unknown + self.malformed
+        """Frames dropped at the edge, whatever the reason (never passed to the core)."""
+        return self.truncated + self.oversized + self.unknown + self.malformed + self.out_of_range
 
 
 class Node:
@@ -138,6 +147,7 @@ class Node:
             self._tracer.emit(TraceEvent.RESTART)
             self._tracer.flush()
         await self._execute(self._core.handle(Restart(snapshot), trio.current_time()))
+        self._settle()  # a recovered outbox is in flight from the start: wait_all_acked sees it
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._receive_loop)
             nursery.start_soon(self._send_loop)
@@ -161,6 +171,11 @@ class Node:
                 frame = decode(raw)
             except FrameError as exc:
                 rejected[exc.kind] += 1
+                if self._tracer is not None and exc.msg is not None:
+                    self._tracer.emit(
+                        TraceEvent.REJECT, exc.msg, fields=exc.fields, reason=str(exc)
+                    )
+                    self._tracer.flush()
                 self._changed.unpark_all()
                 continue
             self._received += 1
@@ -230,6 +245,7 @@ class Node:
                     self._submitted += 1
                     if tracer is not None:
                         tracer.emit(TraceEvent.SUBMIT, msg)
+                    self._accepted(msg)
                 case Deliver(msg, payload):
                     self._processed += 1
                     if tracer is not None:
@@ -248,6 +264,8 @@ class Node:
                 case _:
                     assert_never(effect)
         if frames:
+            if tracer is not None:
+                tracer.flush()  # write-ahead: a line is on file before the frames it led to leave
             self._sent += len(frames)
             self._outgoing += frames
             self._outgoing_ready.set()
@@ -269,6 +287,9 @@ class Node:
 
     async def _deliver(self, delivery: Delivery) -> None:
         del delivery
+
+    def _accepted(self, msg: int) -> None:
+        """Called when a submission got its id (after its durable write, before its frame)."""
 
     def _settle(self) -> None:
         """Called after each batch's effects have all been carried out."""
@@ -299,6 +320,7 @@ class Node:
             oversized=rej[FrameErrorKind.OVERSIZED],
             unknown=rej[FrameErrorKind.UNKNOWN],
             malformed=rej[FrameErrorKind.MALFORMED],
+            out_of_range=rej[FrameErrorKind.OUT_OF_RANGE],
             send_failures=self._send_failures,
             durable_commits=store.commits,
             durable_writes=store.writes,

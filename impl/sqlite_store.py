@@ -66,6 +66,9 @@ class SQLiteStore:
         self._crash_after: int | None = None
         self._commits = 0
         self._writes = 0
+        #: Test hook: called in the worker thread with a commit's writes staged and not yet
+        #: committed (the crash soak SIGKILLs its own process there: a real mid-commit death).
+        self.before_commit: Callable[[], None] | None = None
 
     @classmethod
     async def open(cls, path: str | Path, *, synchronous: Synchronous = "FULL") -> SQLiteStore:
@@ -92,11 +95,14 @@ class SQLiteStore:
 
     async def commit(self, writes: Sequence[Write]) -> None:
         crash_after = self._crash_after
+        hook = self.before_commit
 
         def commit(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 _apply(conn, writes, crash_after)
+                if hook is not None:
+                    hook()
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise

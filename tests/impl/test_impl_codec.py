@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from ackproof.impl.codec import (
     MAX_BODY,
+    MAX_MSG_ID,
     MAX_PAYLOAD,
     VERSION,
     Frame,
@@ -21,8 +22,8 @@ from ackproof.impl.codec import (
 from ackproof.impl.errors import FrameError, FrameErrorKind, PeerError
 
 frames = st.one_of(
-    st.builds(Frame, st.just(FrameKind.DATA), st.integers(0, 2**64 - 1), st.binary(max_size=64)),
-    st.builds(Frame, st.just(FrameKind.ACK), st.integers(0, 2**64 - 1)),
+    st.builds(Frame, st.just(FrameKind.DATA), st.integers(0, MAX_MSG_ID), st.binary(max_size=64)),
+    st.builds(Frame, st.just(FrameKind.ACK), st.integers(0, MAX_MSG_ID)),
 )
 
 

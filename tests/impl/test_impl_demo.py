@@ -25,7 +25,8 @@ def _children_of(marker: str) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"receiver_proc" in cmdline and marker.encode() in cmdline:
+        node_proc = b"receiver_proc" in cmdline or b"sender_proc" in cmdline
+        if node_proc and marker.encode() in cmdline:
             pids.append(int(entry.name))
     return pids
 

@@ -72,3 +72,35 @@ def test_wrapper_is_deterministic_and_drops_duplicates_and_reorders_both_ways() 
         assert len(seq) > len(set(seq))  # something was duplicated
         assert seq != sorted(seq)  # something was reordered
     assert first != _run(4)
+
+
+def test_an_error_inside_the_wrapper_propagates_instead_of_being_swallowed() -> None:
+    """The closing ``await`` ran after cancelling the wrapper's own nursery: its Cancelled replaced
+    the block's exception and was then absorbed, so a timeout inside the block vanished (the demo
+    then died on ``UnboundLocalError: stats``)."""
+
+    async def main() -> None:
+        a, _b = memory_transport_pair()
+        async with open_faulty_transport(a, rates=RATES, seed=1):
+            with trio.fail_after(0.5):
+                await trio.sleep_forever()
+
+    with pytest.RaisesGroup(trio.TooSlowError, flatten_subgroups=True):
+        run_trio(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_sending_after_close_is_a_closed_link_not_a_crash() -> None:
+    """A node that outlives the wrapper sees a closed link (counted as a send failure), never
+    ``RuntimeError: Nursery is closed to new arrivals`` from a delayed copy."""
+
+    async def main() -> None:
+        a, _b = memory_transport_pair()
+        always_delay = FaultRates(reorder=1.0, max_delay=0.01)
+        async with open_faulty_transport(a, rates=always_delay, seed=1) as fa:
+            pass
+        with pytest.raises(trio.ClosedResourceError):
+            await fa.send_batch([encode(Frame(FrameKind.DATA, 1))])
+        with pytest.raises(trio.ClosedResourceError):
+            await fa.send(encode(Frame(FrameKind.DATA, 2)))
+
+    run_trio(main, clock=trio.testing.MockClock(autojump_threshold=0))

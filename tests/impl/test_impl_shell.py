@@ -277,3 +277,28 @@ def test_traces_follow_the_documented_schema() -> None:
     processed_ids = [int(str(o["msg"])) for o in r_lines if o["event"] == "process"]
     assert sorted(processed_ids) == list(range(30))  # exactly once, as the trace shows it
     assert all(o.get("guarantee") == "exactly-once" for o in s_lines + r_lines)
+
+
+def test_a_restarted_sender_is_not_all_acked_while_its_recovered_outbox_is_in_flight() -> None:
+    """Found by the crash soak: after a restart, ``wait_all_acked`` returned at once (the
+    in-flight count was only taken after the first batch), so a restarted sender with nothing
+    new to submit said DONE with its whole recovered outbox unacknowledged."""
+
+    async def main() -> None:
+        disk = MemoryDisk()
+        a, _b = memory_transport_pair()
+        async with open_sender(Guarantee.EXACTLY_ONCE, a, store=MemoryStore(disk)) as tx:
+            for i in range(3):
+                await tx.send(b"m%d" % i)
+            await tx.wait_statistics(lambda s: s.submitted == 3)
+        assert len(disk.outbox) == 3  # nothing was acked: all three are durable, unacked
+        a2, _b2 = memory_transport_pair()
+        async with open_sender(
+            Guarantee.EXACTLY_ONCE, a2, store=MemoryStore(disk), restarted=True
+        ) as tx2:
+            assert tx2.statistics().in_flight == 3
+            with trio.move_on_after(1) as waited:
+                await tx2.wait_all_acked()
+            assert waited.cancelled_caught, "wait_all_acked returned with 3 messages unacked"
+
+    run_trio(main, clock=mock_clock())
