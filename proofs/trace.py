@@ -151,7 +151,9 @@ def decode_step(system: System, number: int, action: Action, before: State, afte
             done.append(Done(e.kind, msg=int(evaluate(e.msg, before))))
     changes = []
     for sl in system.slots:
-        if sl.owner in system.nodes and before[sl.index] != after[sl.index]:
+        if (sl.owner in system.nodes or sl.owner == "shared") and before[sl.index] != after[
+            sl.index
+        ]:
             changes.append((sl.name, sl.show(before[sl.index]), sl.show(after[sl.index])))
     frame = action.frame
     if frame is None and action.position is not None and action.channel is not None:

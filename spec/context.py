@@ -339,15 +339,21 @@ class Ctx:
         if decl.durable:
             self._effect("write")
 
-    def send(self, frame: FrameExpr) -> None:
-        """Put ``frame`` on the network (to the node its kind names)."""
+    def send(self, frame: FrameExpr, *, to: str | None = None) -> None:
+        """Put ``frame`` on the network, to the node its kind names (``to``: which one,
+        when the kind goes to several)."""
         if not isinstance(frame, FrameExpr):
             raise SpecError(f"send() takes a frame such as DATA(msg=m), got {frame!r}")
-        if frame.kind.src != self._node.name:
-            raise SpecError(
-                f"frame {frame.kind.name} is sent by {frame.kind.src}, not {self._node.name}"
-            )
-        channel = self._low.channel(frame.kind)
+        kind, me = frame.kind, self._node.name
+        if me not in kind.srcs:
+            raise SpecError(f"frame {kind.name} is sent by {', '.join(kind.srcs)}, not {me}")
+        if to is None:
+            if len(kind.dsts) != 1:
+                raise SpecError(f"frame {kind.name} goes to {', '.join(kind.dsts)}: say to=...")
+            to = kind.dsts[0]
+        if to not in kind.dsts:
+            raise SpecError(f"frame {kind.name} goes to {', '.join(kind.dsts)}, not to {to!r}")
+        channel = self._low.channel(me, to)
         self._effect(
             "send", channel=channel.name, frame=frame.kind.name, fields=tuple(frame.values.items())
         )
@@ -374,10 +380,12 @@ class Ctx:
 
 # -- lowering -------------------------------------------------------------------------------
 class FrameView:
-    """The fields of a received frame, each a constant (ghost fields marked ghost)."""
+    """The fields of a received frame, each a constant (ghost fields marked ghost), and
+    ``source``: the name of the node that sent it."""
 
-    def __init__(self, kind: FrameKind, g: FrameValue) -> None:
+    def __init__(self, kind: FrameKind, g: FrameValue, source: str) -> None:
         self._kind = kind
+        self.source = source
         self._values: dict[str, Expr] = {}
         types = dict(kind.fields)
         for name, v in g.fields:

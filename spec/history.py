@@ -101,9 +101,21 @@ class History:
     #: Per message, a submit call cut short by a crash that the producer will retry
     #: (allocated only when the protocol's producer retries, ``on_submit(retry=True)``).
     interrupted: list[int]
+    #: Per message, the id its producer submits just before it (``None``: its first).
+    prev: list[int | None]
 
     @classmethod
-    def allocate(cls, layout: Layout, messages: int, *, retry: bool = False) -> History:
+    def allocate(
+        cls,
+        layout: Layout,
+        messages: int,
+        *,
+        retry: bool = False,
+        prev: Sequence[int | None] | None = None,
+    ) -> History:
+        """The history slots; ``prev[m]``: the id its producer submits just before ``m``
+        (default: ``m - 1``, one producer)."""
+
         def row(name: str, sort: str, hi: int) -> list[int]:
             init: bool | int = False if sort == "bool" else 0
             return [
@@ -116,7 +128,10 @@ class History:
         acked = row("acked", "bool", 1)
         order = layout.add("order_broken", sort="bool", lo=0, hi=1, init=False, owner="history")
         interrupted = row("interrupted", "bool", 1) if retry else []
-        return cls(messages, submitted, processed, acked, order, interrupted)
+        order_of = (
+            list(prev) if prev is not None else [m - 1 if m else None for m in range(messages)]
+        )
+        return cls(messages, submitted, processed, acked, order, interrupted, order_of)
 
     def slots(self) -> HistorySlots:
         return HistorySlots(
@@ -130,10 +145,11 @@ class History:
     def can_submit(self, env: Env, m: int) -> Expr:
         """Submission happens in id order, each id once; a producer that retries finishes
         (retries) the previous call before it submits the next message."""
-        prev = env.read(self.submitted[m - 1]) if m > 0 else TRUE
-        if self.interrupted and m > 0:
-            prev = and_(prev, not_(env.read(self.interrupted[m - 1])))
-        return and_(not_(env.read(self.submitted[m])), prev)
+        k = self.prev[m]
+        before = TRUE if k is None else env.read(self.submitted[k])
+        if self.interrupted and k is not None:
+            before = and_(before, not_(env.read(self.interrupted[k])))
+        return and_(not_(env.read(self.submitted[m])), before)
 
     def can_retry(self, env: Env, m: int) -> Expr:
         """The producer calls submit again for ``m``: its previous call was cut short."""

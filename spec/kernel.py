@@ -29,7 +29,7 @@ a handler may branch in Python on a value read from state; the expressions refus
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, overload
 
@@ -49,6 +49,7 @@ _RESERVED = frozenset(
 )
 
 Handler = Callable[..., None]
+IdSet = Collection[int] | Callable[[int], bool]
 HoldsFn = Callable[["Ctx", Expr], ExprLike]
 
 
@@ -61,6 +62,8 @@ class VarDecl:
     init: Value
     slots: list[int] = field(default_factory=list)
     length_slot: int | None = None
+    #: Declared with ``p.shared``: one durable store several co-located nodes use.
+    shared: bool = False
 
 
 @dataclass
@@ -86,6 +89,9 @@ class Node:
         #: it gives up (the message stays submitted; what the handler did before the
         #: crash is all the protocol has); ``True`` — it calls again with the same id.
         self.submit_retry = False
+        #: Which message ids this producer submits (``None``: all of them; required when
+        #: several nodes handle submit).
+        self.submit_ids: Callable[[int], bool] | None = None
         self.timers: list[TimerDecl] = []
         self.restart: Handler | None = None
         self.connect: Handler | None = None
@@ -129,17 +135,24 @@ class Node:
                 raise e.located(**where) from None
         self.vars[name] = VarDecl(name, type, durable, ghost, value)
 
+    def _adopt(self, decl: VarDecl) -> None:
+        if decl.name in self.vars:
+            raise SpecError(
+                "declared twice", protocol=self.builder.name, field=f"{self.name}.{decl.name}"
+            )
+        self.vars[decl.name] = decl
+
     # -- handler registration ----------------------------------------------------------
     @overload
     def on_submit(self, fn: Handler, /) -> Handler: ...
 
     @overload
     def on_submit(
-        self, fn: None = None, /, *, retry: bool = ...
+        self, fn: None = None, /, *, retry: bool = ..., ids: IdSet | None = ...
     ) -> Callable[[Handler], Handler]: ...
 
     def on_submit(
-        self, fn: Handler | None = None, /, *, retry: bool = False
+        self, fn: Handler | None = None, /, *, retry: bool = False, ids: IdSet | None = None
     ) -> Handler | Callable[[Handler], Handler]:
         """The producer hands message ``m`` to this node: ``@node.on_submit`` or
         ``@node.on_submit(retry=True)``.
@@ -148,7 +161,12 @@ class Node:
         between any two effects of the handler (unless they share ``atomic()``); then,
         by default, the producer gives up on the call (it never learnt whether the
         message was taken), and with ``retry=True`` it calls again with the same id
-        after the restart, before submitting anything else."""
+        after the restart, before submitting anything else.
+
+        Several nodes may handle submit (several producers): each then says which
+        message ids it submits with ``ids=`` — a collection of ints, or a function of the
+        id (``ids=lambda m: m % 2 == 0``) — and every id belongs to exactly one of them.
+        Each producer submits its own ids in order."""
         if not isinstance(retry, bool):
             raise SpecError(
                 f"on_submit(retry=...) takes True or False, got {retry!r}",
@@ -163,6 +181,8 @@ class Node:
                 )
             self.submit = f
             self.submit_retry = retry
+            if ids is not None:
+                self.submit_ids = _id_set(ids, self.builder.name, self.name)
             return f
 
         return register if fn is None else register(fn)
@@ -170,9 +190,9 @@ class Node:
     def on(self, kind: FrameKind) -> Callable[[Handler], Handler]:
         if not isinstance(kind, FrameKind):
             raise SpecError(f"on() takes a frame kind, got {kind!r}", protocol=self.builder.name)
-        if kind.dst != self.name:
+        if self.name not in kind.dsts:
             raise SpecError(
-                f"frame {kind.name} goes to {kind.dst}, not to {self.name}",
+                f"frame {kind.name} goes to {', '.join(kind.dsts)}, not to {self.name}",
                 protocol=self.builder.name,
             )
 
@@ -256,17 +276,39 @@ class Builder:
     def receiver(self) -> Node:
         return self.node("receiver")
 
+    def shared(
+        self,
+        name: str,
+        type: FieldType,
+        *,
+        nodes: Sequence[Node],
+        init: Value | Expr | None = None,
+    ) -> None:
+        """Durable state that several co-located nodes share (one database, several
+        processes: a service and its outbox relay).  Each node in ``nodes`` reads and
+        writes it as its own field ``name``; a crash of one of them leaves it as it is."""
+        if not nodes or not all(isinstance(n, Node) for n in nodes):
+            raise SpecError(f"shared({name!r}) needs the nodes that use it", protocol=self.name)
+        scratch = Node(self, "shared")
+        scratch.var(name, type, init=init, durable=True)
+        decl = scratch.vars[name]
+        decl.shared = True
+        for n in nodes:
+            n._adopt(decl)
+
     def frame(
         self,
         name: str,
-        src: Node,
-        dst: Node,
+        src: Node | Sequence[Node],
+        dst: Node | Sequence[Node],
         *,
         carries: str | None = None,
         ghost: Sequence[str] = (),
         **fields: Scalar,
     ) -> FrameKind:
-        """Declare a frame kind sent from ``src`` to ``dst``.
+        """Declare a frame kind sent from ``src`` to ``dst`` — each a node, or a list of
+        nodes (several senders of one kind: a handler's ``f.source`` names the sender;
+        several receivers: ``ctx.send(F(...), to=node_name)`` picks one).
 
         ``carries`` names the field holding the id of the message this frame is a copy of;
         ``ghost`` lists fields the real protocol would not put on the wire (a logical
@@ -288,7 +330,11 @@ class Builder:
                 raise SpecError(
                     f"frame {name}: ghost field {g!r} is not one of its fields", protocol=self.name
                 )
-        kind = FrameKind(name, src.name, dst.name, tuple(fields.items()), carries, frozenset(ghost))
+        srcs = _nodes(src, "source", name, self.name)
+        dsts = _nodes(dst, "destination", name, self.name)
+        if "source" in fields:
+            raise SpecError(f"frame {name}: 'source' names the sender; call the field otherwise")
+        kind = FrameKind(name, srcs, dsts, tuple(fields.items()), carries, frozenset(ghost))
         self.kinds[name] = kind
         return kind
 
@@ -333,6 +379,33 @@ def protocol(
         return ProtocolDef(name, fn, props, faults, messages, doc)
 
     return wrap
+
+
+def _nodes(x: object, what: str, frame: str, protocol: str) -> tuple[str, ...]:
+    items = [x] if isinstance(x, Node) else list(x) if isinstance(x, list | tuple) else None
+    if not items or not all(isinstance(n, Node) for n in items):
+        raise SpecError(
+            f"frame {frame}: the {what} is a node or a list of nodes, got {x!r}", protocol=protocol
+        )
+    names = tuple(n.name for n in items if isinstance(n, Node))
+    if len(set(names)) != len(names):
+        raise SpecError(f"frame {frame}: a {what} is named twice", protocol=protocol)
+    return names
+
+
+def _id_set(ids: object, protocol: str, node: str) -> Callable[[int], bool]:
+    if callable(ids):
+        fn = ids
+        return lambda m: bool(fn(m))
+    if isinstance(ids, Collection) and not isinstance(ids, str | bytes):
+        members = set(ids)
+        if all(isinstance(m, int) and not isinstance(m, bool) for m in members):
+            return members.__contains__
+    raise SpecError(
+        f"on_submit(ids=...) takes message ids (ints) or a function of the id, got {ids!r}",
+        protocol=protocol,
+        action=node,
+    )
 
 
 def _declared_init(t: Scalar, init: object) -> Value:

@@ -20,7 +20,7 @@ from .expr import TRUE, Expr, Value, and_, any_, const, lift, not_, render
 from .faults import Faults
 from .history import History
 from .kernel import Builder, Handler, HoldsFn, Node, ProtocolDef, VarDecl, init_value
-from .network import Channel, FrameKind
+from .network import Channel
 from .system import Action, ActionKind, Effect, System
 from .types import Array, Bag, Int, Scalar
 from .wiring import Wiring
@@ -41,8 +41,8 @@ class Lowering:
             return e.located(protocol=self.pdef.name, action=action)
         return SpecError(f"{type(e).__name__}: {e}", protocol=self.pdef.name, action=action)
 
-    def channel(self, kind: FrameKind) -> Channel:
-        return self.channels[(kind.src, kind.dst)]
+    def channel(self, src: str, dst: str) -> Channel:
+        return self.channels[(src, dst)]
 
     # -- allocation ---------------------------------------------------------------------------
     def run(self) -> System:
@@ -56,19 +56,20 @@ class Lowering:
         for c in self.faults.crash:
             if c != "*" and c not in b.nodes:
                 raise SpecError(f"fault model crashes unknown node {c!r}", protocol=b.name)
-        submitters = [n for n in b.nodes.values() if n.submit is not None]
-        if len(submitters) != 1:
-            raise SpecError(
-                f"exactly one node must handle submit (@node.on_submit); found {len(submitters)}",
-                protocol=b.name,
-            )
-        self.history = History.allocate(self.layout, b.messages, retry=submitters[0].submit_retry)
+        self.producers = self._producers()
+        prev: list[int | None] = []
+        for m, node in enumerate(self.producers):
+            earlier = [k for k in range(m) if self.producers[k] is node]
+            prev.append(earlier[-1] if earlier else None)
+        retry = any(n.submit_retry for n in self.producers)
+        self.history = History.allocate(self.layout, b.messages, retry=retry, prev=prev)
         for node in b.nodes.values():
             self._alloc_node(node)
         self.wiring.allocate(list(b.kinds.values()))
         self.channels = self.wiring.channels
         self.leaves = self.layout.leaves()
-        self._lower_submit(submitters[0])
+        for node in dict.fromkeys(self.producers):
+            self._lower_submit(node)
         for node in b.nodes.values():
             self._lower_frames(node)
             self._lower_timers(node)
@@ -102,19 +103,50 @@ class Lowering:
             description=self.pdef.description,
         )
 
+    def _producers(self) -> list[Node]:
+        """The node that submits each message id."""
+        b = self.builder
+        submitters = [n for n in b.nodes.values() if n.submit is not None]
+        if not submitters:
+            raise SpecError("no node handles submit (@node.on_submit)", protocol=b.name)
+        if len(submitters) == 1 and submitters[0].submit_ids is None:
+            return [submitters[0]] * b.messages
+        out: list[Node] = []
+        for m in range(b.messages):
+            owners = [n for n in submitters if n.submit_ids is not None and n.submit_ids(m)]
+            unsaid = [n.name for n in submitters if n.submit_ids is None]
+            if unsaid:
+                raise SpecError(
+                    f"several nodes handle submit: each says which ids it submits with "
+                    f"on_submit(ids=...); {', '.join(unsaid)} does not",
+                    protocol=b.name,
+                )
+            if len(owners) != 1:
+                who = " and ".join(n.name for n in owners) or "no producer"
+                raise SpecError(
+                    f"message {m} is submitted by {who}; it needs exactly one", protocol=b.name
+                )
+            out.append(owners[0])
+        return out
+
     def _alloc_node(self, node: Node) -> None:
         for decl in node.vars.values():
-            base = f"{node.name}.{decl.name}"
+            if decl.shared and (decl.slots or decl.length_slot is not None):
+                continue  # one store, allocated once
+            base = f"shared.{decl.name}" if decl.shared else f"{node.name}.{decl.name}"
+            owner = "shared" if decl.shared else node.name
             t = decl.type
 
-            def add(name: str, s: Scalar, init: Value, *, d: VarDecl = decl) -> int:
+            def add(
+                name: str, s: Scalar, init: Value, *, d: VarDecl = decl, owner: str = owner
+            ) -> int:
                 return self.layout.add(
                     name,
                     sort=s.sort,
                     lo=s.lo,
                     hi=s.hi,
                     init=init,
-                    owner=node.name,
+                    owner=owner,
                     durable=d.durable,
                     ghost=d.ghost,
                     enum=s.enum,
@@ -267,9 +299,10 @@ class Lowering:
             calls.append(("producer retries submit", history.can_retry))
 
         def cut_short(m: int) -> Callable[[Env], None]:
-            return lambda env: history.submit(env, m, cut_short=True)
+            return lambda env: history.submit(env, m, cut_short=node.submit_retry)
 
-        for m in range(self.builder.messages):
+        mine = [m for m in range(self.builder.messages) if self.producers[m] is node]
+        for m in mine:
             for what, enabled in calls:
                 env = Env.fresh(self.layout, self.leaves)
                 env.require(enabled(env, m))
@@ -302,8 +335,8 @@ class Lowering:
                 env = Env.fresh(self.layout, self.leaves)
                 take(env)
                 kind = self.builder.kinds[g.kind]
-                view = FrameView(kind, g)
-                label = f"{node.name} <- {g}"
+                view = FrameView(kind, g, src)
+                label = f"{node.name} <- {g}" + (f" from {src}" if len(kind.srcs) > 1 else "")
                 self._handler_actions(
                     node,
                     fn,
@@ -316,7 +349,6 @@ class Lowering:
                     handler=g.kind,
                     frame=g,
                 )
-            del src
 
     def _lower_timers(self, node: Node) -> None:
         for t in node.timers:

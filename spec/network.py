@@ -33,8 +33,9 @@ class FrameKind:
     """A declared kind of frame, e.g. ``DATA(msg, seq)`` from sender to receiver."""
 
     name: str
-    src: str
-    dst: str
+    #: The nodes that send it, and those it goes to.
+    srcs: tuple[str, ...]
+    dsts: tuple[str, ...]
     fields: tuple[tuple[str, Scalar], ...]
     #: The field holding the logical message id this frame carries a copy of, if any.
     carries: str | None

@@ -63,7 +63,13 @@ class Wiring:
         low, faults = self.low, self.faults
         pairs: dict[tuple[str, str], list[FrameKind]] = {}
         for k in kinds:
-            pairs.setdefault((k.src, k.dst), []).append(k)
+            for src in k.srcs:
+                for dst in k.dsts:
+                    if src == dst:
+                        raise SpecError(
+                            f"frame {k.name} goes from {src} to itself", protocol=low.pdef.name
+                        )
+                    pairs.setdefault((src, dst), []).append(k)
         conns: dict[frozenset[str], tuple[str, Connection]] = {}
         for name, spec in dict(faults.links).items():
             a, b, _ = link_key(name)
