@@ -19,19 +19,22 @@ from .faults import Faults, parse_faults
 from .history import GUARANTEE_STATEMENTS, GUARANTEES, PROPERTIES
 from .interp import compile_system
 from .kernel import Builder, Ctx, FrameView, Node, ProtocolDef, protocol
+from .links import Connection, Link
 from .network import FrameKind
 from .system import Action, Property, Slot, System
-from .types import Array, Bag, Bool, Enum, Int, Queue, Scalar
+from .types import Age, Array, Bag, Bool, Enum, Int, Queue, Scalar
 
 __all__ = [
     "GUARANTEES",
     "GUARANTEE_STATEMENTS",
     "PROPERTIES",
     "Action",
+    "Age",
     "Array",
     "Bag",
     "Bool",
     "Builder",
+    "Connection",
     "Ctx",
     "Enum",
     "Exploration",
@@ -40,6 +43,7 @@ __all__ = [
     "FrameKind",
     "FrameView",
     "Int",
+    "Link",
     "Node",
     "Path",
     "Property",

@@ -40,6 +40,7 @@ class Layout:
         ghost: bool = False,
         enum: str | None = None,
         members: tuple[str, ...] = (),
+        ticks: bool = False,
     ) -> int:
         i = len(self.slots)
         assert sort in ("bool", "int")
@@ -56,6 +57,7 @@ class Layout:
                 ghost=ghost,
                 enum=enum,
                 members=members,
+                ticks=ticks,
             )
         )
         return i

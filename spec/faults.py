@@ -33,6 +33,9 @@ class Faults:
     links: Mapping[str, LinkSpec] | tuple[tuple[str, LinkSpec], ...] = ()
     #: Per node, a crash budget of its own (the node may crash; at most that many times).
     crash_budgets: Mapping[str, int] | tuple[tuple[str, int], ...] = ()
+    #: A logical clock bound: every channel delivers or loses a frame within this many
+    #: ticks (``None``: no bound — a frame may stay in flight forever).
+    within: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_losses", "max_duplicates", "max_crashes"):
@@ -43,6 +46,10 @@ class Faults:
                 )
         if not isinstance(self.capacity, int) or self.capacity < 1:
             raise SpecError(f"channel capacity must be a positive int, got {self.capacity!r}")
+        if self.within is not None and (
+            not isinstance(self.within, int) or isinstance(self.within, bool) or self.within < 1
+        ):
+            raise SpecError(f"Faults(within=...) takes a positive int or None, got {self.within!r}")
         links = dict(self.links)
         for name, spec in links.items():
             link_key(name)

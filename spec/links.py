@@ -33,7 +33,7 @@ def _budget(name: str, v: object) -> None:
 
 def _capacity(v: object) -> None:
     if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-        raise SpecError(f"capacity must be a positive int or None, got {v!r}")
+        raise SpecError(f"capacity and within take a positive int or None, got {v!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,8 @@ class Link:
     capacity: int | None = None
     max_losses: int | None = None
     max_duplicates: int | None = None
+    #: Delivered or lost within this many ticks (overrides the model's ``within``).
+    within: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("loss", "duplicate", "reorder"):
@@ -55,6 +57,7 @@ class Link:
         _budget("Link(max_losses=...)", self.max_losses)
         _budget("Link(max_duplicates=...)", self.max_duplicates)
         _capacity(self.capacity)
+        _capacity(self.within)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +66,13 @@ class Connection:
 
     capacity: int | None = None
     max_drops: int | None = None
+    #: Delivered (or dropped) within this many ticks.
+    within: int | None = None
 
     def __post_init__(self) -> None:
         _budget("Connection(max_drops=...)", self.max_drops)
         _capacity(self.capacity)
+        _capacity(self.within)
 
 
 LinkSpec = Link | Connection

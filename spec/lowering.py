@@ -151,6 +151,7 @@ class Lowering:
                     ghost=d.ghost,
                     enum=s.enum,
                     members=s.members,
+                    ticks=s.ticks,
                 )
 
             if isinstance(t, Scalar):
@@ -324,7 +325,7 @@ class Lowering:
         for (src, dst), ch in self.channels.items():
             if dst != node.name:
                 continue
-            for g, take in ch.takes():
+            for g, age, take in ch.takes():
                 fn = node.frame_handlers.get(g.kind)
                 if fn is None:
                     raise SpecError(
@@ -337,6 +338,8 @@ class Lowering:
                 kind = self.builder.kinds[g.kind]
                 view = FrameView(kind, g, src)
                 label = f"{node.name} <- {g}" + (f" from {src}" if len(kind.srcs) > 1 else "")
+                if age is not None:
+                    label += f" (sent {age} tick{'s' if age != 1 else ''} ago)"
                 self._handler_actions(
                     node,
                     fn,

@@ -20,12 +20,16 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from .env import Env, Layout
 from .errors import SpecError
 from .expr import FALSE, TRUE, Expr, add, and_, any_, const, eq, ite, le, lt, max_, min_, or_
 from .system import ChannelInfo, FrameValue
 from .types import Scalar
+
+#: One way the network can lose or duplicate a frame: (frame, FIFO position, age, apply).
+Move: TypeAlias = tuple[FrameValue | None, int | None, int | None, Callable[[Env], None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,7 @@ class Channel:
         ordered: bool,
         capacity: int,
         layout: Layout,
+        within: int | None = None,
     ) -> None:
         self.src = src
         self.dst = dst
@@ -107,12 +112,24 @@ class Channel:
         self.number = {f: i for i, f in enumerate(self.frames)}
         #: For a direction of a connection: the slot saying the connection is up.
         self.up: int | None = None
+        #: A timed channel delivers or loses each frame within this many ticks.
+        self.within = within
+        self.ages = 1 if within is None else within + 1
         owner = f"net:{self.name}"
         self.length_slot: int | None = None
+        self.age_slots: list[int] = []
         if not ordered:
             self.slots = [
-                layout.add(f"{self.name}#{f}", sort="int", lo=0, hi=capacity, init=0, owner=owner)
+                layout.add(
+                    f"{self.name}#{f}" + ("" if within is None else f"@{a}"),
+                    sort="int",
+                    lo=0,
+                    hi=capacity,
+                    init=0,
+                    owner=owner,
+                )
                 for f in self.frames
+                for a in range(self.ages)
             ]
         else:
             top = len(self.frames) - 1
@@ -123,6 +140,17 @@ class Channel:
             self.length_slot = layout.add(
                 f"{self.name}.len", sort="int", lo=0, hi=capacity, init=0, owner=owner
             )
+            if within is not None:
+                self.age_slots = [
+                    layout.add(
+                        f"{self.name}.age[{i}]", sort="int", lo=0, hi=within, init=0, owner=owner
+                    )
+                    for i in range(capacity)
+                ]
+
+    def cell(self, i: int, age: int = 0) -> int:
+        """The count slot of frame ``i`` at ``age`` (an unordered channel)."""
+        return self.slots[i * self.ages + age]
 
     def info(self) -> ChannelInfo:
         return ChannelInfo(
@@ -134,6 +162,7 @@ class Channel:
             frames=tuple(self.frames),
             slots=tuple(self.slots),
             length_slot=self.length_slot,
+            ages=self.ages,
         )
 
     # -- helpers ---------------------------------------------------------------------------
@@ -184,7 +213,8 @@ class Channel:
     def _put(self, env: Env, frame: FrameExpr) -> None:
         env.require(lt(self._size(env), self.capacity), room=True)
         if not self.ordered:
-            for g, s in zip(self.frames, self.slots, strict=True):
+            for i, g in enumerate(self.frames):
+                s = self.cell(i, 0)
                 m = self._match(frame, g)
                 if m is FALSE:
                     continue
@@ -197,11 +227,13 @@ class Channel:
         n = env.read(self.length_slot)
         num = self._number(frame)
         env.store(self.slots, 0, n, num, what=self.name, trusted=True)
+        if self.age_slots:
+            env.store(self.age_slots, 0, n, const(0), what=self.name, trusted=True)
         env.write(self.length_slot, min_(add(n, 1), self.capacity), what=self.name, trusted=True)
 
     def clear(self, env: Env) -> None:
         """Every frame in flight is lost (a connection dropped)."""
-        for s in self.slots:
+        for s in [*self.slots, *self.age_slots]:
             env.write(s, const(0), what=self.name, trusted=True)
         if self.length_slot is not None:
             env.write(self.length_slot, const(0), what=self.name, trusted=True)
@@ -209,19 +241,44 @@ class Channel:
     def empty(self, env: Env) -> Expr:
         return eq(self._size(env), 0)
 
-    # -- environment actions: each returns (label, frame, position, apply) -------------------
-    def takes(self) -> list[tuple[FrameValue, Callable[[Env], None]]]:
-        """Per ground frame: remove it for delivery (bag: any copy; FIFO: the head)."""
-        out: list[tuple[FrameValue, Callable[[Env], None]]] = []
+    def tick(self, env: Env) -> None:
+        """A tick of the clock: every frame in flight ages by one.  A timed channel does
+        not let time pass while a frame is as old as its bound: it is delivered or lost
+        first."""
+        if self.within is None:
+            return
+        if not self.ordered:
+            for i in range(len(self.frames)):
+                env.require(eq(env.read(self.cell(i, self.within)), 0))
+                olds = [env.read(self.cell(i, a)) for a in range(self.ages)]
+                env.write(self.cell(i, 0), const(0), what=self.name, trusted=True)
+                for a in range(1, self.ages):
+                    env.write(self.cell(i, a), olds[a - 1], what=self.name, trusted=True)
+            return
+        assert self.length_slot is not None
+        n = env.read(self.length_slot)
+        for p, s in enumerate(self.age_slots):
+            age = env.read(s)
+            env.require(or_(le(n, p), lt(age, self.within)))
+            env.write(
+                s, ite(lt(p, n), min_(add(age, 1), self.within), age), what=self.name, trusted=True
+            )
+
+    # -- environment actions ---------------------------------------------------------------
+    def takes(self) -> list[tuple[FrameValue, int | None, Callable[[Env], None]]]:
+        """Per ground frame (and age, on a timed unordered channel): remove it for
+        delivery (unordered: any copy; FIFO: the head)."""
+        out: list[tuple[FrameValue, int | None, Callable[[Env], None]]] = []
         for i, g in enumerate(self.frames):
-            if not self.ordered:
-                out.append((g, self._bag_remove(i)))
-            else:
-                out.append((g, self._fifo_take_head(i)))
+            if self.ordered:
+                out.append((g, None, self._fifo_take_head(i)))
+                continue
+            for a in range(self.ages):
+                out.append((g, a if self.within is not None else None, self._bag_remove(i, a)))
         return out
 
-    def _bag_remove(self, i: int) -> Callable[[Env], None]:
-        s = self.slots[i]
+    def _bag_remove(self, i: int, age: int = 0) -> Callable[[Env], None]:
+        s = self.cell(i, age)
 
         def apply(env: Env) -> None:
             c = env.read(s)
@@ -241,17 +298,26 @@ class Channel:
 
     def _fifo_remove_at(self, env: Env, pos: int) -> None:
         assert self.length_slot is not None
-        vals = [env.read(s) for s in self.slots]
-        for j in range(pos, self.capacity):
-            nxt = vals[j + 1] if j + 1 < self.capacity else const(0)
-            env.write(self.slots[j], nxt, what=self.name, trusted=True)
+        for slots in (self.slots, self.age_slots):
+            vals = [env.read(s) for s in slots]
+            for j in range(pos, len(slots)):
+                nxt = vals[j + 1] if j + 1 < len(slots) else const(0)
+                env.write(slots[j], nxt, what=self.name, trusted=True)
         n = env.read(self.length_slot)
         env.write(self.length_slot, max_(n - 1, 0), what=self.name, trusted=True)
 
-    def losses(self) -> list[tuple[FrameValue | None, int | None, Callable[[Env], None]]]:
+    def losses(self) -> list[Move]:
+        """(frame, position, age, apply) per way to lose one frame."""
         if not self.ordered:
-            return [(g, None, self._bag_remove(i)) for i, g in enumerate(self.frames)]
-        return [(None, p, self._fifo_lose(p)) for p in range(self.capacity)]
+            return [
+                (g, None, self._age(a), self._bag_remove(i, a))
+                for i, g in enumerate(self.frames)
+                for a in range(self.ages)
+            ]
+        return [(None, p, None, self._fifo_lose(p)) for p in range(self.capacity)]
+
+    def _age(self, a: int) -> int | None:
+        return None if self.within is None else a
 
     def _fifo_lose(self, pos: int) -> Callable[[Env], None]:
         def apply(env: Env) -> None:
@@ -261,13 +327,19 @@ class Channel:
 
         return apply
 
-    def duplications(self) -> list[tuple[FrameValue | None, int | None, Callable[[Env], None]]]:
+    def duplications(self) -> list[Move]:
+        """(frame, position, age, apply) per way to duplicate one frame (a copy keeps the
+        original's age: it was sent at the same time)."""
         if not self.ordered:
-            return [(g, None, self._bag_dup(i)) for i, g in enumerate(self.frames)]
-        return [(None, p, self._fifo_dup(p)) for p in range(self.capacity - 1)]
+            return [
+                (g, None, self._age(a), self._bag_dup(i, a))
+                for i, g in enumerate(self.frames)
+                for a in range(self.ages)
+            ]
+        return [(None, p, None, self._fifo_dup(p)) for p in range(self.capacity - 1)]
 
-    def _bag_dup(self, i: int) -> Callable[[Env], None]:
-        s = self.slots[i]
+    def _bag_dup(self, i: int, age: int = 0) -> Callable[[Env], None]:
+        s = self.cell(i, age)
 
         def apply(env: Env) -> None:
             c = env.read(s)
@@ -283,9 +355,10 @@ class Channel:
             n = env.read(self.length_slot)
             env.require(lt(pos, n))
             env.require(lt(n, self.capacity))
-            vals = [env.read(s) for s in self.slots]
-            for j in range(pos + 1, self.capacity):
-                env.write(self.slots[j], vals[j - 1], what=self.name, trusted=True)
+            for slots in (self.slots, self.age_slots):
+                vals = [env.read(s) for s in slots]
+                for j in range(pos + 1, len(slots)):
+                    env.write(slots[j], vals[j - 1], what=self.name, trusted=True)
             env.write(self.length_slot, min_(n + 1, self.capacity), what=self.name, trusted=True)
 
         return apply
@@ -306,7 +379,7 @@ class Channel:
         if not nums:
             return FALSE
         if not self.ordered:
-            return any_(lt(0, env.read(self.slots[i])) for i in nums)
+            return any_(lt(0, env.read(self.cell(i, a))) for i in nums for a in range(self.ages))
         assert self.length_slot is not None
         n = env.read(self.length_slot)
         return any_(

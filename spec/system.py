@@ -21,7 +21,16 @@ from .faults import Faults
 
 #: ``meta``: a step of a derived system (:mod:`ackproof.spec.lasso`), not of the protocol.
 ActionKind: TypeAlias = Literal[
-    "submit", "deliver", "timer", "crash", "lose", "duplicate", "drop", "connect", "meta"
+    "submit",
+    "deliver",
+    "timer",
+    "crash",
+    "lose",
+    "duplicate",
+    "drop",
+    "connect",
+    "tick",
+    "meta",
 ]
 State: TypeAlias = tuple[Value, ...]
 
@@ -42,6 +51,8 @@ class Slot:
     ghost: bool = False
     enum: str | None = None
     members: tuple[str, ...] = ()
+    #: The clock adds one at every tick (an ``Age`` field), up to ``hi``.
+    ticks: bool = False
 
     def show(self, v: Value) -> str:
         if self.sort == "bool":
@@ -77,16 +88,19 @@ class ChannelInfo:
     ordered: bool
     capacity: int
     frames: tuple[FrameValue, ...]
-    #: Bag: one count slot per frame.  FIFO: ``capacity`` position slots holding frame
-    #: numbers, then ``length_slot``.
+    #: Bag: one count slot per frame and age (``ages`` of them per frame).  FIFO:
+    #: ``capacity`` position slots holding frame numbers, then ``length_slot``.
     slots: tuple[int, ...]
     length_slot: int | None = None
+    #: Ages a frame in flight can have (a timed channel: its delivery bound + 1).
+    ages: int = 1
 
     def contents(self, state: Sequence[Value]) -> list[FrameValue]:
         if not self.ordered:
             out: list[FrameValue] = []
-            for f, s in zip(self.frames, self.slots, strict=True):
-                out.extend([f] * int(state[s]))
+            for i, f in enumerate(self.frames):
+                cells = self.slots[i * self.ages : (i + 1) * self.ages]
+                out.extend([f] * sum(int(state[s]) for s in cells))
             return out
         assert self.length_slot is not None
         n = int(state[self.length_slot])
@@ -232,7 +246,7 @@ class System:
         return tuple(
             a
             for a in self.actions
-            if a.kind in ("submit", "deliver", "timer", "connect") and a.crash_after is None
+            if a.kind in ("submit", "deliver", "timer", "connect", "tick") and a.crash_after is None
         )
 
     def ill_formed(self) -> Expr | None:

@@ -23,6 +23,8 @@ class Scalar:
     hi: int
     enum: str | None = None
     members: tuple[str, ...] = ()
+    #: An :func:`Age`: the clock adds one to it at every tick (up to ``hi``).
+    ticks: bool = False
 
     def values(self) -> list[Value]:
         if self.sort == "bool":
@@ -32,6 +34,8 @@ class Scalar:
     def describe(self) -> str:
         if self.sort == "bool":
             return "Bool"
+        if self.ticks:
+            return f"Age[..{self.hi}]"
         if self.enum is not None:
             return f"{self.enum}{{{', '.join(self.members)}}}"
         return f"Int[{self.lo}..{self.hi}]"
@@ -60,6 +64,8 @@ class Scalar:
         return const(v)
 
     def default(self) -> Value:
+        if self.ticks:  # an age starts "long ago"
+            return self.hi
         return False if self.sort == "bool" else self.lo
 
 
@@ -75,6 +81,16 @@ def Int(lo: int, hi: int) -> Scalar:
     if hi - lo > 4096:
         raise SpecError(f"Int({lo}, {hi}) is too large to be a finite state type (max 4097 values)")
     return Scalar("int", lo, hi)
+
+
+def Age(limit: int) -> Scalar:
+    """Ticks of the logical clock since the field was last set to 0, counted up to
+    ``limit`` (then it stays at ``limit``: "at least that long ago").  Every tick of the
+    clock adds one; a protocol that declares an ``Age`` (or a channel with a delivery bound)
+    has a clock.  Starts at ``limit`` unless given ``init``."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 64:
+        raise SpecError(f"Age(limit) takes an int from 1 to 64, got {limit!r}")
+    return Scalar("int", 0, limit, ticks=True)
 
 
 class Enum(Scalar):

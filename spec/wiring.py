@@ -22,18 +22,15 @@ Budgets are slots ``budget.<kind>`` (the model's), ``budget.<kind>@<link>`` (a l
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .env import Env
 from .errors import SpecError
-from .expr import FALSE, TRUE, Expr, and_, lt, not_
+from .expr import FALSE, TRUE, Expr, and_, lt, min_, not_
 from .links import Connection, Link, link_key
-from .network import Channel, FrameKind
-from .system import ActionKind, Effect, FrameValue
-
-Move = tuple[FrameValue | None, int | None, Callable[[Env], None]]
+from .network import Channel, FrameKind, Move
+from .system import ActionKind, Effect
 
 if TYPE_CHECKING:
     from .lowering import Lowering
@@ -88,12 +85,20 @@ class Wiring:
             conn = conns.get(frozenset((src, dst)))
             if conn is not None:
                 ordered, capacity = True, conn[1].capacity or faults.capacity
+                within = conn[1].within or faults.within
             else:
                 link = self.link(src, dst)
                 ordered = not (faults.reorder and link.reorder is not False)
                 capacity = link.capacity or faults.capacity
+                within = link.within or faults.within
             self.channels[(src, dst)] = Channel(
-                src, dst, group, ordered=ordered, capacity=capacity, layout=low.layout
+                src,
+                dst,
+                group,
+                ordered=ordered,
+                capacity=capacity,
+                layout=low.layout,
+                within=within,
             )
         for name, spec in conns.values():
             a, b, _ = link_key(name)
@@ -153,6 +158,23 @@ class Wiring:
                 self._lower_datagram(ch)
         for conn in self.connections.values():
             self._lower_connection(conn)
+        self._lower_clock()
+
+    def _lower_clock(self) -> None:
+        """One tick of the logical clock, if the protocol has one (an ``Age`` field or a
+        channel with a delivery bound): every age and every frame in flight grows one
+        older.  Time passing is not a fault: once faults stop, ticks go on."""
+        layout = self.low.layout
+        ages = [s for s in layout.slots if s.ticks]
+        timed = [ch for ch in self.channels.values() if ch.within is not None]
+        if not ages and not timed:
+            return
+        env = self.low.fresh()
+        for ch in timed:
+            ch.tick(env)
+        for s in ages:
+            env.write(s.index, min_(env.read(s.index) + 1, s.hi), what=s.name, trusted=True)
+        self.low.emit(env, "tick", "a tick of the clock")
 
     def _lower_datagram(self, ch: Channel) -> None:
         f, link = self.faults, self.link(ch.src, ch.dst)
@@ -169,11 +191,13 @@ class Wiring:
         for enabled, kind, budget, verb, options in moves:
             if not enabled:
                 continue
-            for g, pos, apply in options:
+            for g, pos, age, apply in options:
                 env = self.low.fresh()
                 self.spend(env, budget, f"{budget}@{ch.name}")
                 apply(env)
                 what = str(g) if g is not None else f"frame #{pos}"
+                if age is not None:
+                    what += f" (sent {age} tick{'s' if age != 1 else ''} ago)"
                 label = f"network {verb} {what} on {ch.name}"
                 self.low.emit(env, kind, label, channel=ch.name, frame=g, position=pos)
 
