@@ -13,12 +13,14 @@ Only :mod:`ackproof.proofs.z3seam` imports z3.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ackproof.spec import System
 
-from .portfolio import check_with
+from .portfolio import check_all, check_with
 from .result import EngineError, EngineName, Result, Verdict, replay
 
-__all__ = ["EngineError", "EngineName", "Result", "Verdict", "check", "replay"]
+__all__ = ["EngineError", "EngineName", "Result", "Verdict", "check", "check_many", "replay"]
 
 
 def check(
@@ -40,3 +42,26 @@ def check(
     if depth < 0:
         raise ValueError(f"depth must be non-negative, got {depth}")
     return check_with(system, prop, engine, depth, timeout)
+
+
+def check_many(
+    system: System,
+    props: Sequence[str],
+    *,
+    engine: EngineName = "auto",
+    depth: int = 30,
+    timeout: float | None = None,
+    certify: bool = False,
+) -> dict[str, Result]:
+    """Check every property of ``props`` on ``system``: one exploration serves them all
+    (explicit, auto); ``timeout`` bounds the whole check; ``certify``: an exhaustive proof
+    under ``auto`` waits (within the time budget) for a re-checked inductive invariant."""
+    unknown = [p for p in props if p not in system.properties]
+    if unknown:
+        known = ", ".join(system.properties)
+        raise ValueError(
+            f"unknown property {unknown[0]!r} for {system.protocol}; use one of {known}"
+        )
+    if depth < 0:
+        raise ValueError(f"depth must be non-negative, got {depth}")
+    return check_all(system, props, engine, depth, timeout, certify=certify)

@@ -1,18 +1,21 @@
 """The explicit engine: breadth-first search over concrete states (``spec.explore``).
 
-Verdicts, from one exploration capped at ``max_states`` (memory is bounded by the cap):
+One exploration serves every property of a check.  Verdicts, per property:
 
 * a violation found -> ``violated`` with the shortest counterexample (breadth-first);
 * the whole reachable space visited, no violation -> ``proved`` (the system is finite, so
   exhaustion covers every depth; the evidence is the state count), or ``vacuous`` if the
-  witness was never reached;
-* stopped at the state cap or the depth limit -> ``holds`` up to the last fully explored
-  depth (``vacuous`` if the witness was not reached within it).
+  witness was never reached; a property with response obligations (liveness) is then
+  decided on the state graph too, once for all of them (:mod:`.liveness`);
+* stopped (the state cap, the depth limit, or the ``stop`` hook: time, memory, a rival
+  engine that already answered) -> ``holds`` up to the last fully explored depth, or
+  ``inconclusive`` when the stop was not the depth limit or liveness is involved.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from ackproof.spec import System, explore
 from ackproof.spec.explore import Exploration
@@ -20,6 +23,9 @@ from ackproof.spec.interp import Compiled, compile_system
 
 from .liveness import CalmGraph, Liveness, OutOfTime, check_obligations, lasso_detail
 from .result import EngineError, Result, Verdict, ends_violating, ends_witnessing, replay
+
+#: The explicit engine's default state cap; ``auto`` uses a memory guard instead.
+MAX_STATES = 2_000_000
 
 
 def full_depth(ex: Exploration, max_depth: int | None) -> int:
@@ -29,40 +35,104 @@ def full_depth(ex: Exploration, max_depth: int | None) -> int:
     return max(0, ex.depth - 1)
 
 
+class Stop:
+    """When to stop a search early, and why it stopped (``why``, for the verdict's
+    detail): here, a time limit; ``auto`` adds memory and a rival engine's answers."""
+
+    def __init__(self, timeout: float | None = None) -> None:
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.why = ""
+
+    def __call__(self, states: int) -> bool:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.why = "time limit"
+            return True
+        return False
+
+
+def deadline_stop(timeout: float | None) -> Stop | None:
+    return None if timeout is None else Stop(timeout)
+
+
 def run(
     system: System,
     prop: str,
     *,
     depth: int | None = None,
-    max_states: int = 2_000_000,
+    max_states: int = MAX_STATES,
     compiled: Compiled | None = None,
     timeout: float | None = None,
 ) -> tuple[Result, Exploration]:
     """Explore ``system`` for ``prop``; ``depth=None`` explores without a depth limit."""
-    start = time.monotonic()
-    comp = compiled if compiled is not None else compile_system(system)
-    live = system.properties[prop].eventually
-    ex = explore(
+    results, ex = run_all(
         system,
         [prop],
+        depth=depth,
+        max_states=max_states,
+        compiled=compiled,
+        stop=deadline_stop(timeout),
+    )
+    return results[prop], ex
+
+
+def run_all(
+    system: System,
+    props: Sequence[str],
+    *,
+    depth: int | None = None,
+    max_states: int = MAX_STATES,
+    compiled: Compiled | None = None,
+    stop: Stop | None = None,
+) -> tuple[dict[str, Result], Exploration]:
+    """One exploration of ``system`` for every property in ``props``."""
+    start = time.monotonic()
+    comp = compiled if compiled is not None else compile_system(system)
+    live = [p for p in props if system.properties[p].eventually]
+    ex = explore(
+        system,
+        list(props),
         max_states=max_states,
         max_depth=depth,
         compiled=comp,
-        stop_when_decided=True,
-        timeout=timeout,
+        stop_when_decided=not live,
+        stop=stop,
         keep=bool(live),
     )
-    cex = ex.violations.get(prop)
-    liveness = Liveness()
-    if cex is None and live and ex.complete:
-        deadline = None if timeout is None else start + timeout
+    graph = None
+    lives: dict[str, Liveness] = {}
+    if ex.complete:
         try:
-            liveness = check_obligations(CalmGraph(comp, ex, deadline), live)
+            for p in live:
+                if p in ex.violations:
+                    continue
+                if graph is None:
+                    graph = CalmGraph(comp, ex, stop)
+                lives[p] = check_obligations(graph, system.properties[p].eventually)
         except OutOfTime:
             ex.complete, ex.timed_out = False, True
-    lasso = liveness.violation
     ex.visited = None  # the graph is no longer needed: let it go
     seconds = time.monotonic() - start
+    why = stop.why if stop is not None else ""
+    out = {
+        p: _verdict(system, comp, ex, p, depth, max_states, lives.get(p), seconds, why)
+        for p in props
+    }
+    return out, ex
+
+
+def _verdict(
+    system: System,
+    comp: Compiled,
+    ex: Exploration,
+    prop: str,
+    depth: int | None,
+    max_states: int,
+    liveness: Liveness | None,
+    seconds: float,
+    why_stopped: str,
+) -> Result:
+    live = bool(system.properties[prop].eventually)
+    cex = ex.violations.get(prop)
     wit = ex.witnesses.get(prop)
     for p in (cex, wit):
         if p is not None:
@@ -72,8 +142,9 @@ def run(
     if wit is not None and not ends_witnessing(comp, system, prop, wit):
         raise EngineError("explicit: witness path does not end in a witness state")
     reached = full_depth(ex, depth)
+    lasso = liveness.violation if liveness is not None else None
 
-    def result(verdict: Verdict, depth: int, detail: str) -> Result:
+    def result(verdict: Verdict, depth: int, detail: str, *, checked: bool = True) -> Result:
         return Result(
             protocol=system.protocol,
             faults=system.faults.name,
@@ -82,24 +153,21 @@ def run(
             engine="explicit",
             depth=depth,
             seconds=seconds,
-            counterexample=cex,
+            counterexample=lasso.path if lasso is not None else cex,
             witness=wit,
             certificate=None,
             states=ex.states,
             detail=detail,
-            liveness=not live or (ex.complete and cex is None) or lasso is not None,
+            liveness=checked,
         )
 
     if cex is not None:
-        return result(
-            "violated", len(cex), f"violated after {len(cex)} steps ({ex.states} states explored)"
-        ), ex
+        what = f"violated after {len(cex)} steps ({ex.states} states explored)"
+        return result("violated", len(cex), what)
     if lasso is not None:
-        cex = lasso.path
-        return result(
-            "violated", len(cex), f"{lasso_detail(lasso)} ({ex.states} states explored)"
-        ), ex
-    if liveness.capacity is not None:
+        what = f"{lasso_detail(lasso)} ({ex.states} states explored)"
+        return result("violated", len(lasso.path), what)
+    if liveness is not None and liveness.capacity is not None:
         why = (
             f"undecided at channel capacity {system.faults.capacity}: "
             f"{lasso_detail(liveness.capacity)}, but only because every step that would go "
@@ -107,16 +175,16 @@ def run(
             "a larger capacity, or timers that do not fire while their frame is in flight, "
             "may decide it"
         )
-        return result("inconclusive", ex.depth, why), ex
+        return result("inconclusive", ex.depth, why)
     if ex.complete:
         if wit is None:
             statement = system.properties[prop].witness_statement
-            return result("vacuous", ex.depth, f"the witness ({statement}) is unreachable"), ex
+            return result("vacuous", ex.depth, f"the witness ({statement}) is unreachable")
         return result(
             "proved", ex.depth, f"all {ex.states} reachable states explored (depth {ex.depth})"
-        ), ex
+        )
     if ex.timed_out:
-        cap = f"time limit after {ex.states} states"
+        cap = f"{why_stopped or 'stopped'} after {ex.states} states"
     elif ex.states >= max_states:
         cap = f"stopped at {ex.states} states"
     else:
@@ -124,13 +192,15 @@ def run(
     note = f"holds up to depth {reached} ({cap})"
     if live:  # a fair cycle can only be ruled out on the whole state space
         why = f"no violation of the safety part up to depth {reached} ({cap}); the liveness "
-        return result("inconclusive", reached, why + "part needs the whole state space"), ex
+        return result(
+            "inconclusive", reached, why + "part needs the whole state space", checked=False
+        )
     if wit is None:
         if ex.states >= max_states or ex.timed_out:
             # the cap, not the protocol, stopped the search short of the witness
             why = f"{note}, but the search stopped before reaching the witness"
-            return result("inconclusive", reached, why), ex
-        return result("vacuous", reached, f"{note}; the witness is not reachable within it"), ex
+            return result("inconclusive", reached, why)
+        return result("vacuous", reached, f"{note}; the witness is not reachable within it")
     if ex.timed_out:  # a time limit is never a "holds": say what was reached
-        return result("inconclusive", reached, note), ex
-    return result("holds", reached, note), ex
+        return result("inconclusive", reached, note)
+    return result("holds", reached, note)

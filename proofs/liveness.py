@@ -50,7 +50,7 @@ Hops = list[tuple[int, int]]  # a path: (action, state id after it) per step
 
 
 class OutOfTime(Exception):
-    """The liveness check ran past its deadline."""
+    """The liveness check was stopped (its time limit, or its caller's stop hook)."""
 
 
 @dataclass(frozen=True)
@@ -64,14 +64,14 @@ class LivenessViolation:
 class CalmGraph:
     """Every reachable state of a complete exploration, with its fault-free successors."""
 
-    def __init__(self, comp: Compiled, ex: Exploration, deadline: float | None) -> None:
+    def __init__(self, comp: Compiled, ex: Exploration, stop: Callable[[int], bool] | None) -> None:
         assert ex.visited is not None
         assert ex.complete
         system = comp.system
         self.system = system
         self.comp = comp
         self.ex = ex
-        self.deadline = deadline
+        self.stop = stop
         self.states: list[State] = list(ex.visited)  # breadth-first order
         index = {s: i for i, s in enumerate(self.states)}
         calm = [(a.index, comp.steps[a.index]) for a in system.calm_actions()]
@@ -95,7 +95,7 @@ class CalmGraph:
             self.starved.append(tuple(a for a, p in starving if p(s)))
 
     def tick(self) -> None:
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        if self.stop is not None and self.stop(len(self.states)):
             raise OutOfTime
 
     def holds(self, e: Expr) -> list[bool]:

@@ -8,8 +8,7 @@ run of the system, not just up to a depth.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .interp import Compiled, compile_system
@@ -52,7 +51,8 @@ class Exploration:
     violations: dict[str, Path] = field(default_factory=dict)
     #: Property id -> shortest path to a state where its witness holds.
     witnesses: dict[str, Path] = field(default_factory=dict)
-    #: The search stopped at its time limit (``complete`` is then false).
+    #: The search was stopped by its ``stop`` hook (a time or memory limit; ``complete``
+    #: is then false).
     timed_out: bool = False
     #: Every visited state -> (its parent, the action from it), in breadth-first order
     #: (kept only with ``explore(..., keep=True)``, for the liveness checks).
@@ -86,16 +86,17 @@ def explore(
     max_depth: int | None = None,
     compiled: Compiled | None = None,
     stop_when_decided: bool = False,
-    timeout: float | None = None,
+    stop: Callable[[int], bool] | None = None,
     keep: bool = False,
 ) -> Exploration:
     """Visit the reachable states breadth-first, checking ``properties`` in each.
 
     ``stop_when_decided`` stops as soon as every property is violated (with its witness
     found for the rest): useful for bug hunting, while a full run proves what holds.
-    ``timeout`` (seconds) stops the search like ``max_states`` does: not ``complete``.
+    ``stop(states)``, asked every 1024 new states, stops the search like ``max_states``
+    does (not ``complete``, ``stopped`` set): the caller's time or memory policy — this
+    module reads no clock.
     """
-    deadline = None if timeout is None else time.monotonic() + timeout
     comp = compiled if compiled is not None else compile_system(system)
     props = list(system.properties) if properties is None else list(properties)
     inv = {p: comp.predicate(system.properties[p].invariant) for p in props}
@@ -148,7 +149,7 @@ def explore(
                 nxt.append(t)
                 check(t)
                 if len(parent) >= max_states or (
-                    deadline is not None and len(parent) % 1024 == 0 and time.monotonic() > deadline
+                    stop is not None and len(parent) % 1024 == 0 and stop(len(parent))
                 ):
                     result.states = len(parent)
                     result.depth = depth + 1

@@ -1,0 +1,235 @@
+"""``auto``: the explicit search and the symbolic engines race; the first decisive answer
+for each property wins.
+
+Theory of operation
+-------------------
+The machine has cores to spare, and neither route dominates: the explicit search decides
+small and medium systems exhaustively (every property at once, liveness included) and
+finds shortest counterexamples; the symbolic route (:func:`~.engines.run_z3`: Spacer,
+BMC, then Spacer again, and the liveness-to-safety system for response obligations)
+proves large systems it could never enumerate and finds deep bugs.  So:
+
+* a **child process** (forked: it inherits the system) runs the symbolic route property
+  by property and sends each result as it comes;
+* **this process** runs one explicit exploration for every property, with no fixed state
+  cap: it goes on while it makes progress and memory allows, and asks, every 1024 states,
+  whether the child already answered everything (then it stops);
+* a property is decided by the first *decisive* answer — violated, proved, vacuous, or the
+  explicit search's "undecided at this channel capacity", which no engine can improve on;
+  a complete explicit search decides every property and the child is stopped at once;
+* a certificate never delays a verdict: with ``certify=True`` the proof of a property
+  waits (within the time budget) for the child's Spacer certificate and carries it.
+
+A bounded or inconclusive answer is what is left when time runs out: the better of the
+two routes' partial answers is reported, never a stronger verdict than either earned.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ackproof.spec import System
+from ackproof.spec.interp import Compiled
+
+from . import explicit
+from .engines import Clock, run_z3
+from .result import Result
+
+#: Stop the explicit search when the machine has less than this share of memory left.
+MEMORY_FLOOR = 0.15
+#: The explicit search's state cap in ``auto`` (a bound on a run away from the memory guard).
+AUTO_MAX_STATES = 50_000_000
+
+_DECISIVE = ("proved", "violated", "vacuous")
+_RANK = {"violated": 5, "proved": 4, "vacuous": 4, "holds": 2, "inconclusive": 1}
+
+
+def decisive(r: Result) -> bool:
+    return r.verdict in _DECISIVE
+
+
+@dataclass
+class _Race:
+    props: Sequence[str]
+    certify: bool
+    decided: dict[str, Result] = field(default_factory=dict)
+    symbolic: dict[str, Result] = field(default_factory=dict)
+    error: BaseException | None = None
+
+    def take(self, prop: str, r: Result) -> None:
+        self.symbolic[prop] = r
+        if prop not in self.decided and decisive(r):
+            self.decided[prop] = r
+
+    def done(self) -> bool:
+        return self.error is not None or all(p in self.decided for p in self.props)
+
+
+def check_auto(
+    system: System,
+    props: Sequence[str],
+    depth: int,
+    clock: Clock,
+    comp: Compiled,
+    *,
+    certify: bool = False,
+) -> dict[str, Result]:
+    """Every property of ``props`` on ``system`` by the race (see the module docstring)."""
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(
+        target=_symbolic, args=(system, list(props), depth, clock, comp, send), daemon=True
+    )
+    child.start()
+    send.close()
+    race = _Race(props, certify)
+    floor = _memory_floor()
+
+    def absorb() -> None:
+        while not race.done() and recv.poll():
+            try:
+                msg = recv.recv()
+            except EOFError:
+                return
+            _absorb(race, msg)
+
+    class RaceStop(explicit.Stop):
+        def __call__(self, states: int) -> bool:
+            absorb()
+            if race.done():
+                self.why = "the symbolic engines answered first"
+                return True
+            left = clock.left()
+            if left is not None and left <= 0:
+                self.why = "time limit"
+                return True
+            if states % 65536 == 0 and _memory_left() < floor:
+                self.why = "memory limit"
+                return True
+            return False
+
+    stop = RaceStop()
+
+    try:
+        found, ex = explicit.run_all(
+            system, props, max_states=AUTO_MAX_STATES, compiled=comp, stop=stop
+        )
+        if race.error is not None:
+            raise race.error
+        final = ex.complete and not ex.timed_out
+        for p, r in found.items():
+            if p in race.decided:
+                continue
+            if final or decisive(r):
+                race.decided[p] = _tagged(r, clock)
+        waiting = [p for p in props if p not in race.decided or _wants_certificate(race, p)]
+        while waiting and child.is_alive():
+            left = clock.left()
+            if left is not None and left <= 0:
+                break
+            if recv.poll(left if left is not None else None):
+                try:
+                    msg = recv.recv()
+                except EOFError:
+                    break
+                _absorb(race, msg)
+                if race.error is not None:
+                    raise race.error
+            waiting = [p for p in props if p not in race.decided or _wants_certificate(race, p)]
+        out: dict[str, Result] = {}
+        for p in props:
+            out[p] = _settle(race, p, found[p], clock)
+        return out
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        recv.close()
+
+
+def _absorb(race: _Race, msg: tuple[Any, ...]) -> None:
+    if msg[0] == "error":
+        race.error = msg[1]
+        return
+    _, prop, result = msg
+    first = race.decided.get(prop)
+    if (
+        race.certify
+        and first is not None
+        and result.certificate is not None
+        and first.verdict == result.verdict == "proved"
+    ):
+        race.decided[prop] = replace(
+            first,
+            certificate=result.certificate,
+            engine=f"{first.engine}+pdr",
+            detail=f"{first.detail}; inductive invariant re-checked",
+        )
+        return
+    race.take(prop, result)
+
+
+def _wants_certificate(race: _Race, prop: str) -> bool:
+    r = race.decided.get(prop)
+    return (
+        race.certify
+        and r is not None
+        and r.verdict == "proved"
+        and r.certificate is None
+        and prop not in race.symbolic
+    )
+
+
+def _settle(race: _Race, prop: str, explicit_result: Result, clock: Clock) -> Result:
+    if prop in race.decided:
+        return replace(race.decided[prop], seconds=clock.elapsed)
+    options = [_tagged(explicit_result, clock)]
+    if prop in race.symbolic:
+        options.append(race.symbolic[prop])
+    best = max(options, key=lambda r: _RANK[r.verdict])
+    return replace(best, seconds=clock.elapsed)
+
+
+def _tagged(r: Result, clock: Clock) -> Result:
+    return replace(r, engine="auto(explicit)", seconds=clock.elapsed)
+
+
+def _symbolic(
+    system: System,
+    props: list[str],
+    depth: int,
+    clock: Clock,
+    comp: Compiled,
+    send: multiprocessing.connection.Connection,
+) -> None:
+    """The child: the symbolic route, property by property."""
+    try:
+        for p in props:
+            send.send(("result", p, run_z3(system, p, "auto", depth, clock, comp)))
+    except BaseException as e:  # report it, whatever it is: the parent decides
+        try:
+            send.send(("error", e))
+        except Exception:
+            send.send(("error", RuntimeError(f"{type(e).__name__}: {e}")))
+    finally:
+        send.close()
+
+
+def _memory_left() -> float:
+    """The share of the machine's memory still available (1.0 where unknown)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            info = dict(line.split(":", 1) for line in f)
+        total = int(info["MemTotal"].split()[0])
+        avail = int(info["MemAvailable"].split()[0])
+    except (OSError, KeyError, ValueError):
+        return 1.0
+    return avail / total if total else 1.0
+
+
+def _memory_floor() -> float:
+    return min(MEMORY_FLOOR, _memory_left() / 2)
