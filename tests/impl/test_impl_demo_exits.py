@@ -99,7 +99,7 @@ def test_a_timeout_that_is_not_a_positive_number_is_bad_input(value: str, tmp_pa
 def test_an_unfinished_run_is_inconclusive_not_lost(tmp_path: Path) -> None:
     """``--loss 0.99``: what is still in the sender's outbox when time runs out was reported
     lost ("BROKEN", exit 1). It is in flight: the table says unfinished, exit 3."""
-    proc = _start(["--messages", "20", "--loss", "0.99", "--timeout", "2", "--seed", "1"], tmp_path)
+    proc = _start(["--messages", "20", "--loss", "0.99", "--timeout", "5", "--seed", "1"], tmp_path)
     out, err = _finish(proc)
     assert proc.returncode == 3, err
     assert err == ""
@@ -110,7 +110,7 @@ def test_an_unfinished_run_is_inconclusive_not_lost(tmp_path: Path) -> None:
         assert "(inconclusive)" in rows[g]
     assert "kept: never twice" in rows["at-most-once"]  # finished: it never retries
     proc = _start(
-        ["--json", "--messages", "20", "--loss", "0.99", "--timeout", "2", "--seed", "1"],
+        ["--json", "--messages", "20", "--loss", "0.99", "--timeout", "5", "--seed", "1"],
         tmp_path,
     )
     out, _ = _finish(proc)
