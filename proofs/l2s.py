@@ -25,7 +25,7 @@ from dataclasses import replace
 from ackproof.spec import System
 from ackproof.spec.expr import evaluate
 from ackproof.spec.interp import Compiled, compile_system
-from ackproof.spec.lasso import LassoSystem, deadlock_system, lasso_system
+from ackproof.spec.lasso import LassoSystem, backing_system, deadlock_system, lasso_system
 
 from .liveness import LivenessViolation, check_lasso, lasso_detail
 from .result import Result
@@ -37,17 +37,25 @@ _STRENGTH = {"violated": 0, "inconclusive": 1, "vacuous": 2, "holds": 3, "proved
 
 def with_obligations(system: System, prop: str, invariant: Result, run: Runner) -> Result:
     """``invariant`` (a verdict on ``prop``'s invariant) completed with its response
-    obligations, decided by ``run`` on the liveness-to-safety system."""
+    obligations: first the cheap local reason (no-loss's claims, when the invariant is
+    proved), else the liveness-to-safety system; then the bounded-buffer deadlock check."""
     obligations = system.properties[prop].eventually
     if invariant.liveness or not obligations or invariant.verdict not in ("proved", "holds"):
         return invariant
-    lasso = lasso_system(system, prop)
-    found = _run(lasso, run)
-    if found.verdict == "violated":
-        return _violated(lasso, found, invariant)
-    if found.verdict not in ("proved", "holds"):
-        detail = f"{invariant.detail}; liveness: {found.detail}"
-        return replace(invariant, verdict="inconclusive", detail=detail, liveness=True)
+    found: Result | None = None
+    local = backing_system(system, prop) if invariant.verdict == "proved" else None
+    if local is not None:  # an invariant of the system itself, no lasso
+        backed = run(local, compile_system(local))
+        if backed.verdict == "proved":
+            found = replace(backed, detail="every holds() claim is backed by a step that resends")
+    if found is None:
+        lasso = lasso_system(system, prop)
+        found = _run(lasso, run)
+        if found.verdict == "violated":
+            return _violated(lasso, found, invariant)
+        if found.verdict not in ("proved", "holds"):
+            detail = f"{invariant.detail}; liveness: {found.detail}"
+            return replace(invariant, verdict="inconclusive", detail=detail, liveness=True)
     if any(a.starved is not None for a in system.calm_actions()):
         dead = deadlock_system(system, prop)
         stuck = run(dead, compile_system(dead))

@@ -108,7 +108,12 @@ def spacer(
         if out == "unknown":
             why = h.reason_unknown()
             return PdrOutcome("unknown", None, f"Spacer: {why} ({k}/{len(parts)} conjuncts proved)")
-        lemmas.append(z.simplify(h.invariant(xs)))
+        lemma = z.quantifier_free(z.simplify(h.invariant(xs)))
+        if lemma is None:  # later queries cannot assume it, and no certificate prints it
+            return PdrOutcome(
+                "unknown", None, f"Spacer: a quantified invariant ({k + 1}/{len(parts)} conjuncts)"
+            )
+        lemmas.append(lemma)
         if mid is not None:
             solved[mid] = lemmas[-1]
     left = None if timeout is None else max(1.0, timeout - (time.monotonic() - start))

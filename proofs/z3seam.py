@@ -98,6 +98,37 @@ def substitute(t: Term, pairs: Sequence[tuple[Term, Term]]) -> Term:
     return _t(z3.substitute(_z(t), *[(_z(a), _z(b)) for a, b in pairs]))
 
 
+def quantifier_free(t: Term) -> Term | None:
+    """``t`` with its quantifiers eliminated (z3's ``qe`` tactic), or ``None`` if some
+    remain (Spacer's invariants may contain ``Exists``; a later Horn query cannot take
+    them as a hypothesis, and the certificate printer cannot translate them)."""
+    x = _z(t)
+    if not _has_quantifier(x):
+        return t
+    try:
+        goals = z3.Tactic("qe")(x)
+    except z3.Z3Exception:
+        return None
+    out = z3.And(*[f for g in goals for f in g]) if len(goals) else z3.BoolVal(True)
+    return None if _has_quantifier(out) else _t(z3.simplify(out))
+
+
+def _has_quantifier(x: Any) -> bool:
+    seen: set[int] = set()
+    todo = [x]
+    while todo:
+        e = todo.pop()
+        if z3.is_quantifier(e):
+            return True
+        k = e.get_id()
+        if k in seen:
+            continue
+        seen.add(k)
+        if z3.is_app(e):
+            todo.extend(e.children())
+    return False
+
+
 def show(t: Term) -> str:
     return str(_z(t))
 
@@ -262,7 +293,9 @@ class Solver:
         return "unknown"
 
     def reason_unknown(self) -> str:
-        return str(self._s.reason_unknown())
+        """Why the check gave up, in one line (z3 may append a whole rule)."""
+        why = str(self._s.reason_unknown()).splitlines()
+        return why[0][:200] if why else "unknown"
 
     def model(self) -> Model:
         return Model(self._s.model(), self._mode)

@@ -223,3 +223,46 @@ def _index(e: Expr) -> int:
 
 def _int(v: int) -> Expr:
     return const(v)
+
+
+def backing_system(system: System, prop: str) -> System | None:
+    """``system`` with ``prop``'s invariant strengthened by a *local* reason why every
+    ``holds()`` claim is backed, or ``None`` if ``prop`` has other obligations.
+
+    In every state where a claim is pending (the message submitted, not processed, no
+    copy in flight), some fault-free step that would send a copy of it (or process it)
+    must be enabled or wait only for room, and every such step that is enabled or waits
+    for room must send it (or process it).  This invariant, with the property's own
+    (no state without a copy), implies the obligations under strong fairness: in a fair
+    run that never puts a copy in flight, every state has a pending claim, so one of
+    these finitely many steps is enabled again and again, is taken, and sends the copy.
+    It is sufficient, not necessary: if it fails, the lasso system decides."""
+    p = system.properties[prop]
+    if not p.eventually or any(not ob.claims for ob in p.eventually):
+        return None
+    calm = system.calm_actions()
+    parts: list[Expr] = [p.invariant]
+    for ob in p.eventually:
+        senders = [(a, _sends(system, a, ob.msg)) for a in calm]
+        senders = [(a, e) for a, e in senders if not (e.is_const and not e.value)]
+        ready = [or_(a.guard, a.starved) if a.starved is not None else a.guard for a, _ in senders]
+        some = any_(ready)
+        each = all_(implies(r, e) for r, (_, e) in zip(ready, senders, strict=True))
+        parts.append(implies(ob.trigger, and_(some, each)))
+    inv = all_(parts)
+    return replace(
+        system,
+        properties={prop: Property(prop, p.statement, inv, p.witness, p.witness_statement)},
+    )
+
+
+def _sends(system: System, a: Action, m: int) -> Expr:
+    """When step ``a`` sends a copy of message ``m`` or processes it (pre-state)."""
+    out: list[Expr] = []
+    for e in a.effects:
+        if e.kind == "send" and e.frame in system.carriers:
+            carried = dict(e.fields)[system.carriers[e.frame]]
+            out.append(and_(e.cond, eq(carried, const(m, enum=carried.enum))))
+        elif e.kind == "process" and e.msg is not None:
+            out.append(and_(e.cond, eq(e.msg, const(m, enum=e.msg.enum))))
+    return any_(out)
