@@ -90,6 +90,9 @@ def spacer(
                 "unknown", None, f"timeout after {timeout:g} s ({k}/{len(parts)} conjuncts proved)"
             )
         known = z.and_(*lemmas)
+        implied = z.implies(z.and_(known, enc.domain(xs)), enc.expr(part, xs))
+        if z.valid(implied, timeout=left) == "unsat":
+            continue  # the lemmas so far already imply it (Spacer can stall on a tautology)
         mid = _only_id(part, ids)
         if mid is not None and solved:
             reused = _reuse(enc, ids, solved, mid, known, trans, xs, ys, part, left)
