@@ -1,0 +1,111 @@
+"""The library: every entry gives exactly the verdicts it pins, at its own bounds.
+
+Parametrized over :data:`ackproof.spec.library.LIBRARY`, so a new module's entries are
+checked here with no edit.  For each entry the explicit engine explores the state space
+(in full whenever some property is expected to hold):
+
+* a property expected to hold is not violated anywhere, and its witness (a run that
+  submits and processes every message) is reachable — no verdict is vacuous;
+* a property expected to be violated is, with a shortest counterexample of exactly the
+  pinned length (breadth-first: the first violation found is a shortest one).
+
+For the entries whose counterexamples are short, BMC must agree with the explicit
+engine on the verdict and on the shortest length; and every library module loads through
+the CLI's loader (``ackproof check spec/library/<file>.py``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ackproof.cli import main
+from ackproof.proofs import check
+from ackproof.spec import explore
+from ackproof.spec.library import LIBRARY, Entry
+
+LIBRARY_DIR = Path(__file__).resolve().parents[2] / "spec" / "library"
+MODULES = sorted(p for p in LIBRARY_DIR.glob("*.py") if not p.name.startswith("_"))
+SYSTEMS = {
+    "MQTT",
+    "AMQP",
+    "Kafka",
+    "Dedup windows",
+    "Consumer patterns",
+    "Outbox/inbox",
+    "Textbook",
+}
+#: BMC re-checks the violated properties whose shortest counterexample is at most this long.
+BMC_MAX_LENGTH = 7
+
+
+def _id(entry: Entry) -> str:
+    return entry.name
+
+
+@pytest.mark.parametrize("entry", LIBRARY, ids=_id)
+def test_an_entry_gives_exactly_its_expected_verdicts(entry: Entry) -> None:
+    props = list(entry.expected)
+    everything_violated = all(v == "violated" for v in entry.expected.values())
+    r = explore(entry.protocol.system(entry.bound), props, stop_when_decided=everything_violated)
+    if not everything_violated:
+        assert r.complete, f"{entry.name}: a 'holds' verdict needs the whole state space"
+    got = {p: "violated" if p in r.violations else "holds" for p in props}
+    assert got == entry.expected
+    for p, verdict in entry.expected.items():
+        if verdict == "holds":
+            assert p in r.witnesses, f"{entry.name}: {p} holds vacuously (no witness)"
+    assert {p: len(path) for p, path in r.violations.items()} == entry.shortest
+
+
+@pytest.mark.parametrize("entry", LIBRARY, ids=_id)
+def test_an_entry_is_described(entry: Entry) -> None:
+    assert entry.system in SYSTEMS, f"{entry.name}: unknown system {entry.system!r}"
+    assert entry.source.strip(), f"{entry.name}: cite the source"
+    assert entry.protocol.description.strip(), f"{entry.name}: describe the protocol"
+    assert entry.expected, f"{entry.name}: expects nothing"
+
+
+FAST = [
+    (e, p)
+    for e in LIBRARY
+    for p, n in sorted(e.shortest.items())
+    if n <= BMC_MAX_LENGTH and e.expected[p] == "violated"
+]
+
+
+@pytest.mark.parametrize(("entry", "prop"), FAST, ids=[f"{e.name}:{p}" for e, p in FAST])
+def test_bmc_agrees_with_explicit_on_the_short_counterexamples(entry: Entry, prop: str) -> None:
+    system = entry.protocol.system(entry.bound)
+    got = check(system, prop, engine="bmc", depth=entry.shortest[prop])
+    assert got.verdict == "violated", got.detail
+    assert got.counterexample is not None
+    assert len(got.counterexample) == entry.shortest[prop]
+
+
+def test_every_library_module_defines_entries_and_cites_its_source() -> None:
+    assert MODULES, "the library is empty"
+    for path in MODULES:
+        text = path.read_text(encoding="utf-8")
+        assert "ENTRIES: list[Entry]" in text, path.name
+        head = text.split('"""')[1]
+        assert "http" in head or "§" in head or "KIP" in head, f"{path.name}: cite the source"
+
+
+@pytest.mark.parametrize("module", ["mqtt.py", "consumer.py"])
+def test_a_library_module_loads_through_the_cli(
+    module: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = LIBRARY_DIR / module
+    if not path.exists():
+        pytest.skip(f"{module} is not in this library")
+    mine = [e for e in LIBRARY if e.protocol.build.__module__.endswith("." + path.stem)]
+    assert mine, f"{module}: no entries"
+    # The first entry whose claims are decided by the safety properties it pins.
+    entry = next(e for e in mine if set(e.protocol.claims) <= set(e.expected))
+    code = main(["check", str(path), "--protocol", entry.name, "--engine", "explicit", "--quiet"])
+    out = capsys.readouterr()
+    broken = any(entry.expected[p] == "violated" for p in entry.protocol.claims)
+    assert code == (1 if broken else 0), out.err
+    assert entry.name in out.out
