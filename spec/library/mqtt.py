@@ -12,9 +12,10 @@ redeliver messages"); and the bug reports of the broken clients below.
 The environment, as the standard describes it: the client and the broker talk over one
 connection (FIFO, nothing lost or duplicated while it is up) that may drop — every packet
 in flight on it is lost — and is then re-established; a retransmission happens only on
-reconnect (no timers).  The broker may crash and restart once (a crash drops the
-connection too).  A *persistent session* (CleanSession=0) keeps its state across both —
-durable fields; a *clean session* (CleanSession=1) discards it when the connection ends.
+reconnect (no timers).  The client and the broker may each crash and restart once (a
+crash drops the connection too).  A *persistent session* (CleanSession=0) keeps its state
+across both — durable fields (the client stores a message in its session before it sends
+it); a *clean session* (CleanSession=1) discards it when the connection ends.
 The message is processed when the receiver initiates onward delivery.  Packet ids: QoS 1
 uses the message id as its packet id (two in flight, none reused at two messages); QoS 2
 uses one packet id, reused by the second message once the first flow completed.
@@ -22,9 +23,10 @@ uses one packet id, reused by the second message once the first flow completed.
 Protocols (two messages each):
 
 * ``mqtt-qos0`` — at most once: a drop loses the PUBLISH (no-loss violated).
-* ``mqtt-qos1`` — persistent session: nothing is lost; a PUBACK lost in a drop makes the
-  client resend on reconnect, and the broker (which keeps no QoS 1 state, as §4.3.2 lets
-  it: "MUST treat any incoming PUBLISH ... as being a new publication") delivers again.
+* ``mqtt-qos1`` — persistent session: nothing is lost; a PUBACK lost in a drop (or a
+  broker restart between delivery and PUBACK) makes the client resend on reconnect, and
+  the broker (which keeps no QoS 1 state, as §4.3.2 lets it: "MUST treat any incoming
+  PUBLISH ... as being a new publication") delivers again.
 * ``mqtt-qos1-clean-session`` — the client discards its unacknowledged messages when the
   connection ends: a PUBLISH lost in a drop is never resent.
 * ``mqtt-qos2-method-a`` / ``mqtt-qos2-method-b`` — persistent sessions on both sides:
@@ -68,14 +70,12 @@ from ackproof.spec.library import Entry, Expected
 
 MQTT_311 = "MQTT 3.1.1 §4.3, §4.4 (https://docs.oasis-open.org/mqtt/mqtt/v3.1.1/os/)"
 
-#: One connection that drops at most once; the broker may restart once.
+#: One connection that drops at most once; client and broker may each restart once.
 SESSION = Faults(
     loss=True,
-    crash_budgets={"broker": 1},
+    crash_budgets={"client": 1, "broker": 1},
     links={"client<->broker": Connection(max_drops=1)},
 )
-#: Only the connection drops (QoS 0 and 1: the broker keeps no per-message state).
-DROPS = Faults(loss=True, links={"client<->broker": Connection(max_drops=1)})
 
 ALL = ("no-loss", "no-duplicate", "no-phantom", "in-order")
 
@@ -87,7 +87,7 @@ def _expect(violated: dict[str, int]) -> tuple[dict[str, Expected], dict[str, in
 
 
 # -- QoS 0 ------------------------------------------------------------------------------------
-@protocol("mqtt-qos0", claims=["at-most-once"], faults=DROPS)
+@protocol("mqtt-qos0", claims=["at-most-once"], faults=SESSION)
 def mqtt_qos0(p: Builder) -> None:
     """MQTT QoS 0: PUBLISH once, no acknowledgement, no retry (§4.3.1)."""
     client, broker = p.node("client"), p.node("broker")
@@ -107,7 +107,7 @@ def qos1(name: str, *, clean: bool, description: str) -> ProtocolDef:
     """PUBLISH / PUBACK; the client resends unacknowledged PUBLISHes on reconnect (§4.4);
     ``clean``: the client discards them when the connection ends (CleanSession=1)."""
 
-    @protocol(name, claims=["at-least-once"], faults=DROPS, description=description)
+    @protocol(name, claims=["at-least-once"], faults=SESSION, description=description)
     def build(p: Builder) -> None:
         client, broker = p.node("client"), p.node("broker")
         publish = p.frame("PUBLISH", client, broker, carries="msg", msg=p.msg)
@@ -252,8 +252,9 @@ def qos2(
         @client.on_submit
         def submit(ctx: Ctx, m: Expr) -> None:
             ctx.require(ctx.flow == Flow.FREE)
-            ctx.flow = Flow.PUBLISHED
-            ctx.inflight = m
+            with ctx.atomic():  # the client stores the message in its session first
+                ctx.flow = Flow.PUBLISHED
+                ctx.inflight = m
             ctx.send(publish(pid=0, msg=m))
 
         @client.on(pubrec)
@@ -329,6 +330,8 @@ mqtt_qos2_clean = qos2(
     "mqtt-qos2-clean-session",
     method="B",
     clean=True,
+    client_durable=False,
+    broker_durable=False,
     description="MQTT QoS 2, clean session: both sides forget the flow when the connection ends.",
 )
 mqtt_qos2_method_b_volatile_broker = qos2(
@@ -358,7 +361,7 @@ def _entry(pdef: ProtocolDef, source: str, violated: dict[str, int], note: str =
 
 ENTRIES: list[Entry] = [
     _entry(mqtt_qos0, f"{MQTT_311}, §4.3.1", {"no-loss": 2}),
-    _entry(mqtt_qos1, f"{MQTT_311}, §4.3.2", {"no-duplicate": 5}),
+    _entry(mqtt_qos1, f"{MQTT_311}, §4.3.2", {"no-duplicate": 4}),
     _entry(mqtt_qos1_clean, f"{MQTT_311}, §3.1.2.4", {"no-loss": 2}),
     _entry(
         mqtt_qos1_puback_before_processing,
