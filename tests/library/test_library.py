@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from ackproof.cli import main
-from ackproof.proofs import check
+from ackproof.proofs import check, check_many
 from ackproof.spec import explore
 from ackproof.spec.library import LIBRARY, Entry
 
@@ -82,6 +82,30 @@ def test_bmc_agrees_with_explicit_on_the_short_counterexamples(entry: Entry, pro
     assert got.verdict == "violated", got.detail
     assert got.counterexample is not None
     assert len(got.counterexample) == entry.shortest[prop]
+
+
+#: Entries small enough for BMC to check every pinned property, holding ones included, to
+#: a depth that reaches their witnesses.
+BMC_WHOLE = ("mqtt-qos2-method-b", "amqp-settle-second", "consumer-inbox")
+BMC_DEPTH = 8
+
+
+@pytest.mark.parametrize("name", BMC_WHOLE)
+def test_bmc_agrees_with_explicit_on_every_pinned_property(name: str) -> None:
+    entry = next((e for e in LIBRARY if e.name == name), None)
+    if entry is None:
+        pytest.skip(f"{name} is not in this library")
+    results = check_many(
+        entry.protocol.system(entry.bound), list(entry.expected), engine="bmc", depth=BMC_DEPTH
+    )
+    for prop, want in entry.expected.items():
+        got = results[prop]
+        if want == "holds":
+            assert got.verdict == "holds", (prop, got.detail)  # witness reached, no violation
+        else:
+            assert got.verdict == "violated", (prop, got.detail)
+            assert got.counterexample is not None
+            assert len(got.counterexample) == entry.shortest[prop]
 
 
 def test_every_library_module_defines_entries_and_cites_its_source() -> None:
