@@ -131,6 +131,12 @@ def run(args: argparse.Namespace) -> int:
         f"{len(rows) - len(bad)}/{len(rows)} as pinned in {elapsed:.1f} s"
         + (f"; {len(bad)} NOT as pinned" if bad else "")
     )
+    notes = [e for e in entries if e.note]
+    if notes:
+        print()
+        print("findings:")
+        for e in notes:
+            print(f"  {e.name}: {e.note}")
     pinned = {e.name: e for e in entries}
     for r in bad:
         res, entry = r.result, pinned[r.result.protocol]

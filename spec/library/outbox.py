@@ -138,7 +138,15 @@ def _entry(pdef: ProtocolDef, source: str, violated: dict[str, int], note: str =
 
 ENTRIES: list[Entry] = [
     _entry(outbox_dual_write, "the dual-write problem (kloudvin.com outbox/inbox)", {"no-loss": 1}),
-    _entry(outbox_relay_no_inbox, OUTBOX, {"no-duplicate": 5}),
+    _entry(
+        outbox_relay_no_inbox,
+        OUTBOX,
+        {"no-duplicate": 5},
+        note=(
+            "The duplicate needs no crash: a poll before the confirmation is back publishes "
+            "again (the pattern's own 'relay crash after publish' is a longer way there)."
+        ),
+    ),
     _entry(outbox_relay_inbox, OUTBOX, {}),
     _entry(outbox_relay_mark_first, OUTBOX, {"no-loss": 2}),
 ]

@@ -193,7 +193,13 @@ def _entry(pdef: ProtocolDef, source: str, violated: dict[str, int], note: str =
 ENTRIES: list[Entry] = [
     _entry(gbn_ok, f"{KUROSE_ROSS}.3; Tanenbaum protocol 5", {}),
     _entry(
-        gbn_too_wide, f"{KUROSE_ROSS}.3; Tanenbaum protocol 5", {"no-loss": 6, "no-duplicate": 10}
+        gbn_too_wide,
+        f"{KUROSE_ROSS}.3; Tanenbaum protocol 5",
+        {"no-loss": 6, "no-duplicate": 10},
+        note=(
+            "The loss comes first (6 steps), before the textbook's duplicate (10): a "
+            "cumulative ACK for 'nothing yet' carries the number of the window's last frame."
+        ),
     ),
     _entry(sr_ok, f"{KUROSE_ROSS}.4", {}),
     _entry(

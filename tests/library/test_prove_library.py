@@ -38,6 +38,9 @@ def test_prove_library_prints_every_pinned_verdict_and_exits_0(
     qos0 = next(line for line in out.splitlines() if line.startswith("  mqtt-qos0 "))
     assert "violated (2)" in qos0
     assert "!!" not in out
+    for e in chosen:
+        if e.note:
+            assert f"  {e.name}: {e.note}" in out
 
 
 def test_prove_library_exits_1_when_a_pinned_length_is_wrong(
