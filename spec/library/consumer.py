@@ -23,6 +23,9 @@ durable once done.
 * ``consumer-ack-then-process`` — the ack (a synchronous offset commit: COMMIT, answered
   by COMMITTED) comes first and the consumer processes when the commit returns: a crash
   in between loses the message.
+* ``consumer-auto-ack`` — RabbitMQ's automatic acknowledgement: "a message is considered
+  to be successfully delivered immediately after it is sent"; a consumer crash with the
+  delivery in flight loses it.
 * ``consumer-inbox`` — the processed id and the work in one transaction, then the ack:
   exactly once.
 * ``consumer-mark-then-process`` — the id recorded in its own transaction, then the work:
@@ -206,6 +209,21 @@ def consumer_ack_then_process(p: Builder) -> None:
         ctx.process(f.msg)
 
 
+@protocol("consumer-auto-ack", claims=["at-most-once"], faults=CONSUMER_CRASH)
+def consumer_auto_ack(p: Builder) -> None:
+    """Automatic acknowledgement: the broker forgets a message once it is sent (RabbitMQ)."""
+    broker, consumer = p.node("broker"), p.node("consumer")
+    deliver = p.frame("DELIVER", broker, consumer, carries="msg", msg=p.msg)
+
+    @broker.on_submit
+    def publish(ctx: Ctx, m: Expr) -> None:
+        ctx.send(deliver(msg=m))  # "considered to be successfully delivered" when sent
+
+    @consumer.on(deliver)
+    def on_deliver(ctx: Ctx, f: FrameView) -> None:
+        ctx.process(f.msg)
+
+
 def processed_key_ttl(name: str, ttl: int, visibility: int, *, delay: int = 1) -> ProtocolDef:
     """An inbox whose keys expire ``ttl`` ticks after processing; the broker redelivers an
     unacknowledged message once ``visibility`` ticks passed since its last delivery; frames
@@ -288,6 +306,11 @@ ENTRIES: list[Entry] = [
         {"no-duplicate": 4},
     ),
     _entry(consumer_ack_then_process, KAFKA_SEMANTICS, {"no-loss": 4}),
+    _entry(
+        consumer_auto_ack,
+        "RabbitMQ consumer acknowledgements, automatic mode (rabbitmq.com/docs/confirms)",
+        {"no-loss": 2},
+    ),
     _entry(consumer_inbox, IDEMPOTENT_CONSUMER, {}),
     _entry(consumer_mark_then_process, IDEMPOTENT_CONSUMER, {"no-loss": 5}),
     _entry(consumer_process_then_mark, IDEMPOTENT_CONSUMER, {"no-duplicate": 4}),
