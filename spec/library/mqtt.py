@@ -33,6 +33,10 @@ Protocols (two messages each):
   exactly once and in order, through drops and a broker restart.
 * ``mqtt-qos2-clean-session`` — both sides discard the flow on disconnect: a drop loses a
   message, never duplicates one.
+* ``mqtt-qos2-republish-clean-session`` — a clean-session client that keeps its in-flight
+  messages in memory and republishes them on reconnect anyway (eclipse-paho/paho.mqtt.python
+  #733: "it's possible for QoS 2 to be received twice"), to a broker that discarded the
+  session: duplicate — and a client restart still loses them.
 * ``mqtt-qos2-method-b-volatile-broker`` — the client's session persists, the broker's
   packet-id set does not survive its restart (no persistence, mosquitto#1734 / emqx#1481):
   the resent PUBLISH is "a new publication", delivered twice.
@@ -217,6 +221,7 @@ def qos2(
     client_durable: bool = True,
     broker_durable: bool = True,
     clean: bool = False,
+    client_keeps: bool = False,
     publish_after_pubrel: bool = False,
 ) -> ProtocolDef:
     """The QoS 2 flow on one reused packet id.
@@ -227,7 +232,8 @@ def qos2(
     unacknowledged (§4.4).  Broker: ``method`` "A" stores the message and id and sends
     PUBREC, and on PUBREL delivers it onward, discards it and sends PUBCOMP; "B" stores the
     id and delivers onward at PUBLISH, and on PUBREL discards the id.  ``clean``: both
-    discard the session's state when the connection ends."""
+    discard the session's state when the connection ends — except the client's, if
+    ``client_keeps``."""
     if method not in ("A", "B"):
         raise ValueError(f"the QoS 2 receiver uses Method A or B, got {method!r}")
     claims = ["at-most-once"] if clean else ["exactly-once", "in-order"]
@@ -303,11 +309,13 @@ def qos2(
         if method == "A":
             broker.holds(lambda ctx, m: ctx.stored & (ctx.message == m))
 
-        if clean:
+        if clean and not client_keeps:
 
             @client.on_disconnect
             def client_session_ends(ctx: Ctx, peer: str) -> None:
                 ctx.flow = Flow.FREE
+
+        if clean:
 
             @broker.on_disconnect
             def broker_session_ends(ctx: Ctx, peer: str) -> None:
@@ -333,6 +341,15 @@ mqtt_qos2_clean = qos2(
     client_durable=False,
     broker_durable=False,
     description="MQTT QoS 2, clean session: both sides forget the flow when the connection ends.",
+)
+mqtt_qos2_republish_clean_session = qos2(
+    "mqtt-qos2-republish-clean-session",
+    method="B",
+    clean=True,
+    client_keeps=True,
+    client_durable=False,
+    broker_durable=False,
+    description="MQTT QoS 2, a clean-session client that republishes in-flight messages anyway.",
 )
 mqtt_qos2_method_b_volatile_broker = qos2(
     "mqtt-qos2-method-b-volatile-broker",
@@ -371,6 +388,11 @@ ENTRIES: list[Entry] = [
     _entry(mqtt_qos2_method_a, f"{MQTT_311}, §4.3.3 figure 4.3 (Method A)", {}),
     _entry(mqtt_qos2_method_b, f"{MQTT_311}, §4.3.3 figure 4.3 (Method B)", {}),
     _entry(mqtt_qos2_clean, f"{MQTT_311}, §3.1.2.4", {"no-loss": 2}),
+    _entry(
+        mqtt_qos2_republish_clean_session,
+        "eclipse-paho/paho.mqtt.python#733",
+        {"no-loss": 2, "no-duplicate": 4},
+    ),
     _entry(
         mqtt_qos2_method_b_volatile_broker,
         "eclipse-mosquitto/mosquitto#1734, emqx/emqx#1481",
