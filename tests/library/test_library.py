@@ -16,6 +16,7 @@ the CLI's loader (``ackproof check spec/library/<file>.py``).
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,23 @@ def test_bmc_agrees_with_explicit_on_every_pinned_property(name: str) -> None:
             assert got.verdict == "violated", (prop, got.detail)
             assert got.counterexample is not None
             assert len(got.counterexample) == entry.shortest[prop]
+
+
+#: What a library module may import: a file a user could have written.
+ALLOWED_IMPORTS = {"__future__", "ackproof.spec", "ackproof.spec.library", "collections.abc"}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+def test_a_library_module_imports_only_the_spec(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path.name}: relative import"
+            imported.add(node.module or "")
+        elif isinstance(node, ast.Import):
+            imported.update(a.name for a in node.names)
+    assert imported <= ALLOWED_IMPORTS, f"{path.name}: imports {sorted(imported - ALLOWED_IMPORTS)}"
 
 
 def test_every_library_module_defines_entries_and_cites_its_source() -> None:
