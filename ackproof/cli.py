@@ -145,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-broken", action="store_true", help="skip the broken variants (must be caught)"
     )
+    p.add_argument("--library", action="store_true", help="the library, against pinned verdicts")
+    p.add_argument("--only", metavar="NAMES", help="--library: these protocols or systems")
     _engine_options(p)
     _report_options(p)
     p.set_defaults(func=cmd_prove)
@@ -207,6 +209,12 @@ def _system_for(pdef: ProtocolDef, messages: int | None, faults: Faults | None) 
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
+    if args.library or args.only is not None:
+        if not args.library:
+            raise InputError("--only selects library protocols: use it with --library")
+        from ackproof.library_cmd import run as run_library
+
+        return run_library(args)
     from ackproof.obligations import as_expected, builtin_obligations
     from ackproof.report import Row, matrix
 
@@ -410,6 +418,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("\nexample variants:")
         for name, p in examples.items():
             print(f"  {name:30} {p.description}")
+    from ackproof.library_cmd import listing
+
+    print("\n" + listing())
     print("\nfault models (prove's columns; check --faults takes loss,dup,reorder,crash):")
     for name, meaning in FAULT_MEANINGS.items():
         print(f"  {name:30} {meaning}")

@@ -86,6 +86,11 @@ def resolve(target: str, protocol: str | None = None) -> ProtocolDef:
         found = shipped()
         if target in found:
             return found[target]
+        from ackproof.spec.library import LIBRARY
+
+        library = {e.name: e.protocol for e in LIBRARY}
+        if target in library:  # ``ackproof explain mqtt-qos0``
+            return library[target]
         if protocol is None:
             raise InputError(
                 f"{target}: neither a Python file nor a known protocol "
