@@ -80,6 +80,7 @@ class Env:
         self.path: Expr = TRUE
         self.checks: list[Check] = []
         self.room: list[Expr] = []
+        self.sent: dict[str, int] = {}  # channel -> frames sent on every path of the step
 
     @classmethod
     def fresh(cls, layout: Layout, leaves: Sequence[Expr]) -> Env:
@@ -89,6 +90,7 @@ class Env:
         e = Env(self.layout, self.cur, self.guard)
         e.path = self.path
         e.checks = list(self.checks)
+        e.sent = dict(self.sent)
         return e
 
     # -- reading and writing -----------------------------------------------------------

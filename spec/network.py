@@ -203,6 +203,16 @@ class Channel:
         that silently vanishes or aliases another one)."""
         _check_fields(env, frame)
         saved = env.path
+        if saved is TRUE:  # unconditional: every run of the step sends it
+            k = env.sent[self.name] = env.sent.get(self.name, 0) + 1
+            if k > self.capacity:
+                raise SpecError(
+                    f"the step sends {k} frames into channel {self.name}, which holds at "
+                    f"most {self.capacity} (its capacity): the step could never fire; "
+                    "raise the capacity (Faults(capacity=...) or the link's) or send fewer "
+                    "frames in one step",
+                    field=self.name,
+                )
         if self.up is not None:  # on a connection that is down, the frame is lost
             env.path = and_(saved, env.read(self.up))
         try:

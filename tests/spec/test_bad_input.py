@@ -148,3 +148,37 @@ def test_scalar_types_reject_nonsense() -> None:
         Int(3, 1)
     with pytest.raises(SpecError):
         Scalar("int", 0, 1).lit(True)
+
+
+# -- a step that can never fit in its channel ----------------------------------------------
+def too_many_sends(faults: Faults) -> ProtocolDef:
+    @protocol("overfull", claims=["at-least-once"], faults=faults)
+    def build(p: Builder) -> None:
+        data = p.frame("DATA", p.sender, p.receiver, carries="msg", msg=p.msg)
+
+        @p.sender.on_submit
+        def submit(ctx: Ctx, m: Expr) -> None:
+            ctx.send(data(msg=m))
+            ctx.send(data(msg=m))
+
+        @p.receiver.on(data)
+        def on_data(ctx: Ctx, f: FrameView) -> None:
+            ctx.process(f.msg)
+
+    return build
+
+
+@pytest.mark.parametrize("reorder", [False, True], ids=["fifo", "reordering"])
+def test_a_step_sending_more_frames_than_the_channel_holds_is_named(reorder: bool) -> None:
+    # Before: "index 1 is out of bounds" on FIFO, and a silently disabled step (every
+    # property vacuous) on a reordering channel.
+    e = error_of(too_many_sends(Faults(loss=True, reorder=reorder, capacity=1)))
+    assert "submit(m=0)" in str(e)
+    assert "sender->receiver" in str(e)
+    assert "sends 2 frames" in str(e)
+    assert "holds at most 1" in str(e)
+
+
+def test_two_sends_fit_a_channel_of_two() -> None:
+    system = too_many_sends(Faults(loss=True, reorder=True, capacity=2)).system(1)
+    assert explore(system, ["no-phantom"]).complete
