@@ -1,0 +1,109 @@
+"""The Kafka and dedup-window library entries: each verdict computed and pinned.
+
+For every entry of ``spec/library/kafka.py`` and ``spec/library/dedup.py``: the explicit
+engine explores the whole state space at the entry's bound and must give exactly the
+expected verdict for each property — a holding property with its reachability witness
+(every message processed), a violated one with exactly the pinned shortest length.  BMC
+must agree on the verdict and the shortest length; the modules load through the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ackproof.cli import main
+from ackproof.proofs import check
+from ackproof.spec import explore
+from ackproof.spec.library import LIBRARY, Entry, dedup, kafka
+
+ENTRIES: list[Entry] = [*kafka.ENTRIES, *dedup.ENTRIES]
+BY_NAME = {e.name: e for e in ENTRIES}
+LIBRARY_DIR = Path(__file__).resolve().parents[2] / "spec" / "library"
+
+
+def test_the_entries_are_in_the_library_under_their_systems() -> None:
+    names = {e.name for e in LIBRARY}
+    assert set(BY_NAME) <= names
+    assert {e.system for e in kafka.ENTRIES} == {"Kafka"}
+    assert {e.system for e in dedup.ENTRIES} == {"Dedup windows"}
+    assert len(ENTRIES) == 11
+
+
+@pytest.mark.parametrize("name", sorted(BY_NAME))
+def test_explicit_gives_each_expected_verdict_witness_and_shortest_length(name: str) -> None:
+    entry = BY_NAME[name]
+    props = sorted(entry.expected)
+    r = explore(entry.protocol.system(entry.bound), props)
+    assert r.complete, f"{name}: the state space must be explored in full"
+    got = {p: "violated" if p in r.violations else "holds" for p in props}
+    assert got == entry.expected
+    for p, verdict in entry.expected.items():
+        if verdict == "holds":
+            assert p in r.witnesses, f"{name}: {p} holds vacuously"
+    assert {p: len(path) for p, path in r.violations.items()} == entry.shortest
+
+
+#: Entries BMC re-checks (each decided in a few seconds); depth for the holding ones.
+BMC_DEPTH = 8
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "kafka-producer-retries-inflight2",
+        "kafka-epoch-bump-restamp",
+        "kafka-idempotent-producer",
+        "pulsar-hwm-volatile-seq",
+        "pulsar-hwm-durable-seq",
+        "nats-msg-id-window-2m",
+    ],
+)
+def test_bmc_agrees_on_verdict_and_shortest_length(name: str) -> None:
+    entry = BY_NAME[name]
+    system = entry.protocol.system(entry.bound)
+    for prop, verdict in sorted(entry.expected.items()):
+        depth = entry.shortest.get(prop, BMC_DEPTH)
+        got = check(system, prop, engine="bmc", depth=depth, timeout=60)
+        if verdict == "violated":
+            assert got.verdict == "violated", (prop, got.detail)
+            assert got.counterexample is not None
+            assert len(got.counterexample) == entry.shortest[prop], prop
+        else:
+            assert got.verdict in ("holds", "proved"), (prop, got.detail)
+
+
+def test_the_restamped_batch_is_appended_twice() -> None:
+    """KAFKA-14034's trace: the retried batch comes back with a new epoch and sequence 0."""
+    system = kafka.kafka_epoch_bump_restamp.system(2)
+    r = explore(system, ["no-duplicate"], stop_when_decided=True)
+    labels = r.labels("no-duplicate")
+    assert "broker <- PRODUCE(epoch=0, seq=0, msg=0)" in labels
+    assert "producer timer delivery_timeout(1)" in labels
+    assert labels[-1] == "broker <- PRODUCE(epoch=1, seq=0, msg=0)"
+
+
+def test_the_volatile_sequence_loses_a_message_as_a_duplicate() -> None:
+    r = explore(dedup.pulsar_hwm_volatile.system(2), ["no-loss"], stop_when_decided=True)
+    labels = r.labels("no-loss")
+    assert labels[-1] == "broker <- SEND(seq=0, msg=1)"  # dropped: seq 0 seen already
+
+
+@pytest.mark.parametrize(
+    ("path", "protocol", "code"),
+    [
+        ("kafka.py", "kafka-idempotent-producer", 0),
+        ("dedup.py", "pulsar-hwm-volatile-seq", 1),
+    ],
+)
+def test_the_modules_load_through_the_cli(
+    path: str, protocol: str, code: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["check", str(LIBRARY_DIR / path), "--protocol", protocol]
+    got = main([*argv, "--json", "--quiet", "--engine", "explicit"])
+    doc = json.loads(capsys.readouterr().out)
+    assert got == code
+    verdicts = {r["property"]: r["verdict"] for r in doc["results"]}
+    assert ("violated" in verdicts.values()) == (code == 1)
