@@ -46,9 +46,14 @@ What the models keep (and what they leave out):
 * The producer process does not crash (a restarted non-transactional producer gets a new
   producer id: idempotence is per producer session — librdkafka#4953).
 * Transactions: the transaction coordinator, the group coordinator and the partition
-  leaders are one ``broker`` node, and a transaction (its output record, its offset commit
-  and the commit itself) is one request that commits atomically or is refused — the
-  two-phase markers and KIP-890's delayed-marker hazards are not modelled.
+  leaders are one ``broker`` node.  A transaction is two requests: its output record with
+  its offset commit (Produce + ``TxnOffsetCommit``, which leaves the offsets *pending*),
+  then ``EndTxn``, whose markers make output and offset visible together (one atomic
+  step: the markers' own two phases and KIP-890's delayed-marker hazards are not
+  modelled).  The successor joins (a new generation) and calls ``InitProducerId`` (a new
+  epoch for its transactional id, aborting that id's open transaction), then fetches the
+  committed offset.  The connections do not drop here: the zombie is a live instance
+  the group has given up on, not a lost frame.
 """
 
 from __future__ import annotations
@@ -321,18 +326,32 @@ def idempotent_producer(
 
 
 # -- transactions: read-process-write, a zombie and its successor ---------------------------
-Phase = Enum("Phase", "IDLE", "JOINING", "FETCHING", "READY", "POLLING", "COMMITTING", "FENCED")
+Phase = Enum(
+    "Phase",
+    "IDLE",
+    "JOINING",
+    "FETCH_DUE",
+    "FETCHING",
+    "READY",
+    "POLLING",
+    "ADDING",
+    "ENDING",
+    "FENCED",
+)
 
 
-def transactional(name: str, fencing: str, *, description: str) -> ProtocolDef:
+def transactional(
+    name: str, fencing: str, *, stable_fetch: bool = False, description: str
+) -> ProtocolDef:
     """Consume-transform-produce with transactions, a first instance that becomes a zombie
     and the successor the group hands its input partition to.
 
     ``fencing``: ``"epoch"`` — both use one ``transactional.id`` (KIP-98: the successor's
-    ``InitProducerId`` bumps its epoch); ``"generation"`` — each has its own
-    transactional id and the offset commit carries the group generation (KIP-447);
-    ``"none"`` — each has its own transactional id and nothing carries the generation
-    (the setup KIP-447 was written to replace)."""
+    ``InitProducerId`` bumps its epoch and aborts the open transaction); ``"generation"`` —
+    each has its own transactional id and the offset commit carries the group generation
+    (KIP-447); ``"none"`` — each has its own transactional id and nothing carries the
+    generation.  ``stable_fetch``: the offset fetch waits while transactional offsets are
+    pending (KIP-447's ``require_stable``)."""
     if fencing not in ("epoch", "generation", "none"):
         raise ValueError(f"fencing is 'epoch', 'generation' or 'none', got {fencing!r}")
 
@@ -357,22 +376,31 @@ def transactional(name: str, fencing: str, *, description: str) -> ProtocolDef:
         joined = p.frame("INIT_OK", broker, apps, epoch=epoch_t, gen=epoch_t)
         fetch_offset = p.frame("OFFSET_FETCH", apps, broker)
         offset = p.frame("OFFSET", broker, apps, pos=pos_t)
+        unstable = p.frame("UNSTABLE_OFFSET_COMMIT", broker, apps)
         poll = p.frame("FETCH", apps, broker, pos=p.msg)
         record = p.frame("RECORD", broker, apps, carries="msg", msg=p.msg)
         empty = p.frame("NO_RECORD", broker, apps)
-        # The transaction: the output record for ``msg``, the offset ``msg + 1``, commit.
-        txn = p.frame("TXN", apps, broker, carries="msg", msg=p.msg, epoch=epoch_t, gen=epoch_t)
+        # In the transaction: the output record for ``msg`` and the offset ``msg + 1``
+        # (Produce + TxnOffsetCommit with the group generation); then EndTxn(commit).
+        add = p.frame(
+            "TXN_OFFSET_COMMIT", apps, broker, carries="msg", msg=p.msg, epoch=epoch_t, gen=epoch_t
+        )
+        added = p.frame("ADDED", broker, apps)
+        end = p.frame("END_TXN", apps, broker, epoch=epoch_t)
         committed = p.frame("COMMITTED", broker, apps)
         fenced = p.frame("FENCED", broker, apps)
 
         def txid(node: str) -> str:
             return "shared" if fencing == "epoch" else node
 
+        ids = sorted({txid(a.name) for a in apps})
         broker.var("input", Array(p.msg, Bool), durable=True)  # the input partition
         broker.var("offset", pos_t, durable=True)  # the group's committed offset
         broker.var("generation", epoch_t, durable=True)
-        for t in sorted({txid(a.name) for a in apps}):
+        for t in ids:
             broker.var(f"epoch_{t}", epoch_t, durable=True)
+            broker.var(f"open_{t}", Bool, durable=True)  # a transaction with offsets pending
+            broker.var(f"out_{t}", p.msg, durable=True)  # its output is for this input
 
         @broker.on_submit
         def append_input(ctx: Ctx, m: Expr) -> None:  # an upstream producer writes input
@@ -382,16 +410,25 @@ def transactional(name: str, fencing: str, *, description: str) -> ProtocolDef:
 
         @broker.on(join)
         def on_join(ctx: Ctx, f: FrameView) -> None:
-            e = f"epoch_{txid(f.source)}"
-            with ctx.when(getattr(ctx, e) < 1):  # InitProducerId bumps the epoch
-                setattr(ctx, e, getattr(ctx, e) + 1)
+            t = txid(f.source)
+            epoch = f"epoch_{t}"
+            with ctx.when(getattr(ctx, epoch) < 1):  # InitProducerId bumps the epoch
+                setattr(ctx, epoch, getattr(ctx, epoch) + 1)
+            setattr(ctx, f"open_{t}", False)  # and aborts the id's open transaction
             with ctx.when(ctx.generation < 1):  # the rebalance: a new generation
                 ctx.generation = ctx.generation + 1
-            ctx.send(joined(epoch=getattr(ctx, e), gen=ctx.generation), to=f.source)
+            ctx.send(joined(epoch=getattr(ctx, epoch), gen=ctx.generation), to=f.source)
 
         @broker.on(fetch_offset)
         def on_offset_fetch(ctx: Ctx, f: FrameView) -> None:
-            ctx.send(offset(pos=ctx.offset), to=f.source)
+            if not stable_fetch:
+                ctx.send(offset(pos=ctx.offset), to=f.source)
+                return
+            pending = any_(getattr(ctx, f"open_{t}") for t in ids)
+            with ctx.when(pending):  # require_stable: try again later
+                ctx.send(unstable(), to=f.source)
+            with ctx.when(~pending):
+                ctx.send(offset(pos=ctx.offset), to=f.source)
 
         @broker.on(poll)
         def on_poll(ctx: Ctx, f: FrameView) -> None:
@@ -400,17 +437,30 @@ def transactional(name: str, fencing: str, *, description: str) -> ProtocolDef:
             with ctx.when(~ctx.input[f.pos]):
                 ctx.send(empty(), to=f.source)
 
-        @broker.on(txn)
-        def on_txn(ctx: Ctx, f: FrameView) -> None:
-            valid = f.epoch == getattr(ctx, f"epoch_{txid(f.source)}")
+        @broker.on(add)
+        def on_add(ctx: Ctx, f: FrameView) -> None:
+            t = txid(f.source)
+            valid = f.epoch == getattr(ctx, f"epoch_{t}")
             if fencing == "generation":
                 valid = valid & (f.gen == ctx.generation)
-            with ctx.when(valid), ctx.atomic():  # output, offset and commit, all or none
-                ctx.process(f.msg)
-                ctx.offset = f.msg + 1
+            with ctx.when(valid):
+                setattr(ctx, f"open_{t}", True)
+                setattr(ctx, f"out_{t}", f.msg)
+                ctx.send(added(), to=f.source)
+            with ctx.when(~valid):  # PRODUCER_FENCED / ILLEGAL_GENERATION
+                ctx.send(fenced(), to=f.source)
+
+        @broker.on(end)
+        def on_end(ctx: Ctx, f: FrameView) -> None:
+            t = txid(f.source)
+            valid = (f.epoch == getattr(ctx, f"epoch_{t}")) & getattr(ctx, f"open_{t}")
+            with ctx.when(valid), ctx.atomic():  # the markers: output and offset, all or none
+                ctx.process(getattr(ctx, f"out_{t}"))
+                ctx.offset = getattr(ctx, f"out_{t}") + 1
+                setattr(ctx, f"open_{t}", False)
             with ctx.when(valid):
                 ctx.send(committed(), to=f.source)
-            with ctx.when(~valid):  # PRODUCER_FENCED / fenced by the generation: aborted
+            with ctx.when(~valid):  # fenced, or its transaction was aborted
                 ctx.send(fenced(), to=f.source)
 
         for app in apps:
@@ -435,8 +485,18 @@ def transactional(name: str, fencing: str, *, description: str) -> ProtocolDef:
                 with ctx.when(ctx.phase == Phase.JOINING):
                     ctx.epoch = f.epoch
                     ctx.gen = f.gen
-                    ctx.phase = Phase.FETCHING
-                    ctx.send(fetch_offset())
+                    ctx.phase = Phase.FETCH_DUE
+
+            @app.timer()
+            def fetch_offsets(ctx: Ctx) -> None:
+                ctx.require(ctx.phase == Phase.FETCH_DUE)
+                ctx.phase = Phase.FETCHING
+                ctx.send(fetch_offset())
+
+            @app.on(unstable)
+            def on_unstable(ctx: Ctx, f: FrameView) -> None:  # retried after a backoff
+                with ctx.when(ctx.phase == Phase.FETCHING):
+                    ctx.phase = Phase.FETCH_DUE
 
             @app.on(offset)
             def on_offset(ctx: Ctx, f: FrameView) -> None:
@@ -458,13 +518,19 @@ def transactional(name: str, fencing: str, *, description: str) -> ProtocolDef:
             @app.on(record)
             def on_record(ctx: Ctx, f: FrameView) -> None:
                 with ctx.when(ctx.phase == Phase.POLLING):
-                    ctx.phase = Phase.COMMITTING
+                    ctx.phase = Phase.ADDING
                     ctx.msg = f.msg
-                    ctx.send(txn(msg=f.msg, epoch=ctx.epoch, gen=ctx.gen))
+                    ctx.send(add(msg=f.msg, epoch=ctx.epoch, gen=ctx.gen))
+
+            @app.on(added)
+            def on_added(ctx: Ctx, f: FrameView) -> None:
+                with ctx.when(ctx.phase == Phase.ADDING):
+                    ctx.phase = Phase.ENDING
+                    ctx.send(end(epoch=ctx.epoch))
 
             @app.on(committed)
             def on_committed(ctx: Ctx, f: FrameView) -> None:
-                with ctx.when(ctx.phase == Phase.COMMITTING):
+                with ctx.when(ctx.phase == Phase.ENDING):
                     ctx.pos = ctx.msg + 1
                     ctx.phase = Phase.READY
 
@@ -504,11 +570,18 @@ kafka_txn_epoch_fencing = transactional(
     description="Read-process-write, one transactional.id: InitProducerId fences the "
     "zombie (KIP-98).",
 )
+kafka_txn_generation_unstable_fetch = transactional(
+    "kafka-txn-generation-unstable-fetch",
+    "generation",
+    description="Read-process-write, a transactional id per instance, the group "
+    "generation fences the zombie's offset commit, the offset fetch does not wait.",
+)
 kafka_txn_generation_fencing = transactional(
     "kafka-txn-generation-fencing",
     "generation",
-    description="Read-process-write, a transactional id per instance, the group "
-    "generation fences the zombie's offset commit (KIP-447).",
+    stable_fetch=True,
+    description="KIP-447: the group generation fences the zombie's offset commit and the "
+    "offset fetch waits for pending transactional offsets.",
 )
 
 KIP98 = "KIP-98 (idempotent producer)"
@@ -586,11 +659,11 @@ ENTRIES: list[Entry] = [
         "Kafka",
         "KIP-447 (motivation: zombies not fenced across rebalances)",
         expected={"no-loss": "holds", "no-duplicate": "violated", "no-phantom": "holds"},
-        shortest={"no-duplicate": 14},
+        shortest={"no-duplicate": 19},
         note=(
-            "Transactions alone do not give exactly-once: the zombie commits its "
-            "transaction after the successor fetched the committed offset, and both "
-            "outputs for input 0 are committed."
+            "Transactions alone do not give exactly-once: the zombie's offsets are pending "
+            "in its open transaction when the successor fetches the committed offset (0); "
+            "the zombie then commits, and both outputs for input 0 are committed."
         ),
     ),
     Entry(
@@ -598,6 +671,20 @@ ENTRIES: list[Entry] = [
         "Kafka",
         "KIP-98 (transactional.id, InitProducerId fences zombies)",
         expected={"no-loss": "holds", "no-duplicate": "holds", "no-phantom": "holds"},
+    ),
+    Entry(
+        kafka_txn_generation_unstable_fetch,
+        "Kafka",
+        "KIP-447 (generation fencing without the stable offset fetch)",
+        expected={"no-loss": "holds", "no-duplicate": "violated", "no-phantom": "holds"},
+        shortest={"no-duplicate": 19},
+        note=(
+            "Finding: the generation check alone does not fence the zombie. Its "
+            "TxnOffsetCommit was accepted before the rebalance, so its EndTxn still "
+            "commits after the successor read offset 0 — the same 19-step run as with no "
+            "fencing. KIP-447 also makes the offset fetch wait for pending transactional "
+            "offsets (require_stable); with it the duplicate is gone."
+        ),
     ),
     Entry(
         kafka_txn_generation_fencing,

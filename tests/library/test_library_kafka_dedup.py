@@ -29,7 +29,7 @@ def test_the_entries_are_in_the_library_under_their_systems() -> None:
     assert set(BY_NAME) <= names
     assert {e.system for e in kafka.ENTRIES} == {"Kafka"}
     assert {e.system for e in dedup.ENTRIES} == {"Dedup windows"}
-    assert len(ENTRIES) == 11
+    assert len(ENTRIES) == 12
 
 
 @pytest.mark.parametrize("name", sorted(BY_NAME))
