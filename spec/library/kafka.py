@@ -319,8 +319,10 @@ def idempotent_producer(
                     ctx.epoch = f.epoch  # a new epoch forgets the old one's sequences
                     ctx.last_seq = f.seq
                     ctx.send(ok(**reply))
-                with ctx.when(~duplicate & ~next_one):  # OUT_OF_ORDER_SEQUENCE_NUMBER, or
-                    ctx.send(retriable(**reply))  # an old epoch; retried after the gap
+                # OUT_OF_ORDER_SEQUENCE_NUMBER: retried once the gap is filled.  (An old
+                # epoch never gets here: the producer bumps only when nothing is in flight.)
+                with ctx.when(~duplicate & ~next_one):
+                    ctx.send(retriable(**reply))
 
     return build
 
@@ -542,6 +544,7 @@ def transactional(
 
 
 kafka_producer_retries = plain_producer(2)
+kafka_producer_retries_one_in_flight = plain_producer(1)
 kafka_idempotent = idempotent_producer(
     "kafka-idempotent-producer",
     None,
@@ -603,6 +606,19 @@ ENTRIES: list[Entry] = [
             "The reordering needs what the docs describe: batch 0 refused with a retriable "
             "error while batch 1, already in flight, succeeds (11 steps)."
         ),
+    ),
+    Entry(
+        kafka_producer_retries_one_in_flight,
+        "Kafka",
+        "producer config docs: max.in.flight.requests.per.connection=1 keeps order",
+        expected={
+            "no-loss": "holds",
+            "no-duplicate": "violated",
+            "no-phantom": "holds",
+            "in-order": "holds",
+        },
+        shortest={"no-duplicate": 7},
+        note="One request in flight keeps the order; retries still duplicate.",
     ),
     Entry(
         kafka_idempotent,
