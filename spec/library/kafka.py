@@ -38,8 +38,12 @@ What the models keep (and what they leave out):
   ``processed`` effect is the append to the partition log; ``ack`` is the producer's
   success callback.
 * A retriable broker error is ``NOT_ENOUGH_REPLICAS`` (``acks=all``, the ISR shrank below
-  ``min.insync.replicas``): the leader's ISR shrinks and grows again at any time (a broker
-  step), and a produce request that finds it short is refused before anything is appended.
+  ``min.insync.replicas``): the follower's replication session to the leader is a
+  connection too; when it drops (a fault, at most once) the follower is out of the ISR
+  until it reconnects (an environment step, taken once faults stop), and a produce request
+  that finds the ISR short is refused before anything is appended.  (A broker timer that
+  toggled the ISR at will would let the ISR be short every time a retry arrives, forever:
+  a loss no real cluster produces once it is healthy again.)
 * The accumulator drains a partition's batches in order, and a failed batch goes back to
   the front of its partition's queue (so retries alone do not reorder; what reorders is a
   later batch succeeding while an earlier one failed, as the ``retries`` text says).
@@ -82,8 +86,15 @@ from ackproof.spec.library import Entry
 #: (first send or retry), in flight, completed, or failed (reported to the application).
 Batch = Enum("Batch", "NEW", "QUEUED", "INFLIGHT", "DONE", "FAILED")
 
-#: Producer and partition leader over one TCP connection that may drop once.
-SESSION = Faults(loss=True, links={"producer<->broker": Connection(max_drops=1)})
+#: Producer and partition leader over one TCP connection that may drop once; the
+#: follower's replication session to the leader may drop once too (the ISR shrinks).
+SESSION = Faults(
+    loss=True,
+    links={
+        "producer<->broker": Connection(max_drops=1),
+        "follower<->broker": Connection(max_drops=1),
+    },
+)
 
 
 def _producer_core(p: Builder) -> None:
@@ -109,6 +120,22 @@ def _producer_core(p: Builder) -> None:
         ctx.connected = True
 
     producer.holds(lambda ctx, m: (ctx.st[m] == Batch.QUEUED) | (ctx.st[m] == Batch.INFLIGHT))
+
+    # The leader's ISR: the follower's session to the leader drops (it falls out of the
+    # ISR, below min.insync.replicas) and comes back (it caught up and rejoins).
+    broker = p.node("broker")
+    p.node("follower")
+    broker.var("isr_short", Bool)
+
+    @broker.on_disconnect
+    def isr_shrinks(ctx: Ctx, peer: str) -> None:
+        if peer == "follower":
+            ctx.isr_short = True
+
+    @broker.on_connect
+    def isr_expands(ctx: Ctx, peer: str) -> None:
+        if peer == "follower":
+            ctx.isr_short = False
 
 
 def _may_drain(ctx: Ctx, m: Expr | int, messages: int, max_in_flight: int) -> Expr:
@@ -137,7 +164,6 @@ def plain_producer(max_in_flight: int = 2) -> ProtocolDef:
         produce = p.frame("PRODUCE", producer, broker, carries="msg", msg=p.msg)
         ok = p.frame("PRODUCE_OK", broker, producer, msg=p.msg)
         retriable = p.frame("NOT_ENOUGH_REPLICAS", broker, producer, msg=p.msg)
-        broker.var("isr_short", Bool, durable=True)
         _producer_core(p)
 
         @producer.timer(p.msg)
@@ -156,10 +182,6 @@ def plain_producer(max_in_flight: int = 2) -> ProtocolDef:
         def on_error(ctx: Ctx, f: FrameView) -> None:  # retries = MAX_INT: back in the queue
             with ctx.when(ctx.st[f.msg] == Batch.INFLIGHT):
                 ctx.st[f.msg] = Batch.QUEUED
-
-        @broker.timer()
-        def isr_changes(ctx: Ctx) -> None:  # a follower falls out of the ISR, or catches up
-            ctx.isr_short = ~ctx.isr_short
 
         @broker.on(produce)
         def on_produce(ctx: Ctx, f: FrameView) -> None:
@@ -217,7 +239,6 @@ def idempotent_producer(
         producer.var("seq", Array(p.msg, seq_t))
         producer.var("unresolved", Bool)  # KAFKA-14034's fix: a sequence gap to resolve
         # The leader's producer state for this producer id: its epoch, its last sequence.
-        broker.var("isr_short", Bool, durable=True)
         broker.var("epoch", epoch_t, durable=True)
         broker.var("last_seq", Int(-1, n - 1), init=-1, durable=True)
 
@@ -297,10 +318,6 @@ def idempotent_producer(
                     ctx.require(ctx.unresolved & ~pending)
                     ctx.unresolved = False
                     bump(ctx)
-
-        @broker.timer()
-        def isr_changes(ctx: Ctx) -> None:
-            ctx.isr_short = ~ctx.isr_short
 
         @broker.on(produce)
         def on_produce(ctx: Ctx, f: FrameView) -> None:
