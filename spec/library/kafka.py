@@ -97,14 +97,29 @@ SESSION = Faults(
 )
 
 
-def _producer_core(p: Builder) -> None:
-    """What every producer variant shares: its batches and whether it is connected."""
+#: The same, and the producer process may crash (and restart) once.
+RESTARTING = Faults(
+    loss=True,
+    crash_budgets={"producer": 1},
+    links=dict(SESSION.links),
+)
+
+
+def _producer_core(p: Builder, *, restarts: bool = False) -> None:
+    """What every producer variant shares: its batches and whether it is connected.
+
+    ``restarts``: the application keeps what it has not seen acknowledged durably (its
+    input position), and sends it again after a restart."""
     producer = p.node("producer")
     producer.var("st", Array(p.msg, Batch), init=Batch.NEW)
     producer.var("connected", Bool, init=True)
+    if restarts:
+        producer.var("unacked", Array(p.msg, Bool), durable=True)
 
     @producer.on_submit
     def send(ctx: Ctx, m: Expr) -> None:  # KafkaProducer.send(): into the accumulator
+        if restarts:
+            ctx.unacked[m] = True
         ctx.st[m] = Batch.QUEUED
 
     @producer.on_disconnect
@@ -119,7 +134,10 @@ def _producer_core(p: Builder) -> None:
     def ready(ctx: Ctx, peer: str) -> None:
         ctx.connected = True
 
-    producer.holds(lambda ctx, m: (ctx.st[m] == Batch.QUEUED) | (ctx.st[m] == Batch.INFLIGHT))
+    @producer.holds
+    def holds(ctx: Ctx, m: Expr) -> Expr:
+        queued = (ctx.st[m] == Batch.QUEUED) | (ctx.st[m] == Batch.INFLIGHT)
+        return queued | ctx.unacked[m] if restarts else queued
 
     # The leader's ISR: the follower's session to the leader drops (it falls out of the
     # ISR, below min.insync.replicas) and comes back (it caught up and rejoins).
@@ -200,7 +218,11 @@ def idempotent_producer(
     """The KIP-98 idempotent producer.
 
     ``failure``: ``None`` — only retriable errors (disconnects, ``NOT_ENOUGH_REPLICAS``,
-    ``OUT_OF_ORDER_SEQUENCE_NUMBER`` while an earlier batch is retried); ``"restamp"`` — a
+    ``OUT_OF_ORDER_SEQUENCE_NUMBER`` while an earlier batch is retried); ``"restart"`` — the
+    producer process may crash once; the application sends what was not acknowledged
+    again, from a new producer session (``InitProducerId`` gives it a new producer id:
+    numbered here by the durable ``epoch`` field, which the leader sees as a new
+    identity, exactly as it sees a new epoch); ``"restamp"`` — a
     batch may also fail for good (its delivery timeout expires while it waits for a retry)
     and the producer bumps its epoch at once, re-stamping the batches being retried
     (before KAFKA-14034); ``"wait"`` — the same failure, with the fix: new batches are held
@@ -211,7 +233,7 @@ def idempotent_producer(
     @protocol(
         name,
         claims=["exactly-once", "in-order"] if failure is None else ["at-most-once"],
-        faults=SESSION,
+        faults=SESSION if failure != "restart" else RESTARTING,
         messages=2,
         description=description,
     )
@@ -231,8 +253,9 @@ def idempotent_producer(
         )
         ok = p.frame("PRODUCE_OK", broker, producer, epoch=epoch_t, seq=seq_t)
         retriable = p.frame("RETRIABLE_ERROR", broker, producer, epoch=epoch_t, seq=seq_t)
-        _producer_core(p)
-        producer.var("epoch", epoch_t)
+        restarts = failure == "restart"
+        _producer_core(p, restarts=restarts)
+        producer.var("epoch", epoch_t, durable=restarts)
         producer.var("next_seq", Int(0, n))
         producer.var("stamped", Array(p.msg, Bool))  # has a (epoch, seq) of its own
         producer.var("ep", Array(p.msg, epoch_t))
@@ -269,6 +292,8 @@ def idempotent_producer(
             for k in range(n):
                 with ctx.when(batch(ctx, f, k)):
                     ctx.st[k] = Batch.DONE
+                    if restarts:
+                        ctx.unacked[k] = False
                     ctx.ack(k)
 
         @producer.on(retriable)
@@ -277,7 +302,17 @@ def idempotent_producer(
                 with ctx.when(batch(ctx, f, k)):
                     ctx.st[k] = Batch.QUEUED
 
-        if failure is not None:
+        if restarts:
+
+            @producer.on_restart
+            def new_session(ctx: Ctx) -> None:
+                ctx.connected = False  # the crash closed the connection
+                ctx.epoch = ctx.epoch + 1  # a new producer id: sequences start at 0
+                for k in range(n):
+                    with ctx.when(ctx.unacked[k]):  # sent again by the application
+                        ctx.st[k] = Batch.QUEUED
+
+        if failure in ("restamp", "wait"):
 
             @producer.timer(p.msg)
             def delivery_timeout(ctx: Ctx, m: Expr) -> None:
@@ -567,6 +602,12 @@ kafka_idempotent = idempotent_producer(
     None,
     description="KIP-98 idempotent producer: (producer id, epoch, sequence), in-flight <= 5.",
 )
+kafka_idempotent_restart = idempotent_producer(
+    "kafka-idempotent-producer-restart",
+    "restart",
+    description="Idempotent producer whose process restarts: the application's resends "
+    "come from a new producer id.",
+)
 kafka_epoch_bump_restamp = idempotent_producer(
     "kafka-epoch-bump-restamp",
     "restamp",
@@ -651,6 +692,24 @@ ENTRIES: list[Entry] = [
             "In order with two requests in flight: a batch that finds the ISR short is "
             "refused, the next one is refused too (OUT_OF_ORDER_SEQUENCE_NUMBER: a gap), and "
             "both are retried in sequence order. Within one producer session only."
+        ),
+    ),
+    Entry(
+        kafka_idempotent_restart,
+        "Kafka",
+        "KIP-98 scope; confluentinc/librdkafka#4953",
+        expected={
+            "no-loss": "holds",
+            "no-duplicate": "violated",
+            "no-phantom": "holds",
+            "in-order": "holds",
+        },
+        shortest={"no-duplicate": 7},
+        note=(
+            "Idempotence is per producer session: the batch was appended, the producer "
+            "crashed before the response, and the application's resend under the new "
+            "producer id is a new identity to the leader (7 steps). Only transactions "
+            "(a stable transactional.id) carry across restarts."
         ),
     ),
     Entry(
