@@ -47,8 +47,15 @@ What the models keep (and what they leave out):
 * The accumulator drains a partition's batches in order, and a failed batch goes back to
   the front of its partition's queue (so retries alone do not reorder; what reorders is a
   later batch succeeding while an earlier one failed, as the ``retries`` text says).
-* The producer process does not crash (a restarted non-transactional producer gets a new
-  producer id: idempotence is per producer session — librdkafka#4953).
+* The producer process does not crash, except in ``kafka-idempotent-producer-restart``:
+  there the application keeps what it has not seen acknowledged and sends it again from
+  the new process, which has a new producer id (idempotence is per producer session —
+  librdkafka#4953: "The only option to ensure EOS in all cases ... is using transactions").
+* A batch fails for good (the epoch-bump models) when its delivery timeout expires while
+  it waits for a retry, at a moment when no request is in flight: the KAFKA-14034 case
+  ("preceding, in-flight requests which are being retried").  Failing it while requests
+  are in flight would need the responses to old-epoch requests, which are not modelled
+  (a test checks that no old-epoch request ever reaches the leader).
 * Transactions: the transaction coordinator, the group coordinator and the partition
   leaders are one ``broker`` node.  A transaction is two requests: its output record with
   its offset commit (Produce + ``TxnOffsetCommit``, which leaves the offsets *pending*),
