@@ -184,6 +184,10 @@ pulsar_hwm_volatile = pulsar_high_water_mark(False)
 sqs_fifo_window = time_window("sqs-fifo-window-5m", 5, 2, 1, source="SQS FIFO")
 # NATS JetStream: 2-minute duplicate window, a publisher that retries for 3 minutes.
 nats_window_short = time_window("nats-msg-id-window-2m", 2, 3, 1, source="NATS JetStream")
+# The same publisher against a 3-minute window: as long as the retries, not longer.
+nats_window_equal = time_window(
+    "nats-msg-id-window-3m-retries-3m", 3, 3, 1, source="NATS JetStream"
+)
 
 ENTRIES: list[Entry] = [
     Entry(
@@ -237,6 +241,19 @@ ENTRIES: list[Entry] = [
         note=(
             "The retry sent 1 tick after the first copy arrives 2 ticks after it: the "
             "2-tick window has just forgotten the id, and the copy is a new message."
+        ),
+    ),
+    Entry(
+        nats_window_equal,
+        "Dedup windows",
+        "NATS JetStream duplicate_window; the 'window must outlast the retries' rule",
+        expected={"no-loss": "violated", "no-duplicate": "violated", "no-phantom": "holds"},
+        shortest={"no-loss": 5, "no-duplicate": 8},
+        note=(
+            "A window exactly as long as the retry horizon is not enough: the last retry, "
+            "sent just before the horizon, is delivered a tick later, after the window "
+            "forgot the id. The window must outlast the retry horizon plus the delivery "
+            "delay (4 ticks here holds)."
         ),
     ),
 ]

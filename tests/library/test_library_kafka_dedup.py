@@ -30,7 +30,7 @@ def test_the_entries_are_in_the_library_under_their_systems() -> None:
     assert set(BY_NAME) <= names
     assert {e.system for e in kafka.ENTRIES} == {"Kafka"}
     assert {e.system for e in dedup.ENTRIES} == {"Dedup windows"}
-    assert len(ENTRIES) == 14
+    assert len(ENTRIES) == 15
 
 
 @pytest.mark.parametrize("name", sorted(BY_NAME))
@@ -145,3 +145,13 @@ def test_the_modules_load_through_the_cli(
     assert got == code
     verdicts = {r["property"]: r["verdict"] for r in doc["results"]}
     assert ("violated" in verdicts.values()) == (code == 1)
+
+
+@pytest.mark.parametrize(("window", "duplicate"), [(3, True), (4, False)])
+def test_a_window_must_outlast_the_retries_plus_the_delay(window: int, duplicate: bool) -> None:
+    """Retries for 3 ticks, delivery within 1: a 3-tick window duplicates, 4 does not."""
+    pdef = dedup.time_window(f"window-{window}", window, 3, 1, source="test")
+    r = explore(pdef.system(2), ["no-duplicate"])
+    assert r.complete
+    assert ("no-duplicate" in r.violations) == duplicate
+    assert "no-duplicate" in r.witnesses
