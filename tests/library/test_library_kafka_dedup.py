@@ -155,3 +155,26 @@ def test_a_window_must_outlast_the_retries_plus_the_delay(window: int, duplicate
     assert r.complete
     assert ("no-duplicate" in r.violations) == duplicate
     assert "no-duplicate" in r.witnesses
+
+
+@pytest.mark.parametrize(
+    ("failure", "violated"),
+    [(None, {}), ("restamp", {"no-loss": 4, "no-duplicate": 10}), ("wait", {"no-loss": 4})],
+    ids=["kip98", "restamp", "wait"],
+)
+def test_the_idempotent_verdicts_stay_with_three_batches_in_flight(
+    failure: str | None, violated: dict[str, int]
+) -> None:
+    """Three messages and three requests in flight (still within KIP-98's 5): the same
+    verdicts and shortest lengths as the pinned two."""
+    pdef = kafka.idempotent_producer("three", failure, max_in_flight=3, description="3")
+    props = ["no-loss", "no-duplicate", "no-phantom", "in-order"]
+    r = explore(pdef.system(3), props)
+    assert r.complete
+    assert {p: len(path) for p, path in r.violations.items()} == violated
+    assert set(r.witnesses) == set(props)
+
+
+def test_idempotence_refuses_more_than_five_in_flight() -> None:
+    with pytest.raises(ValueError, match="<= 5"):
+        kafka.idempotent_producer("six", None, max_in_flight=6, description="6")
