@@ -774,7 +774,8 @@ ENTRIES: list[Entry] = [
     Entry(
         kafka_txn_generation_unstable_fetch,
         "Kafka",
-        "KIP-447 (generation fencing without the stable offset fetch)",
+        "KIP-447 without require_stable (kafka-python before #3023; franz-go's former "
+        "opt-in RequireStableFetchOffsets)",
         expected={"no-loss": "holds", "no-duplicate": "violated", "no-phantom": "holds"},
         shortest={"no-duplicate": 19},
         note=(
@@ -782,7 +783,8 @@ ENTRIES: list[Entry] = [
             "TxnOffsetCommit was accepted before the rebalance, so its EndTxn still "
             "commits after the successor read offset 0 — the same 19-step run as with no "
             "fencing. KIP-447 also makes the offset fetch wait for pending transactional "
-            "offsets (require_stable); with it the duplicate is gone."
+            "offsets (require_stable); with it the duplicate is gone. Clients had to opt "
+            "in: kafka-python sets the flag only since #3023, franz-go made it the default."
         ),
     ),
     Entry(
