@@ -100,6 +100,16 @@ def test_the_restamped_batch_is_appended_twice() -> None:
     assert labels[-1] == "broker <- PRODUCE(epoch=1, seq=0, msg=0)"
 
 
+def test_a_drop_alone_reverses_two_batches_in_flight() -> None:
+    """Without idempotence the retries of two failed in-flight batches go out newest
+    first (addFirst, oldest failed first): reordered with no broker error at all."""
+    r = explore(kafka.kafka_producer_retries.system(2), ["in-order"], stop_when_decided=True)
+    labels = r.labels("in-order")
+    assert "connection producer<->broker drops" in labels
+    assert not any("NOT_ENOUGH_REPLICAS" in x or "follower" in x for x in labels)
+    assert labels[-2:] == ["broker <- PRODUCE(msg=1)", "broker <- PRODUCE(msg=0)"]
+
+
 @pytest.mark.parametrize(
     "pdef", [kafka.kafka_epoch_bump_restamp, kafka.kafka_epoch_bump_wait], ids=lambda p: p.name
 )
