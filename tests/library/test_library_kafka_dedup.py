@@ -50,7 +50,7 @@ def test_explicit_gives_each_expected_verdict_witness_and_shortest_length(name: 
 SLOW = os.environ.get("ACKPROOF_SLOW") == "1"
 #: Entries BMC re-checks in the default run (each in a few seconds); the rest need
 #: ``ACKPROOF_SLOW=1`` (the transactions' 19-step duplicates and 15-step witnesses take BMC
-#: tens of seconds).
+#: one to two minutes each on a loaded 2-core machine; the slow set takes ~10 min there).
 BMC_FAST = [
     "kafka-producer-retries-inflight2",
     "kafka-epoch-bump-restamp",
