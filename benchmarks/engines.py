@@ -12,11 +12,14 @@ figures are comparable.
     python benchmarks/engines.py            # full run (minutes)
     python benchmarks/engines.py --quick    # smoke run (N = 2, 3; depths 10, 20)
     python benchmarks/engines.py --pdr      # Spacer only: every property, N = 1..8
+    python benchmarks/engines.py --versus-spin  # ackproof check (auto) vs SPIN, side by side
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -115,13 +118,115 @@ def pdr_only(ns: list[int], timeout: float) -> None:
                 print(" | ".join([str(n), name, prop, timed(pdr, s, prop, timeout)]), flush=True)
 
 
+def _ackproof_cli(name: str, n: int, prop: str, timeout: float) -> tuple[float, str]:
+    """``ackproof check`` as a user runs it (process start-up and the z3 import included)."""
+    cmd = [sys.executable, "-m", "ackproof.cli", "check", name, "--messages", str(n)]
+    cmd += ["--property", prop, "--json", "--timeout", str(timeout)]
+    start = time.monotonic()
+    try:
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 30)
+    except subprocess.TimeoutExpired:
+        return time.monotonic() - start, "timeout"
+    secs = time.monotonic() - start
+    try:
+        doc = json.loads(run.stdout)
+        row = doc["results"][0]
+        verdict = str(row["verdict"])
+        if verdict == "violated":
+            verdict = f"cex{row['depth']}"
+    except (ValueError, KeyError, IndexError, TypeError):
+        verdict = f"exit{run.returncode}"
+    return secs, verdict
+
+
+def _spin_total(s: System, prop: str, timeout: float) -> tuple[float | None, str]:
+    """SPIN's generate + compile + run, or ``None`` with why it has no figure."""
+    if not spin_available():
+        return None, "spin not installed"
+    start = time.monotonic()
+    try:
+        r = run_spin(s, prop, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"no answer in {timeout:g} s"
+    except (subprocess.CalledProcessError, OSError) as e:
+        return None, f"error: {type(e).__name__}"
+    secs = time.monotonic() - start
+    verdict = f"cex{r.length}" if r.violated else ("ok" if r.complete else "incomplete")
+    return secs, f"{verdict} {r.states} states"
+
+
+def versus_spin(ns: list[int], timeout: float) -> None:
+    """One table: ``ackproof check`` (auto) vs SPIN on the same systems, with ratios."""
+    from ackproof.spec.protocols import BROKEN
+
+    broken_name, (broken_def, broken_prop) = next(iter(BROKEN.items()))
+    cases: list[tuple[str, str]] = [
+        ("at-least-once", "no-loss"),
+        ("exactly-once", "no-loss"),
+        ("exactly-once", "no-duplicate"),
+        (broken_name, broken_prop),
+    ]
+    print("# ackproof check (auto, a fresh process) vs SPIN 6 (BFS, generate + compile + run)")
+    print(" | ".join(["N", "protocol", "property", "ackproof", "spin", "spin / ackproof"]))
+    for n in ns:
+        for name, prop in cases:
+            pdef = broken_def if name == broken_name else BUILTIN[name]
+            ours, verdict = _ackproof_cli(name, n, prop, timeout)
+            theirs, spin_verdict = _spin_total(pdef.system(n), prop, timeout)
+            ratio = f"{theirs / ours:.1f}x" if theirs is not None else "-"
+            spin_cell = f"{theirs:.2f}s {spin_verdict}" if theirs is not None else spin_verdict
+            cells = [str(n), name, prop, f"{ours:.2f}s {verdict}", spin_cell, ratio]
+            print(" | ".join(cells), flush=True)
+
+
+def slowest_library(timeout: float, top: int = 10) -> None:
+    """The library under ``auto`` against the best single engine (explicit, Spacer), in
+    this process: the slowest entries, and every entry where auto is over 2x the best."""
+    from ackproof.proofs import EngineName, check_many
+    from ackproof.spec.library import LIBRARY
+
+    rows = []
+    for entry in LIBRARY:
+        s = entry.protocol.system(entry.bound)
+        props = list(entry.expected)
+        times: dict[str, float] = {}
+        verdicts: dict[str, str] = {}
+        engines: tuple[EngineName, ...] = ("auto", "explicit", "pdr")
+        for engine in engines:
+            start = time.monotonic()
+            out = check_many(s, props, engine=engine, timeout=timeout)
+            times[engine] = time.monotonic() - start
+            verdicts[engine] = ",".join(sorted({r.verdict for r in out.values()}))
+        decisive = [e for e in engines[1:] if "inconclusive" not in verdicts[e]]
+        best = min((times[e] for e in decisive), default=float("inf"))
+        rows.append((times["auto"], entry.name, times, verdicts, best))
+    rows.sort(key=lambda r: r[0], reverse=True)
+    total = sum(r[0] for r in rows)
+    print()
+    print(f"# library: {len(rows)} protocols, auto {total:.1f} s in all")
+    print(" | ".join(["protocol", "auto", "explicit", "pdr", "auto / best"]))
+    for auto_s, name, times, verdicts, best in rows:
+        ratio = auto_s / best if best != float("inf") else float("nan")
+        slow = ratio > 2 and auto_s > 0.5  # sub-second cells are start-up noise
+        if rows.index((auto_s, name, times, verdicts, best)) >= top and not slow:
+            continue
+        cells = [name] + [f"{times[e]:.2f}s {verdicts[e]}" for e in ("auto", "explicit", "pdr")]
+        cells.append(f"{ratio:.1f}x" + (" (over 2x)" if slow else ""))
+        print(" | ".join(cells), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="N = 2, 3 and depths 10, 20 only")
     ap.add_argument("--timeout", type=float, default=60.0, help="per engine run, seconds")
     ap.add_argument("--max-states", type=int, default=300_000)
     ap.add_argument("--pdr", action="store_true", help="Spacer only, N = 1..8")
+    ap.add_argument("--versus-spin", action="store_true", help="auto vs SPIN, N = 3, 6, 8, 16")
     args = ap.parse_args(argv)
+    if args.versus_spin:
+        versus_spin([3, 6] if args.quick else [3, 6, 8, 16], args.timeout)
+        slowest_library(args.timeout)
+        return
     if args.pdr:
         pdr_only([1, 2, 3, 4, 5, 6, 7, 8], args.timeout)
         return
