@@ -63,6 +63,9 @@ class Step:
     done: tuple[Done, ...]
     submitted: tuple[int, ...]
     changes: tuple[tuple[str, str, str], ...]  # (field, before, after)
+    #: The handler that ran (a timer's name, ``submit``, a frame kind) and its arguments.
+    handler: str | None = None
+    params: tuple[tuple[str, str], ...] = ()
 
     @builtins.property
     def sent(self) -> tuple[tuple[str, FrameValue], ...]:
@@ -176,6 +179,8 @@ def decode_step(system: System, number: int, action: Action, before: State, afte
         done=tuple(done),
         submitted=tuple(_submitted(system, before, after)),
         changes=tuple(changes),
+        handler=action.handler,
+        params=action.params,
     )
 
 
@@ -309,9 +314,8 @@ def mermaid(cx: Counterexample) -> str:
         elif s.kind == "deliver" and node and s.frame:
             out.append(f"    Network->>{node}: {s.number}. {s.frame}")
         elif s.kind == "timer" and node:
-            out.append(
-                f"    Note over {node}: {s.number}. timeout ({s.label.split(' timer ')[-1]})"
-            )
+            args = ", ".join(v for _, v in s.params)
+            out.append(f"    Note over {node}: {s.number}. timeout ({s.handler}({args}))")
         elif s.kind == "lose":
             out.append(f"    Note over Network: {s.number}. LOST {s.frame or ''}".rstrip())
         elif s.kind == "duplicate":
