@@ -1,0 +1,62 @@
+"""What each broker claims, per setting: the mechanism the probe drives and its guarantee."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Setting:
+    broker: str
+    name: str
+    claim: str  # a guarantee of ackproof.spec.history.GUARANTEES
+    mechanism: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "mosquitto",
+        "qos1",
+        "at-least-once",
+        "MQTT 3.1.1 QoS 1, persistent sessions (clean session off), broker persistence on",
+    ),
+    Setting(
+        "mosquitto",
+        "qos2",
+        "exactly-once",
+        "MQTT 3.1.1 QoS 2, persistent sessions (clean session off), broker persistence on",
+    ),
+    Setting(
+        "nats",
+        "ack",
+        "at-least-once",
+        "JetStream file stream, publish awaits the PubAck, durable pull consumer, explicit ack",
+    ),
+    Setting(
+        "nats",
+        "msgid",
+        "exactly-once",
+        "as 'ack', plus Nats-Msg-Id dedup on publish and a double ack (ack_sync) on consume",
+    ),
+    Setting(
+        "rabbitmq",
+        "confirms",
+        "at-least-once",
+        "AMQP 0-9-1 durable queue, persistent messages, publisher confirms, manual acks",
+    ),
+)
+
+BROKERS = ("mosquitto", "nats", "rabbitmq")
+FAULTS = ("none", "kill-broker", "kill-consumer", "kill-producer", "proxy")
+
+
+def settings_of(broker: str) -> list[Setting]:
+    return [s for s in SETTINGS if s.broker == broker]
+
+
+def find(broker: str, name: str) -> Setting:
+    for s in SETTINGS:
+        if s.broker == broker and s.name == name:
+            return s
+    known = ", ".join(s.name for s in settings_of(broker))
+    raise KeyError(f"unknown setting {name!r} for {broker} (known: {known})")
