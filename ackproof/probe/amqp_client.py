@@ -37,7 +37,10 @@ def _connect(port: int) -> tuple[Any, Any]:
         stack_timeout=5,
         connection_attempts=1,
     )
-    conn = pika.BlockingConnection(params)
+    try:
+        conn = pika.BlockingConnection(params)
+    except ValueError as e:  # pika 1.3/1.4, a connection reset at once: "Expected connected socket"
+        raise pika.exceptions.AMQPConnectionError(str(e)) from None
     ch = conn.channel()
     ch.queue_declare(QUEUE, durable=True)
     return conn, ch
