@@ -67,8 +67,12 @@ class _Conn:
 
 
 def _rst(sock: socket.socket) -> None:
+    """Abort: linger 0 makes the close send an RST; shutting down the read side first wakes
+    a pump blocked in ``recv`` on it (a plain close would wait for that ``recv``)."""
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RD)
     with contextlib.suppress(OSError):
         sock.close()
 
@@ -101,6 +105,8 @@ class FaultyProxy:
 
     def close(self) -> None:
         self._stopped.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
         with contextlib.suppress(OSError):
             self._listener.close()
         with self._lock:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
+from probe_brokers import nats_server_fixture  # noqa: F401 (the fixture)
 from probe_testing import assert_consistent, probe
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
+from probe_brokers import rabbitmq_fixture  # noqa: F401 (the fixture)
 from probe_testing import assert_consistent, probe
 
 

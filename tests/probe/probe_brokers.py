@@ -1,5 +1,8 @@
 """Fixtures for the probe tests: a real broker, installed on demand, or a clear skip.
 
+(Not a conftest.py: mypy checks tests/ as one tree and tests/conformance has one. A test
+module imports the fixture it needs, e.g. ``from probe_brokers import mosquitto_fixture``.)
+
 ``mosquitto``, ``nats_server`` and ``rabbitmq`` (session-scoped) make sure the broker's
 executable exists: if it is missing and the tests run as root on a machine with
 ``apt-get``, they install the Debian package (``apt-get install``, then ``apt-get update``
@@ -72,16 +75,16 @@ def require(broker: str) -> str:
     return broker
 
 
-@pytest.fixture(scope="session")
-def mosquitto() -> str:
+@pytest.fixture(scope="session", name="mosquitto")
+def mosquitto_fixture() -> str:
     return require("mosquitto")
 
 
-@pytest.fixture(scope="session")
-def nats_server() -> str:
+@pytest.fixture(scope="session", name="nats_server")
+def nats_server_fixture() -> str:
     return require("nats")
 
 
-@pytest.fixture(scope="session")
-def rabbitmq() -> str:
+@pytest.fixture(scope="session", name="rabbitmq")
+def rabbitmq_fixture() -> str:
     return require("rabbitmq")
