@@ -69,6 +69,7 @@ class Broker:
     name: str
     workdir: Path
     startup_timeout: float = 60.0
+    config: tuple[str, ...] = ()  # extra configuration lines (mosquitto)
 
     def __post_init__(self) -> None:
         binary = find_binary(self.name)
@@ -183,7 +184,7 @@ class Broker:
                 "persistence true\n"
                 f"persistence_location {d / 'data'}/\n"
                 "max_queued_messages 0\n"
-                "log_dest stdout\n"
+                "log_dest stdout\n" + "".join(f"{line}\n" for line in self.config)
             )
             return [self.binary, "-c", str(conf)], {}
         if self.name == "nats":

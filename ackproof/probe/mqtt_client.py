@@ -38,7 +38,7 @@ def _client(name: str) -> mqtt.Client:
 
 
 def produce(args: NodeArgs, outbox: Outbox, trace: Trace) -> int:
-    qos = 2 if args.setting == "qos2" else 1
+    qos = 2 if args.setting.startswith("qos2") else 1
     client = _client("probe-producer")
     client.max_inflight_messages_set(20)
     lock = threading.Lock()
@@ -95,7 +95,7 @@ def produce(args: NodeArgs, outbox: Outbox, trace: Trace) -> int:
 
 
 def consume(args: NodeArgs, trace: Trace) -> int:
-    qos = 2 if args.setting == "qos2" else 1
+    qos = 2 if args.setting.startswith("qos2") else 1
     client = _client("probe-consumer")
     ready = args.state / "ready"
 

@@ -195,7 +195,7 @@ def run(cfg: RunConfig) -> RunResult:
     broker_trace.touch()
     started = time.monotonic()
     deadline = started + cfg.timeout
-    broker = Broker(s.broker, run_dir / "broker")
+    broker = Broker(s.broker, run_dir / "broker", config=s.broker_config)
     broker.start()
     faults = cfg.proxy_faults if cfg.fault == "proxy" else ProxyFaults()
     proxy = FaultyProxy(broker.port, faults, seed=cfg.seed).__enter__()

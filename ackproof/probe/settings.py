@@ -11,6 +11,7 @@ class Setting:
     name: str
     claim: str  # a guarantee of ackproof.spec.history.GUARANTEES
     mechanism: str
+    broker_config: tuple[str, ...] = ()  # extra lines for the broker's configuration file
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -25,6 +26,13 @@ SETTINGS: tuple[Setting, ...] = (
         "qos2",
         "exactly-once",
         "MQTT 3.1.1 QoS 2, persistent sessions (clean session off), broker persistence on",
+    ),
+    Setting(
+        "mosquitto",
+        "qos1-autosave",
+        "at-least-once",
+        "as qos1, and mosquitto saves its database after every change (autosave_on_changes)",
+        ("autosave_on_changes true", "autosave_interval 1"),
     ),
     Setting(
         "nats",

@@ -138,7 +138,10 @@ def test_submit_durable_but_untraced_is_traced_as_recovered(tmp_path: Path) -> N
     [
         (["--broker", "kafka"], "unknown broker 'kafka'"),
         (["--fault", "kill-broker,meteor"], "unknown fault 'meteor'"),
-        (["--setting", "qos3"], "unknown setting 'qos3' for mosquitto (known: qos1, qos2)"),
+        (
+            ["--setting", "qos3"],
+            "unknown setting 'qos3' for mosquitto (known: qos1, qos2, qos1-autosave)",
+        ),
         (["--broker", "all", "--setting", "qos1"], "--setting needs one --broker"),
         (["--messages", "0"], "--messages must be >= 1"),
     ],
