@@ -92,9 +92,11 @@ def consume(args: NodeArgs, trace: Trace) -> int:
                 if method is None:
                     continue
                 msg = int(body)
-                trace.line("receive", msg)
+                info = {"redelivered": bool(method.redelivered), "tag": method.delivery_tag}
+                trace.line("receive", msg, frame=info)
                 trace.line("process", msg)
                 ch.basic_ack(method.delivery_tag)
+                trace.line("send", msg, frame={"kind": "ACK", "confirmed": False})
         except RETRYABLE:
             _close(conn)
             time.sleep(0.2)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,12 +61,23 @@ class Trace:
         }
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
-    def line(self, event: str, msg: int | None = None, *, recovered: bool = False) -> None:
+    def line(
+        self,
+        event: str,
+        msg: int | None = None,
+        *,
+        recovered: bool = False,
+        frame: Mapping[str, object] | None = None,
+    ) -> None:
+        """Append one line; ``frame`` describes a received delivery (``kind`` DATA, ``msg``,
+        and what the broker said of it: ``redelivered``, its own sequence number)."""
         obj: dict[str, object] = {"node": self.node, "event": event}
         if msg is not None:
             obj["msg"] = msg
         obj["t"] = time.monotonic()
         obj["seq"] = self.seq
+        if frame is not None:
+            obj["frame"] = {"kind": "DATA", "msg": msg, **frame}
         obj["guarantee"] = self.guarantee
         if recovered:
             obj["recovered"] = True

@@ -107,7 +107,7 @@ def consume(args: NodeArgs, trace: Trace) -> int:
 
     def on_message(c: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         msg = int(message.payload)
-        trace.line("receive", msg)
+        trace.line("receive", msg, frame={"redelivered": bool(message.dup), "mid": message.mid})
         trace.line("process", msg)
 
     client.on_connect = on_connect

@@ -102,10 +102,13 @@ async def _consume(args: NodeArgs, trace: Trace) -> int:
             continue
         for m in batch:
             msg = int(m.data)
-            trace.line("receive", msg)
+            meta = m.metadata
+            info = {"redelivered": meta.num_delivered > 1, "stream_seq": meta.sequence.stream}
+            trace.line("receive", msg, frame=info)
             trace.line("process", msg)
             with contextlib.suppress(*RETRYABLE):  # not acked: redelivered after ack_wait
                 await (m.ack_sync(timeout=2) if double else m.ack())
+                trace.line("send", msg, frame={"kind": "ACK", "confirmed": double})
 
 
 def produce(args: NodeArgs, outbox: Outbox, trace: Trace) -> int:

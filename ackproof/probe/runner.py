@@ -43,7 +43,7 @@ from ackproof.probe.settings import Setting
 from ackproof.spec.history import resolve
 from ackproof.validate import Report, events, judge
 
-KILL_GAP = 1.0
+KILL_GAP = 0.5
 PROXY_FAULTS = ProxyFaults(delay_rate=0.1, delay=0.05, blackhole_rate=0.005, reset_rate=0.01)
 
 
@@ -57,7 +57,7 @@ class RunConfig:
     seed: int = 0
     timeout: float = 120.0
     settle: float = 5.0
-    rate: float = 200.0
+    rate: float = 100.0
     proxy_faults: ProxyFaults = PROXY_FAULTS
 
 
