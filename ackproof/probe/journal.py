@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ class Trace:
             int(str(o["msg"])) for o in existing if o.get("event") == "submit" and "msg" in o
         }
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._lock = threading.Lock()
 
     def line(
         self,
@@ -74,17 +76,18 @@ class Trace:
         obj: dict[str, object] = {"node": self.node, "event": event}
         if msg is not None:
             obj["msg"] = msg
-        obj["t"] = time.monotonic()
-        obj["seq"] = self.seq
-        if frame is not None:
-            obj["frame"] = {"kind": "DATA", "msg": msg, **frame}
-        obj["guarantee"] = self.guarantee
-        if recovered:
-            obj["recovered"] = True
-        _append(self._fd, obj)
-        self.seq += 1
-        if event == "submit" and msg is not None:
-            self.submitted.add(msg)
+        with self._lock:  # paho calls back on its own thread: t and seq in file order
+            obj["t"] = time.monotonic()
+            obj["seq"] = self.seq
+            if frame is not None:
+                obj["frame"] = {"kind": "DATA", "msg": msg, **frame}
+            obj["guarantee"] = self.guarantee
+            if recovered:
+                obj["recovered"] = True
+            _append(self._fd, obj)
+            self.seq += 1
+            if event == "submit" and msg is not None:
+                self.submitted.add(msg)
 
     def close(self) -> None:
         os.close(self._fd)

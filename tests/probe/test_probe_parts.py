@@ -163,3 +163,21 @@ def test_a_broker_that_is_not_installed_is_named_with_its_package(
         brokers.Broker("nats", tmp_path)
     assert main(["probe", "--broker", "nats", "--fault", "none"]) == 4
     assert "nats-server not found" in capsys.readouterr().err
+
+
+def test_trace_lines_from_two_threads_keep_t_and_seq_in_file_order(tmp_path: Path) -> None:
+    """paho confirms on its network thread while the main thread submits."""
+    trace = Trace(tmp_path / "sender.jsonl", node="sender", guarantee="at-least-once")
+
+    def write(event: str) -> None:
+        for m in range(1500):
+            trace.line(event, m)
+
+    threads = [threading.Thread(target=write, args=(e,)) for e in ("send", "ack")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lines = [json.loads(x) for x in (tmp_path / "sender.jsonl").read_text().splitlines()]
+    assert [x["seq"] for x in lines] == list(range(3000))
+    assert all(a["t"] <= b["t"] for a, b in itertools.pairwise(lines))
