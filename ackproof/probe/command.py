@@ -4,13 +4,15 @@ Entry points for the CLI: :func:`add_arguments` and :func:`run`. Exit codes, as
 ``ackproof demo``'s: 0 every run kept its broker's claim; 1 a claim was broken (a finding,
 not a failure of ackproof); 2 bad input; 3 a run did not finish in ``--timeout``; 4 a broker
 that was asked for by name cannot be run here (one line on stderr says why; with
-``--broker all`` such a broker is skipped and named instead).
+``--broker all`` such a broker is skipped and named instead); 130 / 143 interrupted by
+SIGINT / SIGTERM (every broker and client process of the run ended first).
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -71,8 +73,27 @@ def plan(args: argparse.Namespace) -> tuple[list[Setting], list[str]]:
     return [s for b in brokers for s in settings_of(b)], faults
 
 
+class _Terminated(BaseException):
+    """SIGTERM: unwinds like Ctrl-C, so every run's ``finally`` ends its broker and clients."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def run(args: argparse.Namespace) -> int:
     settings, faults = plan(args)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _run(args, settings, faults)
+    except _Terminated:
+        print("ackproof probe: interrupted (SIGTERM)", file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace, settings: list[Setting], faults: list[str]) -> int:
     skipped: dict[str, str] = {}
     if args.broker == "all":
         for b in BROKERS:

@@ -1,16 +1,22 @@
-"""The probe's parts without a broker: the fault proxy, the durable records, bad input."""
+"""The probe's parts: the fault proxy, the durable records, bad input, SIGTERM (mosquitto)."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from probe_brokers import mosquitto_fixture  # noqa: F401 (the fixture)
 
 from ackproof.cli import main
 from ackproof.probe import brokers
@@ -181,3 +187,23 @@ def test_trace_lines_from_two_threads_keep_t_and_seq_in_file_order(tmp_path: Pat
     lines = [json.loads(x) for x in (tmp_path / "sender.jsonl").read_text().splitlines()]
     assert [x["seq"] for x in lines] == list(range(3000))
     assert all(a["t"] <= b["t"] for a, b in itertools.pairwise(lines))
+
+
+def test_sigterm_ends_the_run_and_its_processes(mosquitto: str, tmp_path: Path) -> None:
+    """Exit 143 with one line, and no broker or client process of the run left behind."""
+    argv = [sys.executable, "-m", "ackproof.cli", "probe", "--broker", mosquitto]
+    argv += ["--fault", "none", "--messages", "100000", "--timeout", "60"]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob("ackproof-probe-*/*/sender.jsonl")):
+        assert time.monotonic() < deadline, "the run did not start"
+        time.sleep(0.1)
+    run_dir = next(tmp_path.glob("ackproof-probe-*/*"))
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143
+    assert err.decode().strip().splitlines()[-1] == "ackproof probe: interrupted (SIGTERM)"
+    assert not run_dir.exists()  # the temporary folder is gone with the processes using it
+    left = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(run_dir) not in left
