@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from ackproof.probe.report import render_table
 from ackproof.probe.runner import RunConfig, RunResult, run
 from ackproof.probe.settings import find
 from ackproof.spec.history import resolve
+
+SLOW = os.environ.get("ACKPROOF_SLOW") == "1"  # the project's switch for long tests
 
 
 def probe(

@@ -23,7 +23,6 @@ def test_msgid_producer_kill_loses_nothing(
     assert (r.lost, r.phantom) == (0, 0)
 
 
-@pytest.mark.slow
 def test_msgid_broker_kill_is_judged_consistently(
     nats_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
