@@ -1,4 +1,4 @@
-"""nats-server end to end: JetStream with Nats-Msg-Id dedup, the producer SIGKILLed.
+"""nats-server end to end: JetStream with Nats-Msg-Id dedup; producer or broker SIGKILLed.
 
 JetStream promises that a PubAck'd message is stored, and the producer's outbox republishes
 what was not PubAck'd: across producer kills nothing is lost. Duplicates are not asserted:
