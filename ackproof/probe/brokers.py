@@ -184,7 +184,11 @@ class Broker:
                 "persistence true\n"
                 f"persistence_location {d / 'data'}/\n"
                 "max_queued_messages 0\n"
-                "log_dest stdout\n" + "".join(f"{line}\n" for line in self.config)
+                # as root, mosquitto would switch to the user 'mosquitto', who cannot write
+                # the persistence folder: every save would fail and a restart find nothing
+                + ("user root\n" if os.geteuid() == 0 else "")
+                + f"log_dest file {d / 'mosquitto.log'}\n"
+                + "".join(f"{line}\n" for line in self.config)
             )
             return [self.binary, "-c", str(conf)], {}
         if self.name == "nats":
