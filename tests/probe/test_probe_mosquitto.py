@@ -10,6 +10,7 @@ shutdown), so there the run must only judge consistently.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from probe_brokers import mosquitto_fixture  # noqa: F401 (the fixture)
 from probe_testing import assert_consistent, probe
 
 from ackproof.cli import main
+from ackproof.probe.brokers import Broker
 
 
 def test_qos1_without_faults_loses_nothing(
@@ -63,3 +65,25 @@ def test_cli_json_and_kept_traces_agree_with_validate(
     assert (judged["submitted"], judged["processed"]) == (run["submitted"], run["processed"])
     assert len(judged["lost"]) == run["lost"]
     assert judged["violated"] == run["violated"]
+
+
+def test_the_broker_really_persists(mosquitto: str, tmp_path: Path) -> None:
+    """Run as root, mosquitto drops to the user 'mosquitto' unless told otherwise, and then
+    cannot write its persistence folder: every 'persistence true' figure would be void."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    broker = Broker(mosquitto, tmp_path, config=("autosave_on_changes true", "autosave_interval 1"))
+    broker.start()
+    try:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="p", clean_session=False)
+        client.connect("127.0.0.1", broker.port)
+        client.loop_start()
+        client.subscribe("t", qos=1)  # a change the broker must save
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "data" / "mosquitto.db").exists():
+            assert time.monotonic() < deadline, (tmp_path / "mosquitto.log").read_text()
+            time.sleep(0.05)
+        client.loop_stop()
+    finally:
+        broker.stop()
