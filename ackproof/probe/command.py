@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kills", type=int, default=2, help="SIGKILLs per kill-* run (default: 2)")
     p.add_argument("--seed", type=int, default=0, help="seed of kill points and proxy faults")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per run (default 120)")
-    p.add_argument("--settle", type=float, default=5.0, help="quiet seconds before judging")
+    p.add_argument("--settle", type=float, default=10.0, help="quiet seconds before judging")
     p.add_argument("--trace-dir", metavar="DIR", help="keep each run's JSONL traces in DIR")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 

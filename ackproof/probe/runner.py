@@ -13,10 +13,11 @@ Theory of operation
 4. The run is *finished* when the producer exits 0 (every id confirmed by the broker) and
    every kill happened (a victim whose threshold is not reached when the producer is done
    is killed then; a producer that is done is not killed any more; kills are ``KILL_GAP``
-   s apart at least); then the consumer gets
-   ``settle`` seconds without news (or until every submitted id is processed) before it is
-   stopped: *lost* means not processed by then. ``settle`` is longer than the clients'
-   keepalive-driven reconnects and the proxy's blackhole hold. A run that does not finish
+   s apart at least); then the consumer gets ``settle`` seconds without news (or until
+   every submitted id is processed) before it is stopped: *lost* means not processed by
+   then. The default ``settle`` (10 s) is longer than a consumer's way back from a
+   blackholed connection: the proxy's hold (1.5 s), keepalive detection (MQTT: 1.5 x 2 s)
+   and paho's reconnect delay (1-2 s). A run that does not finish
    within ``timeout`` is *unfinished*: ids still unconfirmed are not counted as a verdict.
 5. Judge: the producer's, consumer's and broker's traces are merged by ``t`` and judged by
    :func:`ackproof.validate.judge` — exactly what ``ackproof validate --guarantee`` runs.
@@ -56,7 +57,7 @@ class RunConfig:
     kills: int = 2
     seed: int = 0
     timeout: float = 120.0
-    settle: float = 5.0
+    settle: float = 10.0
     rate: float = 100.0
     proxy_faults: ProxyFaults = PROXY_FAULTS
 
