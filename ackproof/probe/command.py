@@ -124,8 +124,8 @@ def _run(args: argparse.Namespace, settings: list[Setting], faults: list[str]) -
                     print(f"ackproof probe: {s.broker}/{s.name}/{f}: {e}", file=sys.stderr)
                     return 4
                 results.append(result)
-                if args.trace_dir:
-                    result.traces = _keep(result, Path(args.trace_dir))
+                # the run's folder goes with the temporary directory: name kept copies only
+                result.traces = _keep(result, Path(args.trace_dir)) if args.trace_dir else []
                 if sys.stderr.isatty() and not args.json:
                     print(f"  ran {s.broker}/{s.name}/{f}: {result.verdict}", file=sys.stderr)
     print(to_json(results, skipped) if args.json else render_table(results))

@@ -42,7 +42,7 @@ from ackproof.probe.journal import append_line
 from ackproof.probe.proxy import FaultyProxy, ProxyFaults
 from ackproof.probe.settings import Setting
 from ackproof.spec.history import resolve
-from ackproof.validate import Report, events, judge
+from ackproof.validate import events, judge
 
 KILL_GAP = 0.5
 PROXY_FAULTS = ProxyFaults(delay_rate=0.1, delay=0.05, blackhole_rate=0.005, reset_rate=0.01)
@@ -264,11 +264,6 @@ def run(cfg: RunConfig) -> RunResult:
         traces=[str(producer.trace), str(consumer.trace), str(broker_trace)],
         note=note or ("" if finished else f"not finished within {cfg.timeout:.0f} s"),
     )
-
-
-def judged(result: RunResult) -> Report:
-    """The traces of a run judged again (what ``ackproof validate`` would say of them)."""
-    return judge(events(result.traces))
 
 
 def _progress(fault: str, producer: _Client, consumer: _Client) -> int:
