@@ -94,7 +94,7 @@ def consume(args: NodeArgs, trace: Trace) -> int:
                 msg = int(body)
                 info = {"redelivered": bool(method.redelivered), "tag": method.delivery_tag}
                 trace.line("receive", msg, frame=info)
-                trace.line("process", msg)
+                trace.process(msg, inbox=args.inbox)
                 ch.basic_ack(method.delivery_tag)
                 trace.line("send", msg, frame={"kind": "ACK", "confirmed": False})
         except RETRYABLE:

@@ -11,6 +11,9 @@ faults injected are process kills, not power cuts, so no ``fsync``).
 one clock for every process on the host, so lines of a restarted process continue the
 dead one's), ``seq`` (continued across restarts) and ``guarantee``.
 
+A consumer in an ``-inbox`` setting skips ids its trace already shows processed: the
+``process`` line is its durable dedup record (the inbox pattern, atomic by construction).
+
 *Outbox* (producer only): a ``submit`` record is durable before the message is traced as
 submitted or published, an ``acked`` record once the broker confirmed it. A restarted
 producer resends every submitted, unacked id and continues after the last submitted one;
@@ -60,6 +63,9 @@ class Trace:
         self.submitted = {
             int(str(o["msg"])) for o in existing if o.get("event") == "submit" and "msg" in o
         }
+        self.processed = {
+            int(str(o["msg"])) for o in existing if o.get("event") == "process" and "msg" in o
+        }
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._lock = threading.Lock()
 
@@ -88,6 +94,17 @@ class Trace:
             self.seq += 1
             if event == "submit" and msg is not None:
                 self.submitted.add(msg)
+            elif event == "process" and msg is not None:
+                self.processed.add(msg)
+
+    def process(self, msg: int, *, inbox: bool) -> bool:
+        """The consumer's effect: a ``process`` line. With ``inbox`` (the inbox pattern), an
+        id whose line is already in the trace is skipped: the line is the dedup record and
+        the effect in one write, so no kill can fall between them. True if processed."""
+        if inbox and msg in self.processed:
+            return False
+        self.line("process", msg)
+        return True
 
     def close(self) -> None:
         os.close(self._fd)

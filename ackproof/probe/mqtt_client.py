@@ -108,7 +108,7 @@ def consume(args: NodeArgs, trace: Trace) -> int:
     def on_message(c: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         msg = int(message.payload)
         trace.line("receive", msg, frame={"redelivered": bool(message.dup), "mid": message.mid})
-        trace.line("process", msg)
+        trace.process(msg, inbox=args.inbox)
 
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe

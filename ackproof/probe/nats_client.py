@@ -105,7 +105,7 @@ async def _consume(args: NodeArgs, trace: Trace) -> int:
             meta = m.metadata
             info = {"redelivered": meta.num_delivered > 1, "stream_seq": meta.sequence.stream}
             trace.line("receive", msg, frame=info)
-            trace.line("process", msg)
+            trace.process(msg, inbox=args.inbox)
             with contextlib.suppress(*RETRYABLE):  # not acked: redelivered after ack_wait
                 await (m.ack_sync(timeout=2) if double else m.ack())
                 trace.line("send", msg, frame={"kind": "ACK", "confirmed": double})

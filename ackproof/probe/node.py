@@ -29,6 +29,7 @@ class NodeArgs:
     trace: Path
     guarantee: str
     rate: float
+    inbox: bool
 
 
 def parse(argv: list[str] | None = None) -> NodeArgs:
@@ -42,6 +43,7 @@ def parse(argv: list[str] | None = None) -> NodeArgs:
     p.add_argument("--trace", type=Path, required=True)
     p.add_argument("--guarantee", required=True)
     p.add_argument("--rate", type=float, default=200.0, help="submits per second at most")
+    p.add_argument("--inbox", action="store_true", help="consumer: skip ids already processed")
     a = p.parse_args(argv)
     return NodeArgs(**vars(a))
 

@@ -132,6 +132,7 @@ class _Client:
             cfg.setting.claim,
             "--rate",
             str(cfg.rate),
+            *(["--inbox"] if cfg.setting.inbox else []),
         ]
         self.process: subprocess.Popen[bytes] | None = None
         self.kills = 0

@@ -12,6 +12,7 @@ class Setting:
     claim: str  # a guarantee of ackproof.spec.history.GUARANTEES
     mechanism: str
     broker_config: tuple[str, ...] = ()  # extra lines for the broker's configuration file
+    inbox: bool = False  # the consumer deduplicates (the inbox pattern) on top of the broker
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -35,6 +36,14 @@ SETTINGS: tuple[Setting, ...] = (
         ("autosave_on_changes true", "autosave_interval 1"),
     ),
     Setting(
+        "mosquitto",
+        "qos1-autosave-inbox",
+        "exactly-once",
+        "as qos1-autosave, and the consumer skips ids it processed before (the inbox pattern)",
+        ("autosave_on_changes true", "autosave_interval 1"),
+        inbox=True,
+    ),
+    Setting(
         "nats",
         "ack",
         "at-least-once",
@@ -47,10 +56,24 @@ SETTINGS: tuple[Setting, ...] = (
         "as 'ack', plus Nats-Msg-Id dedup on publish and a double ack (ack_sync) on consume",
     ),
     Setting(
+        "nats",
+        "msgid-inbox",
+        "exactly-once",
+        "as 'msgid', and the consumer skips ids it processed before (the inbox pattern)",
+        inbox=True,
+    ),
+    Setting(
         "rabbitmq",
         "confirms",
         "at-least-once",
         "AMQP 0-9-1 durable queue, persistent messages, publisher confirms, manual acks",
+    ),
+    Setting(
+        "rabbitmq",
+        "confirms-inbox",
+        "exactly-once",
+        "as 'confirms', and the consumer skips ids it processed before (the inbox pattern)",
+        inbox=True,
     ),
 )
 
