@@ -13,6 +13,7 @@ Modules:
 
 * ``journal`` — the clients' trace writer and the producer's durable outbox;
 * ``proxy`` — the TCP proxy that delays, blackholes and resets connections;
+* ``settings`` — per broker, the settings the probe drives and the guarantee each claims;
 * ``brokers`` — how each broker is found, configured, started and killed;
 * ``mqtt_client``, ``nats_client``, ``amqp_client`` — producer and consumer per protocol;
 * ``node`` — the entry point of a client process (``python -m ackproof.probe.node``);
