@@ -191,6 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo_arguments(p)
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("probe", help="real brokers under real faults, judged like a trace")
+    from ackproof.probe import command as probe
+
+    probe.add_arguments(p)
+    p.set_defaults(func=probe.run)
+
     p = sub.add_parser("validate", help="check a JSONL trace of any implementation")
     p.add_argument("trace", metavar="TRACE.jsonl", nargs="+")
     p.add_argument("--guarantee", default="exactly-once", metavar="G")
