@@ -19,6 +19,11 @@ class InputError(Exception):
     """Bad input from the user: a file, a flag, a variant."""
 
 
+class Stop(BaseException):
+    """ackproof's own reasons to stop whatever runs (a time limit, SIGTERM): never taken
+    for an error of the user's code, even when raised while that code runs."""
+
+
 def shipped() -> dict[str, ProtocolDef]:
     """Every protocol ackproof ships: built-ins, broken variants, examples."""
     from ackproof.spec.protocols import BROKEN, BUILTIN
@@ -58,7 +63,20 @@ def load_file(path: str) -> dict[str, ProtocolDef]:
         spec.loader.exec_module(module)
     except SpecError as e:
         raise InputError(f"{path}: {e}") from None
+    except (KeyboardInterrupt, Stop):
+        raise
+    except SystemExit as e:  # a variant that exits at import has checked nothing
+        line = _user_line(e, p)
+        raise InputError(
+            f"{path}{line}: the file calls sys.exit({e.code!r}) while loading; "
+            "a variant must only define protocols"
+        ) from None
     except Exception as e:
+        line = _user_line(e, p)
+        raise InputError(f"{path}{line}: error while loading: {type(e).__name__}: {e}") from None
+    except BaseException as e:
+        if isinstance(e, GeneratorExit | Stop):
+            raise  # ackproof's own signals (a time limit, a termination) pass through
         line = _user_line(e, p)
         raise InputError(f"{path}{line}: error while loading: {type(e).__name__}: {e}") from None
     finally:
