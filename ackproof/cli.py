@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -23,8 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from ackproof import __version__
+from ackproof.interrupts import MEMORY_ENV, Terminated
 from ackproof.loader import InputError, resolve, shipped
 from ackproof.spec import (
+    Faults,
     ProtocolDef,
     SpecError,
     StepError,
@@ -32,6 +36,7 @@ from ackproof.spec import (
     apply_fault_list,
     parse_faults,
 )
+from ackproof.spec.kernel import MAX_MESSAGES
 
 if TYPE_CHECKING:
     from ackproof.proofs import Result
@@ -50,7 +55,9 @@ class _Parser(argparse.ArgumentParser):
         raise _ArgError(f"{self.prog}: {message}")
 
 
-def _nonneg_int(what: str, *, minimum: int = 0) -> Callable[[str], int]:
+def _nonneg_int(
+    what: str, *, minimum: int = 0, maximum: int | None = None, why: str = ""
+) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             v = int(text)
@@ -58,6 +65,8 @@ def _nonneg_int(what: str, *, minimum: int = 0) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{what} must be an integer, got {text!r}") from None
         if v < minimum:
             raise argparse.ArgumentTypeError(f"{what} must be at least {minimum}, got {v}")
+        if maximum is not None and v > maximum:
+            raise argparse.ArgumentTypeError(f"{what} must be at most {maximum}{why}, got {v}")
         return v
 
     return parse
@@ -68,9 +77,17 @@ def _positive_float(text: str) -> float:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"timeout must be a number, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"timeout must be positive, got {v}")
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(
+            f"timeout must be positive and finite (seconds), got {text!r} (omit it for no limit)"
+        )
     return v
+
+
+#: ``--messages``: at most what the kernel builds (see :data:`MAX_MESSAGES`).
+_messages = _nonneg_int(
+    "messages", minimum=1, maximum=MAX_MESSAGES, why=" (the largest instance ackproof builds)"
+)
 
 
 def _faults(text: str) -> str:
@@ -147,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prove", help="prove the guarantee matrix of the built-in protocols")
     p.add_argument(
         "--messages",
-        type=_nonneg_int("messages", minimum=1),
+        type=_messages,
         default=2,
         metavar="N",
         help="number of messages in each bounded instance (default: 2)",
@@ -164,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file", metavar="FILE.py", help="the variant's file (or a shipped protocol name)"
     )
     p.add_argument("--protocol", metavar="NAME", help="which protocol, if the file defines several")
-    p.add_argument("--messages", type=_nonneg_int("messages", minimum=1), metavar="N")
+    p.add_argument("--messages", type=_messages, metavar="N")
     p.add_argument(
         "--faults",
         type=_faults,
@@ -186,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("explain", help="show one counterexample in full")
     p.add_argument("target", metavar="PROTOCOL|FILE.py")
     p.add_argument("--protocol", metavar="NAME")
-    p.add_argument("--messages", type=_nonneg_int("messages", minimum=1), metavar="N")
+    p.add_argument("--messages", type=_messages, metavar="N")
     p.add_argument("--faults", type=_faults, metavar="LIST")
     p.add_argument("--property", metavar="P", help="default: the first claimed one violated")
     p.add_argument("--svg", metavar="FILE", help="write the sequence chart as SVG")
@@ -215,12 +232,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- commands -----------------------------------------------------------------------------------
-def _system_for(pdef: ProtocolDef, messages: int | None, faults: str | None) -> System:
-    """The protocol's system; ``faults`` (a ``--faults`` list) replaces which faults
-    happen and keeps the declared budgets and capacity unless it sets them."""
+def _resolve(target: str, protocol: str | None, timeout: float | None) -> ProtocolDef:
+    """:func:`resolve` within the time limit (an endless loop at import is stopped)."""
+    from ackproof.interrupts import time_limit
+
+    with time_limit(timeout, f"loading {target}"):
+        return resolve(target, protocol)
+
+
+def _system_for(
+    pdef: ProtocolDef, messages: int | None, faults: str | None, timeout: float | None = None
+) -> System:
+    """The protocol's system, lowered within the time limit; ``faults`` (a ``--faults``
+    list) replaces which faults happen and keeps the declared budgets and capacity unless
+    it sets them."""
+    from ackproof.interrupts import time_limit
+
+    n = pdef.messages if messages is None else messages
     try:
         model = pdef.faults if faults is None else apply_fault_list(pdef.faults, faults)
-        return pdef.system(messages, model)
+        with time_limit(timeout, f"lowering {pdef.name} with {n} messages"):
+            return pdef.system(messages, model)
     except SpecError as e:
         raise InputError(str(e)) from None
 
@@ -259,7 +291,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
     started = time.monotonic()
     for k, ob in enumerate(obligations, 1):
         progress.show(f"[{k}/{len(obligations)}] {ob.name}")
-        system = ob.protocol.system(args.messages, ob.faults)
+        system = _lowered(ob.protocol, args.messages, ob.faults, args.timeout)
         result, cx = run_one(
             system, ob.property, engine=args.engine, depth=args.depth, timeout=args.timeout
         )
@@ -305,6 +337,13 @@ def cmd_prove(args: argparse.Namespace) -> int:
                 f"expected {r.expected}, got {_cell(r.result)} ({r.result.detail})"
             )
     return _exit_code(rows, prove=True)
+
+
+def _lowered(pdef: ProtocolDef, n: int, faults: Faults, timeout: float | None) -> System:
+    from ackproof.interrupts import time_limit
+
+    with time_limit(timeout, f"lowering {pdef.name} with {n} messages"):
+        return pdef.system(n, faults)
 
 
 def _prove_models(rows: Sequence[Row]) -> str:
@@ -387,9 +426,9 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    pdef = resolve(args.file, args.protocol)
+    pdef = _resolve(args.file, args.protocol, args.timeout)
     props = _claimed(pdef, args.property)
-    system = _system_for(pdef, args.messages, args.faults)
+    system = _system_for(pdef, args.messages, args.faults, args.timeout)
 
     from ackproof.proofs.trace import mermaid, table
     from ackproof.report import Row, cell, to_json_document
@@ -439,9 +478,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     if args.property is not None and args.property not in PROPERTIES:
         raise InputError(f"unknown property {args.property!r} (known: {', '.join(PROPERTIES)})")
-    pdef = resolve(args.target, args.protocol)
+    pdef = _resolve(args.target, args.protocol, args.timeout)
     candidates = _claimed(pdef, [args.property] if args.property else None)
-    system = _system_for(pdef, args.messages, args.faults)
+    system = _system_for(pdef, args.messages, args.faults, args.timeout)
 
     from ackproof.chart import html, svg
     from ackproof.proofs.trace import mermaid, table, to_json
@@ -549,16 +588,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ackproof.interrupts import TimeLimit, announce, guarded, memory_limit
+
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("ACKPROOF_DEBUG") == "1"
+    cap: int | None = None
     try:
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()
             return EXIT_INPUT
         _check_outputs(args)
-        code = int(args.func(args))
+        if args.command == "demo":  # the demo stops its own processes (impl/demo.py)
+            code = int(args.func(args))
+        else:
+            cap = memory_limit()
+            with guarded():
+                code = int(args.func(args))
         sys.stdout.flush()  # a closed pipe shows here, not after main returned
         return code
     except _ArgError as e:
@@ -575,8 +622,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ackproof: malformed variant: {e}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
-        print("ackproof: interrupted", file=sys.stderr)
-        return 130
+        return announce(signal.SIGINT)
+    except Terminated:
+        return announce(signal.SIGTERM)
+    except TimeLimit as e:
+        print(f"ackproof: inconclusive: {e}", file=sys.stderr)
+        return EXIT_INCONCLUSIVE
+    except MemoryError:
+        limit = f" (limit {cap / 2**30:.1f} GB, {MEMORY_ENV} sets it in MB)" if cap else ""
+        print(f"ackproof: inconclusive: out of memory{limit}", file=sys.stderr)
+        return EXIT_INCONCLUSIVE
     except BrokenPipeError:
         return _broken_pipe()
     except Exception as e:
