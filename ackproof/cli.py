@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import math
 import os
@@ -223,11 +224,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("validate", help="check a JSONL trace of any implementation")
-    p.add_argument("trace", metavar="TRACE.jsonl", nargs="+")
+    p.add_argument("trace", metavar="TRACE.jsonl", nargs="+", help="trace files; - reads stdin")
     p.add_argument("--guarantee", default="exactly-once", metavar="G")
-    p.add_argument("--protocol", metavar="NAME")
+    p.add_argument("--protocol", metavar="NAME|FILE.py")
+    p.add_argument(
+        "--protocol-name", metavar="NAME", help="which protocol, if --protocol's file has several"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_validate)
+    for command in sub.choices.values():  # --debug after the command too, as errors suggest
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
     return parser
 
 
@@ -635,6 +643,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _broken_pipe()
     except Exception as e:
+        if isinstance(e, OSError) and e.filename is None and e.errno in OUTPUT_ERRORS:
+            print(f"ackproof: cannot write the output: {e.strerror or e}", file=sys.stderr)
+            _silence_stdout()
+            return EXIT_INPUT
         if debug:
             raise
         print(
@@ -644,14 +656,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+#: Errors of writing the output (stdout on a full disk, a dead terminal): exit 2, named.
+OUTPUT_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: the interpreter's last flush must not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def _broken_pipe() -> int:
     """stdout was closed (``ackproof check X | head -1``): the conventional SIGPIPE exit
     code, never 0 — a violation must not turn green because its report was cut short."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail
-    except (OSError, ValueError):
-        pass
+    _silence_stdout()
     return 128 + 13
 
 

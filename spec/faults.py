@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from .errors import SpecError
+from .errors import SpecError, names
 from .links import Connection, Link, LinkSpec, link_key
 
 FAULT_WORDS = ("loss", "dup", "reorder", "crash")
@@ -38,6 +38,8 @@ class Faults:
     within: int | None = None
 
     def __post_init__(self) -> None:
+        crash = names(self.crash, "Faults(crash=...)", "('receiver',) or ('*',) for every node")
+        object.__setattr__(self, "crash", crash)
         for name in ("max_losses", "max_duplicates", "max_crashes"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or v < 0):

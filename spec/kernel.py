@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, overload
 
 from .context import Ctx, FrameView
-from .errors import SpecError
+from .errors import SpecError, names
 from .expr import Expr, ExprLike, Value, render
 from .faults import Faults
 from .history import resolve
@@ -330,7 +330,7 @@ class Builder:
             raise SpecError(
                 f"frame {name}: carries={carries!r} is not one of its fields", protocol=self.name
             )
-        for g in ghost:
+        for g in names(ghost, f"frame {name}: ghost=", "['uid']"):
             if g not in fields:
                 raise SpecError(
                     f"frame {name}: ghost field {g!r} is not one of its fields", protocol=self.name
@@ -379,8 +379,13 @@ def protocol(
     description: str | None = None,
 ) -> Callable[[Callable[[Builder], None]], ProtocolDef]:
     """Declare a protocol: ``claims`` are guarantees or properties it promises under ``faults``."""
+    if not isinstance(name, str) or not name.strip():
+        raise SpecError(f"a protocol needs a name (a non-empty string), got {name!r}")
+    claimed = names(claims, "claims", "['no-loss', 'exactly-once']")
+    if not isinstance(faults, Faults):
+        raise SpecError(f"faults= takes a Faults(...), got {faults!r}", protocol=name)
     try:
-        props = resolve(claims)
+        props = resolve(claimed)
     except KeyError as e:
         raise SpecError(str(e.args[0]), protocol=name) from None
 

@@ -220,3 +220,254 @@ def test_a_signal_during_a_long_z3_query_stops_promptly(
         "ackproof: interrupted" if sig == signal.SIGINT else "ackproof: terminated (SIGTERM)"
     ]
     assert not temp.exists()
+
+
+# -- files and flags -----------------------------------------------------------------------
+@pytest.mark.parametrize("flag", ["--junit", "--markdown", "--trace-out"])
+def test_a_bad_output_path_is_refused_before_the_run(
+    flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "no-such-dir" / "report.out"
+    started = time.monotonic()
+    code, out, err = run(["check", "exactly-once", "--messages", "6", flag, str(bad)], capsys)
+    assert time.monotonic() - started < 2  # nothing was checked
+    assert code == 2
+    assert out == ""
+    line = one_line_error(err)
+    assert flag in line
+    assert "no such directory" in line
+    code, _, err = run(["check", "exactly-once", flag, str(tmp_path)], capsys)
+    assert code == 2
+    assert "is a directory" in one_line_error(err)
+
+
+@pytest.mark.parametrize("command", ["check", "explain"])
+def test_trace_out_removes_a_stale_counterexample(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cx.jsonl"
+    code, _, _ = run(
+        [command, "at-most-once", "--property", "no-loss", "--trace-out", str(out)], capsys
+    )
+    assert code == 1
+    assert out.read_text().strip()
+    args = [command, "at-most-once", "--property", "no-duplicate", "--trace-out", str(out)]
+    code, _, _ = run(args, capsys)
+    assert code == 0
+    assert not out.exists()
+
+
+def test_a_folder_named_like_a_shipped_protocol_does_not_hide_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exactly-once").mkdir()
+    code, out, err = run(["check", "exactly-once", "--property", "no-phantom", "--quiet"], capsys)
+    assert code == 0, err
+    assert out.startswith("exactly-once: ")
+
+
+def test_protocol_flag_with_a_shipped_name_is_not_ignored(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(["check", "exactly-once", "--protocol", "at-most-once"], capsys)
+    assert code == 2
+    assert "--protocol at-most-once" in one_line_error(err)
+    code, _, _ = run(["check", "exactly-once", "--protocol", "exactly-once", "--quiet"], capsys)
+    assert code == 0
+
+
+def test_debug_is_accepted_after_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["check", "exactly-once", "--debug", "--property", "no-phantom"], capsys)
+    assert code == 0, err
+    code, _, _ = run(["--debug", "check", "exactly-once", "--property", "no-phantom"], capsys)
+    assert code == 0
+
+
+def test_stdout_on_a_full_disk_is_a_clear_error(tmp_path: Path) -> None:
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "ackproof.cli", "list"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "ackproof: cannot write the output: No space left on device"
+
+
+# -- traces ----------------------------------------------------------------------------------
+SUBMIT = '{"node": "sender", "event": "submit", "msg": 0, "t": 1}\n'
+PROCESS = '{"node": "receiver", "event": "process", "msg": 0, "t": 2}\n'
+
+
+def validate(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    return run(["validate", *args], capsys)
+
+
+@pytest.mark.parametrize("name", ["-", "/dev/stdin"])
+def test_a_trace_can_be_piped_in(name: str, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ackproof.cli", "validate", name, "--json"],
+        input=SUBMIT + PROCESS,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert (doc["submitted"], doc["processed"]) == (1, 1)
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "bom.jsonl"
+    f.write_bytes(b"\xef\xbb\xbf" + (SUBMIT + PROCESS).encode())
+    code, out, err = validate([str(f)], capsys)
+    assert code == 0, err
+    assert "1 submitted, 1 processed" in out
+
+
+def test_a_byte_that_is_not_utf8_names_its_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, bad = tmp_path / "sender.jsonl", tmp_path / "receiver.jsonl"
+    good.write_text(SUBMIT)
+    bad.write_bytes(PROCESS.encode() + b'{"node": "receiver\xff"}\n')
+    code, _, err = validate([str(good), str(bad)], capsys)
+    assert code == 2
+    assert f"{bad}:2: not UTF-8 text" in one_line_error(err)
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (
+            '{"node": "s", "event": "submit", "frame": ' + '{"a": ' * 50_000 + "1" + "}" * 50_001,
+            "nested too deeply",
+        ),
+        ('{"node": "sender", "event": "submit", "msg": ' + "9" * 5000 + "}", "too many digits"),
+        ('{"node": "sender", "event": "submit", "msg": 0, "t": NaN}', "NaN"),
+        ('{"node": "sender", "event": "submit", "msg": 0, "t": Infinity}', "Infinity"),
+        ('{"node": "sender", "event": "submit", "msg": 0, "t": 1e400}', "finite"),
+        ('{"node": 1, "event": "submit", "msg": 0}', "field 'node' must be a non-empty string"),
+        ('{"node": "sender", "event": 7, "msg": 0}', "field 'event' must be a string"),
+        ('{"node": "sender", "event": "submit", "msg": -1}', "field 'msg' must be an id"),
+        ('{"node": "sender", "event": "submit", "msg": 18446744073709551616}', "must be an id"),
+    ],
+)
+def test_every_hostile_trace_line_is_an_error_naming_file_and_line(
+    line: str, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "hostile.jsonl"
+    f.write_text(SUBMIT + line + "\n")
+    for extra in ([], ["--protocol", "exactly-once"]):
+        code, _, err = validate([str(f), *extra], capsys)
+        assert code == 2
+        msg = one_line_error(err)
+        assert f"{f}:2: " in msg
+        assert needle in msg
+
+
+TWO_PROTOCOLS = (ROOT / "tests/cli/test_cli_input.py").read_text().split('TWO = """')[1]
+TWO_PROTOCOLS = TWO_PROTOCOLS.split('"""')[0]
+
+
+def test_validate_picks_one_protocol_of_a_file_with_a_flag_it_takes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "two.py"
+    spec.write_text(TWO_PROTOCOLS)
+    trace = tmp_path / "t.jsonl"
+    trace.write_text(SUBMIT + PROCESS)
+    code, _, err = validate([str(trace), "--protocol", str(spec)], capsys)
+    assert code == 2
+    assert "choose one with --protocol-name NAME" in one_line_error(err)
+    args = [str(trace), "--protocol", str(spec), "--protocol-name", "second", "--json"]
+    code, out, err = validate(args, capsys)
+    assert code in (0, 1), err
+    assert json.loads(out)["spec"]["protocol"] == "second"
+
+
+# -- spec errors -----------------------------------------------------------------------------
+VARIANT = """
+from ackproof.spec import Bool, Builder, Ctx, Expr, Faults, FrameView, protocol
+
+
+@protocol({name!r}, claims={claims}, faults=Faults(loss=True, crash={crash}))
+def build(p: Builder) -> None:
+    data = p.frame("DATA", p.sender, p.receiver, carries="msg", msg=p.msg)
+    p.sender.var("busy", Bool, durable=True)
+
+    @p.sender.on_submit
+    def submit(ctx: Ctx, m: Expr) -> None:
+        ctx.busy = True
+        ctx.send(data(msg=m))
+
+    @p.receiver.on(data)
+    def on_data(ctx: Ctx, f: FrameView) -> None:
+        ctx.process(f.msg)
+
+    @p.sender.on_restart
+    def come_back(ctx: Ctx) -> None:
+        {restart}
+"""
+
+
+def write_variant(tmp_path: Path, **kw: str) -> tuple[Path, int]:
+    """The variant with ``kw`` filled in, and the line of its restart handler's body."""
+    fields = {"name": "v", "claims": "['no-loss']", "crash": "('sender',)", "restart": "pass"}
+    fields.update(kw)
+    text = VARIANT.format(**fields)
+    f = tmp_path / "variant.py"
+    f.write_text(text)
+    body = text.splitlines().index(f"        {fields['restart']}") + 1
+    return f, body
+
+
+def test_python_control_flow_on_a_field_names_the_field_and_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f, line = write_variant(tmp_path, restart="if ctx.busy: ctx.busy = False")
+    code, _, err = run(["check", str(f)], capsys)
+    assert code == 2
+    msg = one_line_error(err)
+    assert msg.startswith(f"ackproof: {f.name}:{line}: ") or f"{f}:{line}: " in msg
+    assert "field 'sender.busy'" in msg
+    assert "Python control flow" in msg
+
+
+def test_an_error_in_the_restart_handler_blames_the_restart_handler(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The restart handler runs inside every crash action; the error used to be blamed on
+    the action it crashed (``submit(m=0), crash after 1 effect``) with no line."""
+    f, line = write_variant(tmp_path, restart="ctx.send(data(msg=ctx.busy + 7))")
+    code, _, err = run(["check", str(f)], capsys)
+    assert code == 2
+    msg = one_line_error(err)
+    assert f":{line}: " in msg
+    assert "handler come_back" in msg
+
+
+@pytest.mark.parametrize(
+    ("kw", "needle"),
+    [
+        ({"claims": "'no-loss'"}, "claims takes a list of names"),
+        ({"crash": "'sender'"}, "Faults(crash=...) takes a list of names"),
+        ({"name": ""}, "a protocol needs a name"),
+        ({"name": "   "}, "a protocol needs a name"),
+    ],
+)
+def test_declaration_mistakes_are_named(
+    kw: dict[str, str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f, _ = write_variant(tmp_path, **kw)
+    code, _, err = run(["check", str(f)], capsys)
+    assert code == 2
+    msg = one_line_error(err)
+    assert needle in msg
+    assert f"{f}:5: " in msg  # the @protocol line
