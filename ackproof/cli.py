@@ -614,7 +614,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             cap = memory_limit()
             with guarded():
                 code = int(args.func(args))
-        sys.stdout.flush()  # a closed pipe shows here, not after main returned
+        if sys.stdout is not None:  # None: output redirected away (contextlib)
+            sys.stdout.flush()  # a closed pipe shows here, not after main returned
         return code
     except _ArgError as e:
         print(str(e), file=sys.stderr)
@@ -665,7 +666,7 @@ def _silence_stdout() -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass
 
 
