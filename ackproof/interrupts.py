@@ -41,7 +41,7 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
-from ackproof.loader import Stop
+from ackproof.loader import InputError, Stop
 
 #: Seconds the command gets to unwind by itself after Ctrl-C / SIGTERM.
 GRACE = 1.0
@@ -190,11 +190,18 @@ def memory_limit() -> int | None:
     by default three quarters of physical memory; never raises an existing lower cap.
     Returns the cap in bytes (``None``: none could be set)."""
     text = os.environ.get(MEMORY_ENV)
-    try:
-        if text:
+    mb = None
+    if text:
+        try:
             mb = float(text)
-            if not math.isfinite(mb) or mb <= 0:
-                raise ValueError(text)
+        except ValueError:
+            mb = math.nan
+        if not math.isfinite(mb) or mb <= 0:
+            raise InputError(
+                f"{MEMORY_ENV}={text!r}: give the memory limit in MB (a positive number)"
+            )
+    try:
+        if mb is not None:
             cap = int(mb * 2**20)
         else:
             cap = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 3 // 4

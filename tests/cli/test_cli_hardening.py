@@ -141,6 +141,17 @@ def test_memory_is_bounded_and_reported_with_what_was_reached(tmp_path: Path) ->
     assert r["states"] > 1000
 
 
+@pytest.mark.parametrize("value", ["lots", "0", "-5", "nan"])
+def test_a_bad_memory_limit_is_named(
+    value: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACKPROOF_MAX_MEMORY", value)
+    code, out, err = run(["list"], capsys)
+    assert code == 2
+    assert out == ""
+    assert "ACKPROOF_MAX_MEMORY" in one_line_error(err)
+
+
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "0", "soon"])
 def test_a_time_limit_must_be_a_positive_finite_number(
     value: str, capsys: pytest.CaptureFixture[str]
