@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
+import math
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -23,8 +26,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from ackproof import __version__
+from ackproof.interrupts import MEMORY_ENV, Terminated
 from ackproof.loader import InputError, resolve, shipped
-from ackproof.spec import Faults, ProtocolDef, SpecError, StepError, System, parse_faults
+from ackproof.spec import (
+    Faults,
+    ProtocolDef,
+    SpecError,
+    StepError,
+    System,
+    apply_fault_list,
+    parse_faults,
+)
+from ackproof.spec.kernel import MAX_MESSAGES
 
 if TYPE_CHECKING:
     from ackproof.proofs import Result
@@ -43,7 +56,9 @@ class _Parser(argparse.ArgumentParser):
         raise _ArgError(f"{self.prog}: {message}")
 
 
-def _nonneg_int(what: str, *, minimum: int = 0) -> Callable[[str], int]:
+def _nonneg_int(
+    what: str, *, minimum: int = 0, maximum: int | None = None, why: str = ""
+) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             v = int(text)
@@ -51,6 +66,8 @@ def _nonneg_int(what: str, *, minimum: int = 0) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{what} must be an integer, got {text!r}") from None
         if v < minimum:
             raise argparse.ArgumentTypeError(f"{what} must be at least {minimum}, got {v}")
+        if maximum is not None and v > maximum:
+            raise argparse.ArgumentTypeError(f"{what} must be at most {maximum}{why}, got {v}")
         return v
 
     return parse
@@ -61,16 +78,27 @@ def _positive_float(text: str) -> float:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"timeout must be a number, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"timeout must be positive, got {v}")
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(
+            f"timeout must be positive and finite (seconds), got {text!r} (omit it for no limit)"
+        )
     return v
 
 
-def _faults(text: str) -> Faults:
+#: ``--messages``: at most what the kernel builds (see :data:`MAX_MESSAGES`).
+_messages = _nonneg_int(
+    "messages", minimum=1, maximum=MAX_MESSAGES, why=" (the largest instance ackproof builds)"
+)
+
+
+def _faults(text: str) -> str:
+    """A ``--faults`` list, checked now (every malformed item is an error naming it) and
+    applied to the protocol's declared model later (:func:`apply_fault_list`)."""
     try:
-        return parse_faults(text)
+        parse_faults(text)
     except SpecError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 class Progress:
@@ -137,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prove", help="prove the guarantee matrix of the built-in protocols")
     p.add_argument(
         "--messages",
-        type=_nonneg_int("messages", minimum=1),
+        type=_messages,
         default=2,
         metavar="N",
         help="number of messages in each bounded instance (default: 2)",
@@ -156,8 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
         "file", metavar="FILE.py", help="the variant's file (or a shipped protocol name)"
     )
     p.add_argument("--protocol", metavar="NAME", help="which protocol, if the file defines several")
-    p.add_argument("--messages", type=_nonneg_int("messages", minimum=1), metavar="N")
-    p.add_argument("--faults", type=_faults, metavar="LIST", help="e.g. loss,dup,reorder,crash")
+    p.add_argument("--messages", type=_messages, metavar="N")
+    p.add_argument(
+        "--faults",
+        type=_faults,
+        metavar="LIST",
+        help="e.g. loss,dup,reorder,crash (the declared budgets and capacity are kept; "
+        "capacity=N, max_losses=N, ... override them)",
+    )
     p.add_argument(
         "--property",
         action="append",
@@ -172,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("explain", help="show one counterexample in full")
     p.add_argument("target", metavar="PROTOCOL|FILE.py")
     p.add_argument("--protocol", metavar="NAME")
-    p.add_argument("--messages", type=_nonneg_int("messages", minimum=1), metavar="N")
+    p.add_argument("--messages", type=_messages, metavar="N")
     p.add_argument("--faults", type=_faults, metavar="LIST")
     p.add_argument("--property", metavar="P", help="default: the first claimed one violated")
     p.add_argument("--svg", metavar="FILE", help="write the sequence chart as SVG")
@@ -198,20 +232,67 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=probe.run)
 
     p = sub.add_parser("validate", help="check a JSONL trace of any implementation")
-    p.add_argument("trace", metavar="TRACE.jsonl", nargs="+")
+    p.add_argument("trace", metavar="TRACE.jsonl", nargs="+", help="trace files; - reads stdin")
     p.add_argument("--guarantee", default="exactly-once", metavar="G")
-    p.add_argument("--protocol", metavar="NAME")
+    p.add_argument("--protocol", metavar="NAME|FILE.py")
+    p.add_argument(
+        "--protocol-name", metavar="NAME", help="which protocol, if --protocol's file has several"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_validate)
+    for command in sub.choices.values():  # --debug after the command too, as errors suggest
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
     return parser
 
 
 # -- commands -----------------------------------------------------------------------------------
-def _system_for(pdef: ProtocolDef, messages: int | None, faults: Faults | None) -> System:
+def _resolve(target: str, protocol: str | None, timeout: float | None) -> ProtocolDef:
+    """:func:`resolve` within the time limit (an endless loop at import is stopped)."""
+    from ackproof.interrupts import time_limit
+
+    with time_limit(timeout, f"loading {target}"):
+        return resolve(target, protocol)
+
+
+def _system_for(
+    pdef: ProtocolDef, messages: int | None, faults: str | None, timeout: float | None = None
+) -> System:
+    """The protocol's system, lowered within the time limit; ``faults`` (a ``--faults``
+    list) replaces which faults happen and keeps the declared budgets and capacity unless
+    it sets them."""
+    from ackproof.interrupts import time_limit
+
+    n = pdef.messages if messages is None else messages
     try:
-        return pdef.system(messages, faults)
+        model = pdef.faults if faults is None else apply_fault_list(pdef.faults, faults)
+        with time_limit(timeout, f"lowering {pdef.name} with {n} messages"):
+            return pdef.system(messages, model)
     except SpecError as e:
         raise InputError(str(e)) from None
+
+
+def _faults_header(pdef: ProtocolDef, system: System, given: str | None) -> str:
+    """What fault model was checked, and what ``--faults`` replaced, if anything."""
+    text = f"faults {system.faults.describe()}"
+    if given is not None and system.faults != pdef.faults:
+        text += f" (--faults {given} replaced the declared {pdef.faults.describe()})"
+    return text
+
+
+def _claimed(pdef: ProtocolDef, asked: Sequence[str] | None) -> tuple[str, ...]:
+    """The properties to check: the asked ones, else the claimed ones; none is exit 2."""
+    from ackproof.spec.history import resolve as resolve_props
+
+    try:
+        props = tuple(resolve_props(list(asked))) if asked else tuple(pdef.claims)
+    except KeyError as e:
+        raise InputError(str(e.args[0])) from None
+    if not props:
+        why = "no property given" if asked else f"{pdef.name} claims nothing (claims=[])"
+        raise InputError(f"{why}: nothing to check; name one with --property P")
+    return props
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
@@ -232,13 +313,13 @@ def cmd_prove(args: argparse.Namespace) -> int:
     started = time.monotonic()
     for k, ob in enumerate(obligations, 1):
         progress.show(f"[{k}/{len(obligations)}] {ob.name}")
-        system = ob.protocol.system(args.messages, ob.faults)
+        system = _lowered(ob.protocol, args.messages, ob.faults, args.timeout)
         result, cx = run_one(
             system, ob.property, engine=args.engine, depth=args.depth, timeout=args.timeout
         )
         result = dataclasses.replace(result, faults=ob.faults_id)
         ok = as_expected(ob.expected, result.verdict)
-        rows.append(Row(result, ob.expected, ok, ob.section, cx))
+        rows.append(Row(result, ob.expected, ok, ob.section, cx, system.faults))
     progress.done()
     elapsed = time.monotonic() - started
     _write_reports(args, "prove", rows, title="ackproof prove")
@@ -248,6 +329,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
         print(to_json_document("prove", rows))
     else:
         print(f"ackproof {__version__}: guarantee matrix, N = {args.messages} messages")
+        print(_prove_models(rows))
         print()
         print(matrix(rows))
         broken = [r for r in rows if r.section == "broken"]
@@ -277,6 +359,23 @@ def cmd_prove(args: argparse.Namespace) -> int:
                 f"expected {r.expected}, got {_cell(r.result)} ({r.result.detail})"
             )
     return _exit_code(rows, prove=True)
+
+
+def _lowered(pdef: ProtocolDef, n: int, faults: Faults, timeout: float | None) -> System:
+    from ackproof.interrupts import time_limit
+
+    with time_limit(timeout, f"lowering {pdef.name} with {n} messages"):
+        return pdef.system(n, faults)
+
+
+def _prove_models(rows: Sequence[Row]) -> str:
+    """The matrix's fault models with their budgets and capacity: one line when they
+    differ only in which faults happen."""
+    models = {r.result.faults: r.fault_model for r in rows if r.section == "guarantees"}
+    rests = {m.describe()[len(m.name) + 2 :] for m in models.values() if m is not None}
+    if len(rests) == 1:
+        return f"every fault model below: {rests.pop()}"
+    return "\n".join(f"faults {f}: {m.describe()}" for f, m in models.items() if m is not None)
 
 
 def _cell(result: Result) -> str:
@@ -315,15 +414,43 @@ def _write(path: str, text: str) -> None:
         raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    from ackproof.spec.history import resolve as resolve_props
+def _remove_stale(path: str) -> None:
+    """``--trace-out`` with no counterexample: an old file there must not pass for one."""
+    p = Path(path)
+    if p.is_file() or p.is_symlink():
+        try:
+            p.unlink()
+        except OSError as e:
+            raise InputError(f"{path}: cannot remove the stale trace: {e.strerror or e}") from None
 
-    pdef = resolve(args.file, args.protocol)
-    try:
-        props = resolve_props(args.property) if args.property else pdef.claims
-    except KeyError as e:
-        raise InputError(str(e.args[0])) from None
-    system = _system_for(pdef, args.messages, args.faults)
+
+#: Output-file flags, checked before a run so that a typo does not cost the whole run.
+OUTPUT_FLAGS = ("junit", "markdown", "trace_out", "svg", "html")
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output file flag names a file that can be written (nothing is created yet)."""
+    for flag in OUTPUT_FLAGS:
+        path = getattr(args, flag, None)
+        if not path:
+            continue
+        name = "--" + flag.replace("_", "-")
+        p = Path(path)
+        parent = p.parent if str(p.parent) else Path(".")
+        if p.is_dir():
+            raise InputError(f"{name} {path}: is a directory")
+        if not parent.is_dir():
+            raise InputError(f"{name} {path}: no such directory {str(parent)!r}")
+        if p.exists() and not os.access(p, os.W_OK):
+            raise InputError(f"{name} {path}: not writable")
+        if not p.exists() and not os.access(parent, os.W_OK | os.X_OK):
+            raise InputError(f"{name} {path}: cannot create a file in {str(parent)!r}")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    pdef = _resolve(args.file, args.protocol, args.timeout)
+    props = _claimed(pdef, args.property)
+    system = _system_for(pdef, args.messages, args.faults, args.timeout)
 
     from ackproof.proofs.trace import mermaid, table
     from ackproof.report import Row, cell, to_json_document
@@ -338,7 +465,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             system, prop, engine=args.engine, depth=args.depth, timeout=args.timeout
         )
         ok = result.verdict in ("proved", "holds")
-        rows.append(Row(result, "holds", ok, "guarantees", cx))
+        rows.append(Row(result, "holds", ok, "guarantees", cx, system.faults))
     progress.done()
     _write_reports(args, "check", rows, title=f"ackproof check {pdef.name}")
     if args.trace_out:
@@ -347,10 +474,14 @@ def cmd_check(args: argparse.Namespace) -> int:
             from ackproof.proofs.trace import to_trace_lines
 
             _write(args.trace_out, "\n".join(to_trace_lines(first)))
+        else:
+            _remove_stale(args.trace_out)
     if args.json:
         print(to_json_document("check", rows))
         return _exit_code(rows, prove=False)
-    print(f"{pdef.name}: N = {system.messages} messages, faults {system.faults.name}")
+    print(
+        f"{pdef.name}: N = {system.messages} messages, {_faults_header(pdef, system, args.faults)}"
+    )
     for r in rows:
         res = r.result
         print(f"  {res.property:13} {cell(res):16} {res.engine}, {res.seconds:.2f} s: {res.detail}")
@@ -369,18 +500,23 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     if args.property is not None and args.property not in PROPERTIES:
         raise InputError(f"unknown property {args.property!r} (known: {', '.join(PROPERTIES)})")
-    pdef = resolve(args.target, args.protocol)
-    system = _system_for(pdef, args.messages, args.faults)
+    pdef = _resolve(args.target, args.protocol, args.timeout)
+    candidates = _claimed(pdef, [args.property] if args.property else None)
+    system = _system_for(pdef, args.messages, args.faults, args.timeout)
 
     from ackproof.chart import html, svg
     from ackproof.proofs.trace import mermaid, table, to_json
+    from ackproof.report import Row, cell, to_json_document
 
     from .run import run_one
 
-    candidates = [args.property] if args.property else list(pdef.claims)
+    rows: list[Row] = []
     for prop in candidates:
-        _result, cx = run_one(
+        result, cx = run_one(
             system, prop, engine=args.engine, depth=args.depth, timeout=args.timeout
+        )
+        rows.append(
+            Row(result, "holds", result.verdict == "proved", "guarantees", cx, system.faults)
         )
         if cx is None:
             continue
@@ -393,18 +529,39 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
             _write(args.trace_out, "\n".join(to_trace_lines(cx)))
         if args.json:
-            print(json.dumps(to_json(cx), indent=2))
+            print(json.dumps({**to_json(cx), "fault_model": system.faults.to_json()}, indent=2))
         else:
             print(f"{cx.protocol} under {cx.faults}: {cx.property} violated in {cx.length} steps")
+            print(_faults_header(pdef, system, args.faults))
             print(f"promise: {cx.statement}")
             print()
             print(table(cx))
             print()
             print(mermaid(cx))
         return EXIT_VIOLATED
-    what = args.property or ", ".join(candidates)
-    print(f"{pdef.name}: no counterexample for {what} (it holds: nothing to explain)")
-    return EXIT_OK
+    # No counterexample: say exactly what was found, with check's exit code.
+    if args.trace_out:
+        _remove_stale(args.trace_out)
+    code = _exit_code(rows, prove=False)
+    if args.json:
+        print(to_json_document("explain", rows))
+        return code
+    print(
+        f"{pdef.name}: N = {system.messages} messages, {_faults_header(pdef, system, args.faults)}"
+    )
+    for r in rows:
+        res = r.result
+        print(f"  {res.property:13} {cell(res):16} {res.engine}, {res.seconds:.2f} s: {res.detail}")
+    if all(r.result.verdict == "proved" for r in rows):
+        print("no counterexample: every property proved, nothing to explain")
+    elif code == EXIT_OK:
+        print(
+            f"no counterexample up to depth {args.depth} (a bounded check, not a proof; "
+            "try --engine auto or a larger --depth)"
+        )
+    else:
+        print("no counterexample, but no proof either (see the verdicts above)")
+    return code
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -456,15 +613,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ackproof.interrupts import TimeLimit, announce, guarded, memory_limit
+
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("ACKPROOF_DEBUG") == "1"
+    cap: int | None = None
     try:
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()
             return EXIT_INPUT
-        return int(args.func(args))
+        _check_outputs(args)
+        if args.command == "demo":  # the demo stops its own processes (impl/demo.py)
+            code = int(args.func(args))
+        else:
+            cap = memory_limit()
+            with guarded():
+                code = int(args.func(args))
+        if sys.stdout is not None:  # None: output redirected away (contextlib)
+            sys.stdout.flush()  # a closed pipe shows here, not after main returned
+        return code
     except _ArgError as e:
         print(str(e), file=sys.stderr)
         return EXIT_INPUT
@@ -479,11 +648,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ackproof: malformed variant: {e}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
-        print("ackproof: interrupted", file=sys.stderr)
-        return 130
+        return announce(signal.SIGINT)
+    except Terminated:
+        return announce(signal.SIGTERM)
+    except TimeLimit as e:
+        print(f"ackproof: inconclusive: {e}", file=sys.stderr)
+        return EXIT_INCONCLUSIVE
+    except MemoryError:
+        limit = f" (limit {cap / 2**30:.1f} GB, {MEMORY_ENV} sets it in MB)" if cap else ""
+        print(f"ackproof: inconclusive: out of memory{limit}", file=sys.stderr)
+        return EXIT_INCONCLUSIVE
     except BrokenPipeError:
-        return EXIT_OK
+        return _broken_pipe()
     except Exception as e:
+        if isinstance(e, OSError) and e.filename is None and e.errno in OUTPUT_ERRORS:
+            print(f"ackproof: cannot write the output: {e.strerror or e}", file=sys.stderr)
+            _silence_stdout()
+            return EXIT_INPUT
         if debug:
             raise
         print(
@@ -491,6 +672,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+#: Errors of writing the output (stdout on a full disk, a dead terminal): exit 2, named.
+OUTPUT_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: the interpreter's last flush must not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _broken_pipe() -> int:
+    """stdout was closed (``ackproof check X | head -1``): the conventional SIGPIPE exit
+    code, never 0 — a violation must not turn green because its report was cut short."""
+    _silence_stdout()
+    return 128 + 13
 
 
 if __name__ == "__main__":  # pragma: no cover

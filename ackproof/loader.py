@@ -19,6 +19,11 @@ class InputError(Exception):
     """Bad input from the user: a file, a flag, a variant."""
 
 
+class Stop(BaseException):
+    """ackproof's own reasons to stop whatever runs (a time limit, SIGTERM): never taken
+    for an error of the user's code, even when raised while that code runs."""
+
+
 def shipped() -> dict[str, ProtocolDef]:
     """Every protocol ackproof ships: built-ins, broken variants, examples."""
     from ackproof.spec.protocols import BROKEN, BUILTIN
@@ -41,7 +46,7 @@ def load_file(path: str) -> dict[str, ProtocolDef]:
     if not p.is_file():
         raise InputError(f"{path}: not a file")
     try:
-        source = p.read_text(encoding="utf-8")
+        source = p.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read: {e}") from None
     try:
@@ -57,8 +62,22 @@ def load_file(path: str) -> dict[str, ProtocolDef]:
     try:
         spec.loader.exec_module(module)
     except SpecError as e:
-        raise InputError(f"{path}: {e}") from None
+        line = "" if e.where is not None else _user_line(e, p)
+        raise InputError(f"{path}{line}: {e}") from None
+    except (KeyboardInterrupt, Stop):
+        raise
+    except SystemExit as e:  # a variant that exits at import has checked nothing
+        line = _user_line(e, p)
+        raise InputError(
+            f"{path}{line}: the file calls sys.exit({e.code!r}) while loading; "
+            "a variant must only define protocols"
+        ) from None
     except Exception as e:
+        line = _user_line(e, p)
+        raise InputError(f"{path}{line}: error while loading: {type(e).__name__}: {e}") from None
+    except BaseException as e:
+        if isinstance(e, GeneratorExit | Stop):
+            raise  # ackproof's own signals (a time limit, a termination) pass through
         line = _user_line(e, p)
         raise InputError(f"{path}{line}: error while loading: {type(e).__name__}: {e}") from None
     finally:
@@ -77,14 +96,32 @@ def _user_line(e: BaseException, p: Path) -> str:
     return ""
 
 
-def resolve(target: str, protocol: str | None = None) -> ProtocolDef:
-    """A protocol from a file path or a shipped protocol's name."""
-    if target.endswith(".py") or Path(target).exists():
+def _is_path(target: str, names: dict[str, ProtocolDef]) -> bool:
+    """A file, not a shipped name: it ends in ``.py``, has a directory part, or is an
+    existing file that no shipped protocol is named after (a folder named
+    ``exactly-once`` in the working directory does not hide the shipped protocol)."""
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        return True
+    return target not in names and Path(target).exists()
+
+
+def resolve(
+    target: str, protocol: str | None = None, *, flag: str = "--protocol NAME"
+) -> ProtocolDef:
+    """A protocol from a file path or a shipped protocol's name; ``protocol`` picks one of
+    a file's protocols (``flag`` is how the user gives it, for the error messages)."""
+    names = shipped()
+    if _is_path(target, names):
         found = load_file(target)
         where = target
     else:
-        found = shipped()
+        found = names
         if target in found:
+            if protocol is not None and protocol != target:
+                raise InputError(
+                    f"{target} is a shipped protocol; {flag.split()[0]} {protocol} names "
+                    "another (give one of them)"
+                )
             return found[target]
         from ackproof.spec.library import LIBRARY
 
@@ -108,6 +145,6 @@ def resolve(target: str, protocol: str | None = None) -> ProtocolDef:
     if len(found) > 1:
         raise InputError(
             f"{where}: defines {len(found)} protocols ({', '.join(sorted(found))}); "
-            "choose one with --protocol NAME"
+            f"choose one with {flag}"
         )
     return next(iter(found.values()))

@@ -112,8 +112,10 @@ def _consume(obs: list[Observation], queue: Sequence[Event], pos: int) -> bool:
     return True
 
 
-def replay_trace(trace: Sequence[Event], target: str) -> Replay:
-    pdef = resolve(target)
+def replay_trace(trace: Sequence[Event], target: str, name: str | None = None) -> Replay:
+    """Replay ``trace`` on the protocol ``target`` (a shipped name or a file; ``name``
+    picks one protocol of a file that defines several)."""
+    pdef = resolve(target, name, flag="--protocol-name NAME")
     relevant = [e for e in trace if e.node != "network"]
     msgs = {e.msg for e in relevant if e.msg is not None}
     n = max(msgs) + 1 if msgs else 1

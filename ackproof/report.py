@@ -4,8 +4,9 @@ The JSON document is the stable contract (see README, "JSON output"):
 ``{"ackproof": VERSION, "command": ..., "results": [result, ...]}``, each result with
 ``protocol``, ``faults``, ``property``, ``verdict``, ``expected``, ``as_expected``,
 ``engine``, ``depth``, ``seconds``, ``states``, ``detail``, ``certificate``,
-``witness_length`` and ``counterexample`` (``null`` or ``{"length", "violation",
-"steps"}``).
+``witness_length``, ``fault_model`` (every setting of the fault model checked: budgets,
+capacity, links; see :meth:`~ackproof.spec.Faults.to_json`) and ``counterexample``
+(``null`` or ``{"length", "violation", "steps"}``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from ackproof import __version__
 from ackproof.proofs import Result
 from ackproof.proofs.trace import Counterexample, markdown, table, to_json
+from ackproof.spec import Faults
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,14 @@ class Row:
     ok: bool
     section: str
     counterexample: Counterexample | None
+    #: The fault model actually checked (budgets, capacity, links), when known.
+    fault_model: Faults | None = None
+
+    @property
+    def faults_text(self) -> str:
+        """The fault model as reports show it: every budget and the capacity."""
+        fm = self.fault_model
+        return self.result.faults if fm is None else fm.describe()
 
 
 def cell(r: Result) -> str:
@@ -93,6 +103,7 @@ def result_json(row: Row) -> dict[str, Any]:
         "detail": r.detail,
         "certificate": r.certificate,
         "witness_length": len(r.witness) if r.witness is not None else None,
+        "fault_model": None if row.fault_model is None else row.fault_model.to_json(),
         "counterexample": cx,
     }
 
@@ -127,7 +138,9 @@ def junit(rows: Sequence[Row], *, suite: str = "ackproof") -> str:
             name=f"{r.faults} / {r.property}",
             time=f"{r.seconds:.3f}",
         )
-        text = f"verdict: {cell(r)} (engine {r.engine}); {r.detail}"
+        props = ET.SubElement(tc, "properties")
+        ET.SubElement(props, "property", name="faults", value=row.faults_text)
+        text = f"faults: {row.faults_text}\nverdict: {cell(r)} (engine {r.engine}); {r.detail}"
         if row.counterexample is not None:
             text += "\n" + table(row.counterexample)
         if r.verdict == "inconclusive":
@@ -155,6 +168,11 @@ def markdown_report(title: str, rows: Sequence[Row]) -> str:
                 f"{cell(r.result)}{mark} | {r.expected or ''} |"
             )
         out.append("")
+        models = {r.result.faults: r.faults_text for r in chosen if r.fault_model is not None}
+        if models:
+            out += ["Fault models checked:", ""]
+            out += [f"- `{name}`: {text}" for name, text in models.items()]
+            out.append("")
     charts = [r for r in rows if r.counterexample is not None]
     if charts:
         out += ["### Counterexamples", ""]

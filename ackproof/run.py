@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
+from ackproof.interrupts import TimeLimit, time_limit
 from ackproof.proofs import EngineName, Result, check
 from ackproof.proofs.trace import Counterexample, decode
 from ackproof.spec import System
+
+#: The engines honour ``timeout`` themselves; a phase without a clock (compiling a large
+#: instance, decoding) is stopped this long after it, as a backstop.
+BACKSTOP = 2.0
 
 
 def run_one(
@@ -15,9 +22,37 @@ def run_one(
     depth: int = 30,
     timeout: float | None = None,
 ) -> tuple[Result, Counterexample | None]:
-    """Check ``prop`` on ``system``; a counterexample is replayed and decoded."""
-    result = check(system, prop, engine=engine, depth=depth, timeout=timeout)
-    cx = None
-    if result.counterexample is not None:
-        cx = decode(system, prop, result.counterexample)
+    """Check ``prop`` on ``system``; a counterexample is replayed and decoded.  Past the
+    time limit (plus :data:`BACKSTOP`), or out of memory, the check is inconclusive."""
+    started = time.monotonic()
+
+    def inconclusive(why: str) -> tuple[Result, None]:
+        seconds = time.monotonic() - started
+        detail = f"{why} after {seconds:.1f} s while checking {prop}"
+        return Result(
+            system.protocol,
+            system.faults.name,
+            prop,
+            "inconclusive",
+            engine,
+            depth,
+            seconds,
+            None,
+            None,
+            None,
+            None,
+            detail,
+        ), None
+
+    limit = None if timeout is None else timeout + BACKSTOP
+    try:
+        with time_limit(limit, f"checking {prop}"):
+            result = check(system, prop, engine=engine, depth=depth, timeout=timeout)
+            cx = None
+            if result.counterexample is not None:
+                cx = decode(system, prop, result.counterexample)
+    except TimeLimit:
+        return inconclusive(f"timeout: the time limit ({timeout:g} s) ran out")
+    except MemoryError:
+        return inconclusive("out of memory")
     return result, cx

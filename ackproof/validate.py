@@ -20,18 +20,24 @@ history predicates of :mod:`ackproof.spec.history` are judged on that summary:
 * **out of order** — (with ``in-order`` in the guarantee) a message first processed
   after a later-submitted one.
 
-Several files (one per node) are merged by ``t``, so each line needs ``t`` then.
+Several files (one per node) are merged by ``t``, so each line needs ``t`` then.  ``-``
+(or ``/dev/stdin``, a pipe) reads standard input; a UTF-8 byte-order mark is skipped.  Every
+malformed line — bad JSON, JSON nested too deeply, a number too long, a ``t`` that is not
+finite, a field of the wrong type, a negative id — is an error naming ``file:line``.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import heapq
 import json
+import math
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 from ackproof.loader import InputError
 from ackproof.spec.history import GUARANTEES, PROPERTIES, resolve
@@ -52,6 +58,8 @@ EVENTS = frozenset(
     }
 )
 NEEDS_MSG = frozenset({"submit", "process", "ack"})
+#: Message ids are 64-bit unsigned on the wire (impl/codec.py).
+MAX_ID = 2**64 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,16 +111,37 @@ class Report:
         )
 
 
-def _parse(file: str, stream: TextIO) -> Iterator[Event]:
-    last_t: dict[str, float] = {}
+def _lines(file: str, stream: BinaryIO) -> Iterator[tuple[int, str]]:
+    """The numbered lines of ``stream`` as text (a UTF-8 byte-order mark at the start is
+    skipped); a byte that is not UTF-8 is an error naming this file and line."""
     for n, raw in enumerate(stream, 1):
+        if n == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        try:
+            yield n, raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InputError(f"{file}:{n}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def _constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _parse(file: str, stream: BinaryIO) -> Iterator[Event]:
+    last_t: dict[str, float] = {}
+    for n, raw in _lines(file, stream):
         text = raw.strip()
         if not text:
             continue
         try:
-            obj = json.loads(text)
+            obj = json.loads(text, parse_constant=_constant)
         except json.JSONDecodeError as e:
             raise InputError(f"{file}:{n}: not valid JSON ({e.msg})") from None
+        except RecursionError:
+            raise InputError(f"{file}:{n}: JSON nested too deeply") from None
+        except ValueError as e:  # a number with too many digits, NaN, Infinity
+            why = "a number with too many digits" if "digits" in str(e) else str(e)
+            raise InputError(f"{file}:{n}: not valid JSON ({why})") from None
         if not isinstance(obj, dict):
             raise InputError(f"{file}:{n}: expected a JSON object, got {type(obj).__name__}")
         yield _event(file, n, obj, last_t)
@@ -121,22 +150,28 @@ def _parse(file: str, stream: TextIO) -> Iterator[Event]:
 def _event(file: str, n: int, obj: dict[str, Any], last_t: dict[str, float]) -> Event:
     where = f"{file}:{n}"
     node = obj.get("node")
-    if not isinstance(node, str) or not node:
+    if node is None:
         raise InputError(f"{where}: missing field 'node' (a string such as \"sender\")")
+    if not isinstance(node, str) or not node:
+        raise InputError(f"{where}: field 'node' must be a non-empty string, got {_short(node)}")
     event = obj.get("event")
-    if not isinstance(event, str):
+    if event is None:
         raise InputError(f"{where}: missing field 'event'")
+    if not isinstance(event, str):
+        raise InputError(f"{where}: field 'event' must be a string, got {_short(event)}")
     if event not in EVENTS:
         raise InputError(f"{where}: unknown event {event!r} (known: {', '.join(sorted(EVENTS))})")
     msg = obj.get("msg")
     if event in NEEDS_MSG and msg is None:
         raise InputError(f"{where}: event {event!r} needs field 'msg' (the message id)")
     if msg is not None and (not isinstance(msg, int) or isinstance(msg, bool)):
-        raise InputError(f"{where}: field 'msg' must be an integer, got {msg!r}")
+        raise InputError(f"{where}: field 'msg' must be an integer, got {_short(msg)}")
+    if msg is not None and not 0 <= msg <= MAX_ID:
+        raise InputError(f"{where}: field 'msg' must be an id in 0..2**64-1, got {_short(msg)}")
     t = obj.get("t")
     if t is not None:
-        if not isinstance(t, int | float) or isinstance(t, bool):
-            raise InputError(f"{where}: field 't' must be a number, got {t!r}")
+        if not isinstance(t, int | float) or isinstance(t, bool) or not math.isfinite(t):
+            raise InputError(f"{where}: field 't' must be a finite number, got {_short(t)}")
         prev = last_t.get(node)
         if prev is not None and t < prev:
             raise InputError(
@@ -152,27 +187,44 @@ def _event(file: str, n: int, obj: dict[str, Any], last_t: dict[str, float]) -> 
     return Event(file, n, node, event, msg, None if t is None else float(t), fields)
 
 
+def _short(v: object) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+STDIN = ("-", "/dev/stdin")
+
+
+def _open(p: str) -> BinaryIO:
+    """A trace file, standard input (``-``) or any readable non-directory (a pipe)."""
+    if p in STDIN:
+        return open(sys.stdin.fileno(), "rb", closefd=False)
+    path = Path(p)
+    if not path.exists():
+        raise InputError(f"{p}: no such file")
+    if path.is_dir():
+        raise InputError(f"{p}: is a directory, not a trace file")
+    try:
+        return path.open("rb")
+    except OSError as e:
+        raise InputError(f"{p}: cannot read: {e.strerror}") from None
+
+
 def events(paths: Sequence[str]) -> Iterator[Event]:
     """The events of one trace, or of several merged by ``t``."""
+    if sum(p in STDIN for p in paths) > 1:
+        raise InputError("standard input ('-' or /dev/stdin) can be read only once")
     streams: list[Iterator[Event]] = []
-    handles: list[TextIO] = []
+    handles: list[BinaryIO] = []
     try:
         for p in paths:
-            path = Path(p)
-            if not path.is_file():
-                raise InputError(f"{p}: no such file")
-            try:
-                h: TextIO = path.open(encoding="utf-8")
-            except OSError as e:
-                raise InputError(f"{p}: cannot read: {e.strerror}") from None
+            h = _open(p)
             handles.append(h)
             streams.append(_parse(p, h))
         if len(streams) == 1:
             yield from streams[0]
             return
         yield from heapq.merge(*(_timed(s) for s in streams), key=lambda e: e.t or 0.0)
-    except UnicodeDecodeError as e:
-        raise InputError(f"{paths[0]}: not UTF-8 text ({e.reason})") from None
     finally:
         for h in handles:
             h.close()
@@ -278,15 +330,18 @@ def _show(report: Report, props: Sequence[str], limit: int = 5) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     props = _properties(args.guarantee)
-    report = judge(events(args.trace))
+    target = getattr(args, "protocol", None)
+    # A trace read from a pipe can be read once: keep it when the replay needs it again.
+    kept = list(events(args.trace)) if target else None
+    report = judge(iter(kept) if kept is not None else events(args.trace))
     if report.lines == 0:
         raise InputError(f"{args.trace[0]}: the trace is empty")
     bad = [p for p in props if report.violated(p)]
     replay = None
-    if getattr(args, "protocol", None):
+    if target and kept is not None:
         from ackproof.replay import replay_trace
 
-        replay = replay_trace(list(events(args.trace)), args.protocol)
+        replay = replay_trace(kept, target, getattr(args, "protocol_name", None))
         if not replay.allowed and not replay.inconclusive:
             bad.append("spec-behaviour")
     if args.json:

@@ -14,6 +14,7 @@ One exploration serves every property of a check.  Verdicts, per property:
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Sequence
 
@@ -37,7 +38,8 @@ def full_depth(ex: Exploration, max_depth: int | None) -> int:
 
 class Stop:
     """When to stop a search early, and why it stopped (``why``, for the verdict's
-    detail): here, a time limit; ``auto`` adds memory and a rival engine's answers."""
+    detail): here, a time limit and the process's address-space limit (``RLIMIT_AS``, which
+    the CLI sets); ``auto`` adds the machine's memory and a rival engine's answers."""
 
     def __init__(self, timeout: float | None = None) -> None:
         self.deadline = None if timeout is None else time.monotonic() + timeout
@@ -47,11 +49,31 @@ class Stop:
         if self.deadline is not None and time.monotonic() > self.deadline:
             self.why = "time limit"
             return True
+        if _near_address_limit():
+            self.why = "memory limit"
+            return True
         return False
 
 
-def deadline_stop(timeout: float | None) -> Stop | None:
-    return None if timeout is None else Stop(timeout)
+#: Stop a search once this share of the address-space limit is used (the rest is for
+#: turning what was found into a verdict).
+ADDRESS_SHARE = 0.8
+
+
+def _near_address_limit() -> bool:
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return False
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            pages = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    return pages * resource.getpagesize() > ADDRESS_SHARE * soft
+
+
+def deadline_stop(timeout: float | None) -> Stop:
+    return Stop(timeout)
 
 
 def run(

@@ -26,6 +26,11 @@ from typing import Any, Literal, NewType, TypeAlias
 
 import z3
 
+# Ctrl-C is the user's, not z3's: by default z3 catches SIGINT during a query and answers
+# ``unknown`` (the engines then carried on); without it, the CLI's handler stops the run
+# (see ackproof.interrupts).
+z3.set_param("ctrl_c", False)
+
 Term = NewType("Term", object)
 Outcome: TypeAlias = Literal["sat", "unsat", "unknown"]
 IntMode: TypeAlias = Literal["bv", "int"]

@@ -15,7 +15,7 @@ for the guarantees.  This package imports neither z3 nor trio.
 from .errors import SpecError, StepError
 from .explore import Exploration, Path, explore
 from .expr import Expr, all_, any_, implies, ite, max_, min_
-from .faults import Faults, parse_faults
+from .faults import Faults, apply_fault_list, parse_faults
 from .history import GUARANTEE_STATEMENTS, GUARANTEES, PROPERTIES
 from .interp import compile_system
 from .kernel import Builder, Ctx, FrameView, Node, ProtocolDef, protocol
@@ -56,6 +56,7 @@ __all__ = [
     "System",
     "all_",
     "any_",
+    "apply_fault_list",
     "compile_system",
     "explore",
     "implies",

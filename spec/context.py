@@ -197,6 +197,7 @@ class Ctx:
     _atomic: int
     _effects: list[Effect]
     _snapshots: list[_Snapshot]
+    _reads: dict[int, str]
 
     def __init__(
         self,
@@ -217,6 +218,9 @@ class Ctx:
         object.__setattr__(self, "_atomic", 0)
         object.__setattr__(self, "_effects", [])
         object.__setattr__(self, "_snapshots", [])
+        #: The field each value read came from (by identity), to name the field in an
+        #: error about Python control flow on a value whose path made it a constant.
+        object.__setattr__(self, "_reads", {})
 
     # -- fields ----------------------------------------------------------------------------
     def _decl(self, name: str) -> VarDecl:
@@ -237,7 +241,9 @@ class Ctx:
             raise AttributeError(name)
         decl = self._decl(name)
         if isinstance(decl.type, Scalar):
-            return self._env.read(decl.slots[0])
+            value = self._env.read(decl.slots[0])
+            self._reads[id(value)] = self._field(decl)
+            return value
         if isinstance(decl.type, Array):
             return ArrayPlace(self, decl)
         kind = "bag" if isinstance(decl.type, Bag) else "queue"

@@ -108,7 +108,9 @@ class Expr:
 
     # -- Python protocol -------------------------------------------------------------
     def __bool__(self) -> bool:
-        raise SpecError(_SYMBOLIC_BOOL)
+        e = SpecError(_SYMBOLIC_BOOL)
+        e.expr = self  # the lowering names the field it reads and the line
+        raise e
 
     __hash__ = object.__hash__
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import CodeType
 
-from .errors import StepError
+from .errors import SpecError, StepError
 from .expr import Expr, Value, evaluate, walk
 from .system import Action, Check, State, System
 
@@ -123,10 +124,24 @@ class Compiled:
 
     def predicate(self, e: Expr) -> PredFn:
         ns: dict[str, object] = {}
-        exec(compile(_pred_source("pred", e), "<ackproof predicate>", "exec"), ns)
+        exec(_compile(_pred_source("pred", e), "<ackproof predicate>", self.system.protocol), ns)
         fn = ns["pred"]
         assert callable(fn)
         return fn
+
+
+def _compile(src: str, name: str, protocol: str) -> CodeType:
+    """Compile generated code; an instance too big for Python's compiler (expressions
+    nested too deeply) is a :class:`SpecError` that says what to make smaller."""
+    try:
+        return compile(src, name, "exec")
+    except (SyntaxError, RecursionError) as e:
+        why = e.msg if isinstance(e, SyntaxError) else "expressions nested too deeply"
+        raise SpecError(
+            f"this instance is too large to compile ({why}); check it with fewer messages "
+            "(--messages) or smaller types",
+            protocol=protocol,
+        ) from None
 
 
 def compile_system(system: System) -> Compiled:
@@ -143,7 +158,7 @@ def compile_system(system: System) -> Compiled:
 
     src = "\n\n".join(_action_source(f"a{a.index}", a, width) for a in actions)
     ns: dict[str, object] = {"_fail": fail}
-    exec(compile(src, f"<ackproof {system.protocol}>", "exec"), ns)
+    exec(_compile(src, f"<ackproof {system.protocol}>", system.protocol), ns)
     steps: list[StepFn] = []
     for a in actions:
         fn = ns[f"a{a.index}"]

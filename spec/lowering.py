@@ -15,8 +15,8 @@ from typing import Any
 
 from .context import Ctx, FrameView
 from .env import Env, Layout
-from .errors import SpecError
-from .expr import TRUE, Expr, Value, and_, any_, const, lift, not_, render
+from .errors import SpecError, user_line
+from .expr import TRUE, Expr, Names, Value, and_, any_, const, lift, not_, render, walk
 from .faults import Faults
 from .history import History
 from .kernel import Builder, Handler, HoldsFn, Node, ProtocolDef, VarDecl, init_value
@@ -36,10 +36,38 @@ class Lowering:
         self.wiring = Wiring(self)
         self.channels: dict[tuple[str, str], Channel] = {}
 
-    def err(self, e: Exception, action: str | None = None) -> SpecError:
-        if isinstance(e, SpecError):
-            return e.located(protocol=self.pdef.name, action=action)
-        return SpecError(f"{type(e).__name__}: {e}", protocol=self.pdef.name, action=action)
+    def err(
+        self,
+        e: Exception,
+        action: str | None = None,
+        handler: Handler | None = None,
+        reads: dict[int, str] | None = None,
+        *,
+        nested: bool = False,
+    ) -> SpecError:
+        """``e`` located: the protocol, the action, the handler, ``file:line`` of the
+        protocol's source that raised it and, for Python control flow on a symbolic value,
+        the field it reads."""
+        where = user_line(e, handler)
+        if nested and handler is not None and action is not None:  # restart, connect, ...
+            name = getattr(handler, "__name__", "handler")
+            if name not in action:
+                action = f"{action} (handler {name})"
+        if not isinstance(e, SpecError):
+            return SpecError(
+                f"{type(e).__name__}: {e}", protocol=self.pdef.name, action=action, where=where
+            )
+        field = None
+        if isinstance(e.expr, Expr):
+            names = Names(slots=[s.name for s in self.layout.slots])
+            shown = render(e.expr, names)
+            slots = [names.slots[x.value] for x in walk([e.expr]) if x.op == "slot"]
+            field = slots[0] if len(slots) == 1 and shown == slots[0] else None
+            if field is None and reads is not None:
+                field = reads.get(id(e.expr))
+            if field is None:
+                e = SpecError(f"{e.message} (the value: {shown})", where=e.where)
+        return e.located(protocol=self.pdef.name, action=action, field=field, where=where)
 
     def channel(self, src: str, dst: str) -> Channel:
         return self.channels[(src, dst)]
@@ -49,7 +77,7 @@ class Lowering:
         try:
             self.pdef.build(self.builder)
         except Exception as e:
-            raise self.err(e, "build") from None
+            raise self.err(e, "build", self.pdef.build) from None
         b = self.builder
         if not b.nodes:
             raise SpecError("declares no nodes", protocol=b.name)
@@ -180,12 +208,13 @@ class Lowering:
         *,
         label: str,
         crash_points: bool,
+        nested: bool = False,
     ) -> Ctx:
         ctx = Ctx(self, node, env, action=label, crash_points=crash_points)
         try:
             fn(ctx, *args)
         except Exception as e:
-            raise self.err(e, label) from None
+            raise self.err(e, label, fn, ctx._reads, nested=nested) from None
         return ctx
 
     def fresh(self) -> Env:
@@ -197,7 +226,9 @@ class Lowering:
     ) -> tuple[Effect, ...]:
         """Run ``node``'s handler ``fn`` into ``env`` as part of an environment step (no
         crash points); its effects, in order."""
-        ctx = self._run(self.builder.nodes[node], fn, args, env, label=label, crash_points=False)
+        ctx = self._run(
+            self.builder.nodes[node], fn, args, env, label=label, crash_points=False, nested=True
+        )
         return tuple(ctx._effects)
 
     def emit(
