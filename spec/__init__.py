@@ -18,9 +18,10 @@ from .expr import Expr, all_, any_, implies, ite, max_, min_
 from .faults import Faults, apply_fault_list, parse_faults
 from .history import GUARANTEE_STATEMENTS, GUARANTEES, PROPERTIES
 from .interp import compile_system
-from .kernel import Builder, Ctx, FrameView, Node, ProtocolDef, protocol
+from .kernel import Builder, Ctx, FrameView, Node
 from .links import Connection, Link
 from .network import FrameKind
+from .protocol import ProtocolDef, protocol
 from .system import Action, Property, Slot, System
 from .types import Age, Array, Bag, Bool, Enum, Int, Queue, Scalar
 

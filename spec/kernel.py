@@ -20,7 +20,7 @@ The effects — sends, processing, acks and writes of durable state — happen i
 order, and a crash may fall between any two of them unless they share an ``atomic``
 block.
 
-:meth:`ProtocolDef.system` runs every handler once per ground action (each parameter and
+:meth:`~ackproof.spec.protocol.ProtocolDef.system` runs every handler once per ground action (each parameter and
 each frame value a constant) with a symbolic :class:`~ackproof.spec.env.Env`, and adds the
 environment's actions (delivery, loss, duplication, crash and restart).  Rule: nothing in
 a handler may branch in Python on a value read from state; the expressions refuse
@@ -37,12 +37,11 @@ from .context import Ctx, FrameView
 from .errors import SpecError, names
 from .expr import Expr, ExprLike, Value, render
 from .faults import Faults
-from .history import resolve
 from .network import FrameKind
 from .types import Array, Bag, Bool, FieldType, Int, Queue, Scalar
 
 if TYPE_CHECKING:
-    from .system import System
+    pass
 
 #: The largest instance ackproof builds.  Every shipped protocol lowers and compiles in
 #: seconds at 64 messages (up to about 1.4 GB); around 200 the generated code nests too
@@ -344,58 +343,6 @@ class Builder:
         return kind
 
 
-# -- the handler context ------------------------------------------------------------------
-@dataclass(frozen=True)
-class ProtocolDef:
-    """A protocol, ready to be instantiated at given bounds and under a fault model."""
-
-    name: str
-    build: Callable[[Builder], None]
-    claims: tuple[str, ...]
-    faults: Faults
-    messages: int = 2
-    description: str = ""
-
-    def system(self, messages: int | None = None, faults: Faults | None = None) -> System:
-        n = self.messages if messages is None else messages
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise SpecError(f"messages must be a positive int, got {n!r}", protocol=self.name)
-        if n > MAX_MESSAGES:
-            raise SpecError(
-                f"{n} messages is more than the {MAX_MESSAGES} ackproof can build",
-                protocol=self.name,
-            )
-        from .lowering import Lowering
-
-        return Lowering(self, n, self.faults if faults is None else faults).run()
-
-
-def protocol(
-    name: str,
-    *,
-    claims: Sequence[str],
-    faults: Faults,
-    messages: int = 2,
-    description: str | None = None,
-) -> Callable[[Callable[[Builder], None]], ProtocolDef]:
-    """Declare a protocol: ``claims`` are guarantees or properties it promises under ``faults``."""
-    if not isinstance(name, str) or not name.strip():
-        raise SpecError(f"a protocol needs a name (a non-empty string), got {name!r}")
-    claimed = names(claims, "claims", "['no-loss', 'exactly-once']")
-    if not isinstance(faults, Faults):
-        raise SpecError(f"faults= takes a Faults(...), got {faults!r}", protocol=name)
-    try:
-        props = resolve(claimed)
-    except KeyError as e:
-        raise SpecError(str(e.args[0]), protocol=name) from None
-
-    def wrap(fn: Callable[[Builder], None]) -> ProtocolDef:
-        doc = description if description is not None else (fn.__doc__ or "").strip().split("\n")[0]
-        return ProtocolDef(name, fn, props, faults, messages, doc)
-
-    return wrap
-
-
 def _nodes(x: object, what: str, frame: str, protocol: str) -> tuple[str, ...]:
     items = [x] if isinstance(x, Node) else list(x) if isinstance(x, list | tuple) else None
     if not items or not all(isinstance(n, Node) for n in items):
@@ -451,7 +398,5 @@ __all__ = [
     "FrameView",
     "Int",
     "Node",
-    "ProtocolDef",
     "Queue",
-    "protocol",
 ]

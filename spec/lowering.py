@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .context import Ctx, FrameView
 from .env import Env, Layout
@@ -19,11 +19,14 @@ from .errors import SpecError, user_line
 from .expr import TRUE, Expr, Names, Value, and_, any_, const, lift, not_, render, walk
 from .faults import Faults
 from .history import History
-from .kernel import Builder, Handler, HoldsFn, Node, ProtocolDef, VarDecl, init_value
+from .kernel import Builder, Handler, HoldsFn, Node, VarDecl, init_value
 from .network import Channel
 from .system import Action, ActionKind, Effect, System
 from .types import Array, Bag, Int, Scalar
 from .wiring import Wiring
+
+if TYPE_CHECKING:
+    from .protocol import ProtocolDef
 
 
 class Lowering:

@@ -18,7 +18,7 @@ claims what it fails to keep, under the fault model that breaks it.
   transactional outbox (correct).
 """
 
-from ..kernel import ProtocolDef
+from ..protocol import ProtocolDef
 from .alternating_bit import alternating_bit, alternating_bit_reordering
 from .dedup_window import dedup_window, dedup_window_forgetful, dedup_window_roomy
 from .dual_write import dual_write, dual_write_retry, dual_write_retry_skips, transactional_outbox

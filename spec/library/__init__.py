@@ -18,7 +18,7 @@ import pkgutil
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..kernel import ProtocolDef
+from ..protocol import ProtocolDef
 
 Expected = Literal["holds", "violated"]
 

@@ -1,6 +1,6 @@
 """The built-in protocols, one module each, and the broken variants the checker must catch."""
 
-from ..kernel import ProtocolDef
+from ..protocol import ProtocolDef
 from .at_least_once import at_least_once
 from .at_most_once import at_most_once
 from .broken import BROKEN

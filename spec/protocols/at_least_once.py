@@ -8,7 +8,8 @@ the receiver processes the copy again — duplicates are the price of never losi
 from __future__ import annotations
 
 from ..faults import Faults
-from ..kernel import Builder, Ctx, FrameView, protocol
+from ..kernel import Builder, Ctx, FrameView
+from ..protocol import protocol
 from ._parts import data_and_ack, retrying_sender
 
 FAULTS = Faults(loss=True, duplicate=True, reorder=True, crash=("*",))

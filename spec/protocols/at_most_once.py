@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from ..expr import Expr
 from ..faults import Faults
-from ..kernel import Builder, Ctx, FrameView, protocol
+from ..kernel import Builder, Ctx, FrameView
+from ..protocol import protocol
 from ..types import Array, Bool
 
 FAULTS = Faults(loss=True, duplicate=True, reorder=True, crash=("receiver",))

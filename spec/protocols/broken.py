@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from ..expr import Expr
 from ..faults import Faults
-from ..kernel import Builder, Ctx, FrameView, ProtocolDef, protocol
+from ..kernel import Builder, Ctx, FrameView
+from ..protocol import ProtocolDef, protocol
 from ..types import Array, Bool
 from ._parts import data_and_ack, retrying_sender
 from .at_least_once import at_least_once

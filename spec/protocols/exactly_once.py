@@ -8,7 +8,8 @@ processed again but is acked again, so the sender stops retrying.
 from __future__ import annotations
 
 from ..faults import Faults
-from ..kernel import Builder, Ctx, FrameView, protocol
+from ..kernel import Builder, Ctx, FrameView
+from ..protocol import protocol
 from ..types import Array, Bool
 from ._parts import data_and_ack, retrying_sender
 
