@@ -1,0 +1,319 @@
+"""Packed states: a system's state as one Python int, and its successors from one function.
+
+Theory of operation
+-------------------
+The explicit search spends its time building, hashing and storing states.  A state as a
+tuple of Python values costs a tuple (about 60 + 8 bytes per slot) and a hash over every
+slot; here it is one int instead: slot ``i`` holds ``value - lo`` in a bit field of
+``width_i`` bits at ``offset_i`` (:class:`Layout`).  Two states are equal exactly when
+their ints are, so the visited set is a dict of ints, and a parent link is one int too
+(the parent state shifted left, the action in the low bits).
+
+Successors come from one generated function per system (:func:`compile_packed`), not one
+call per action: it decodes every slot it reads into a local once, evaluates the
+sub-expressions the guards share once (every operator is total, so computing one a guard
+would have skipped is harmless), then for each enabled action runs its well-formedness
+checks and builds the successor by adding each updated field's difference at its offset
+(``t = s + ((v - x_i) << offset_i)``): only the fields a step changes cost anything.
+
+Rules this module keeps:
+
+1. The meaning is the tuple interpreter's (:mod:`ackproof.spec.interp`), action by
+   action, in the same order: ``decode(succ(encode(s)))`` lists exactly
+   ``Compiled.successors(s)``; a test pins the two to agree.
+2. A value never leaves its bit field silently: an update whose declared interval is not
+   inside its slot's range is range-checked at run time (after the action's own checks,
+   which raise :class:`StepError` first in every well-formed system).
+3. Predicates (invariants, witnesses) are compiled over packed states the same way, all
+   properties of a search in one function returning a bit mask (:class:`Probe`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .errors import StepError
+from .expr import Expr, walk
+from .interp import _BIN, _failed
+from .system import State, System
+
+#: A packed state's successors: ``(action index, packed state)`` in action order.
+SuccFn = Callable[[int], list[tuple[int, int]]]
+ExpandFn = Callable[[int, dict[int, int], list[int]], int]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each slot lives in a packed state: ``value - lo`` at ``offsets[i]``."""
+
+    offsets: tuple[int, ...]
+    widths: tuple[int, ...]
+    los: tuple[int, ...]
+    bools: tuple[bool, ...]
+    bits: int
+
+    @classmethod
+    def of(cls, system: System) -> Layout:
+        offsets, widths = [], []
+        at = 0
+        for s in system.slots:
+            w = max(1, (s.hi - s.lo).bit_length())
+            offsets.append(at)
+            widths.append(w)
+            at += w
+        return cls(
+            tuple(offsets),
+            tuple(widths),
+            tuple(s.lo for s in system.slots),
+            tuple(s.sort == "bool" for s in system.slots),
+            at,
+        )
+
+    def encode(self, state: Sequence[object]) -> int:
+        out = 0
+        for v, off, w, lo in zip(state, self.offsets, self.widths, self.los, strict=True):
+            x = int(v) - lo  # type: ignore[call-overload]
+            if not 0 <= x < (1 << w):
+                raise ValueError(f"value {v!r} does not fit its slot (range starts at {lo})")
+            out |= x << off
+        return out
+
+    def decode(self, packed: int) -> State:
+        out: list[bool | int] = []
+        for off, w, lo, b in zip(self.offsets, self.widths, self.los, self.bools, strict=True):
+            x = (packed >> off) & ((1 << w) - 1)
+            out.append(bool(x) if b else x + lo)
+        return tuple(out)
+
+
+class _Names:
+    """Structural common-subexpression naming: equal sub-trees share one temporary, even
+    when they are distinct ``Expr`` objects (every action is built from a fresh run)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[int, int] = {}  # id(expr) -> structural key
+        self.table: dict[tuple[object, ...], int] = {}
+
+    def key(self, e: Expr) -> int:
+        k = self.keys.get(id(e))
+        if k is None:
+            sig = (e.op, e.sort, e.value, *(self.key(a) for a in e.args))
+            k = self.table.setdefault(sig, len(self.table))
+            self.keys[id(e)] = k
+        return k
+
+
+class _Emitter:
+    def __init__(self, names: _Names, lines: list[str]) -> None:
+        self.names = names
+        self.lines = lines
+        self.temps = 0
+
+    def shared(self, roots: Sequence[Expr], scope: dict[int, str], indent: str) -> None:
+        """Name, in ``scope``, every non-trivial node used more than once under ``roots``."""
+        count = _uses(roots, self.names)
+        for e in walk(roots):  # children before parents
+            k = self.names.key(e)
+            if k in scope or e.op in ("const", "slot") or count.get(k, 0) < 2:
+                continue
+            name = f"t{self.temps}"
+            self.temps += 1
+            self.lines.append(f"{indent}{name} = {self.src(e, scope)}")
+            scope[k] = name
+
+    def src(self, e: Expr, scope: dict[int, str]) -> str:
+        named = scope.get(self.names.key(e))
+        if named is not None:
+            return named
+        if e.op == "const":
+            return repr(bool(e.value)) if e.sort == "bool" else repr(e.value)
+        if e.op == "slot":
+            return f"x{e.value}"
+        a = [self.src(x, scope) for x in e.args]
+        if e.op == "not":
+            return f"(not {a[0]})"
+        if e.op == "and":
+            return "(" + " and ".join(a) + ")"
+        if e.op == "or":
+            return "(" + " or ".join(a) + ")"
+        if e.op == "ite":
+            return f"({a[1]} if {a[0]} else {a[2]})"
+        if e.op in ("min", "max"):  # inline: a call to the builtin costs more than this
+            cmp = "<=" if e.op == "min" else ">="
+            m = f"m{self.temps}"
+            self.temps += 1
+            if e.args[1].op in ("const", "slot") or a[1].isidentifier():
+                return f"({m} if ({m} := {a[0]}) {cmp} {a[1]} else {a[1]})"
+            k = f"m{self.temps}"
+            self.temps += 1
+            return f"({m} if ({m} := {a[0]}) {cmp} ({k} := {a[1]}) else {k})"
+        return f"({a[0]} {_BIN[e.op]} {a[1]})"
+
+
+def _uses(roots: Sequence[Expr], names: _Names) -> dict[int, int]:
+    """Per structural key, how often it is used: once per root it is, once per edge from a
+    parent node (each root's DAG walked on its own, so the same sub-tree under two roots
+    counts twice).  A key used twice or more is worth a temporary."""
+    count: dict[int, int] = {}
+    for r in roots:
+        k = names.key(r)
+        count[k] = count.get(k, 0) + 1
+        for e in walk([r]):
+            for a in e.args:
+                k = names.key(a)
+                count[k] = count.get(k, 0) + 1
+    return count
+
+
+def _slots_read(roots: Sequence[Expr]) -> list[int]:
+    return sorted({e.value for e in walk(roots) if e.op == "slot"})
+
+
+def _decode_lines(layout: Layout, slots: Sequence[int], indent: str) -> list[str]:
+    out = []
+    for i in slots:
+        off, mask, lo = layout.offsets[i], (1 << layout.widths[i]) - 1, layout.los[i]
+        src = f"s & {mask}" if off == 0 else f"s >> {off} & {mask}"
+        out.append(f"{indent}x{i} = {src}" + (f" + {lo}" if lo else ""))
+    return out
+
+
+def _step_source(system: System, layout: Layout, abits: int, *, expand: bool) -> str:
+    """``succ(s)``: the list of ``(action, successor)``; or, with ``expand``,
+    ``expand(s, parent, new)``: every successor not in ``parent`` is linked there
+    (``s << abits | action``) and appended to ``new``; returns the number of successors."""
+    actions = system.actions
+    roots: list[Expr] = []
+    for a in actions:
+        roots += [a.guard, *(c.cond for c in a.checks), *(v for _, v in a.updates)]
+    names = _Names()
+    lines = ["def expand(s, parent, new):" if expand else "def succ(s):"]
+    lines += _decode_lines(layout, _slots_read(roots), "    ")
+    em = _Emitter(names, lines)
+    top: dict[int, str] = {}
+    em.shared([a.guard for a in actions], top, "    ")
+    if expand:
+        lines.append(f"    base = s << {abits}")
+        lines.append("    n = 0")
+    else:
+        lines.append("    out = []")
+    for a in actions:
+        lines.append(f"    if {em.src(a.guard, top)}:")
+        scope = dict(top)
+        body = [c.cond for c in a.checks] + [v for _, v in a.updates]
+        em.shared(body, scope, "        ")
+        for k, c in enumerate(a.checks):
+            lines.append(f"        if not {em.src(c.cond, scope)}:")
+            lines.append(f"            _fail({a.index}, {k}, s)")
+        terms = []
+        for i, v in a.updates:
+            val = em.src(v, scope)
+            if val == f"x{i}":
+                continue  # unchanged
+            slot = system.slots[i]
+            if v.is_const:
+                name = str(int(v.value))
+            else:
+                name = f"u{i}"
+                lines.append(f"        {name} = {val}")
+                if not (slot.lo <= v.lo and v.hi <= slot.hi):
+                    lines.append(f"        if not {slot.lo} <= {name} <= {slot.hi}:")
+                    lines.append(f"            _range({a.index}, {i}, {name}, s)")
+            off = layout.offsets[i]
+            terms.append(f"(({name} - x{i}) << {off})" if off else f"({name} - x{i})")
+        t = " + ".join(["s", *terms])
+        if expand:
+            lines.append(f"        t = {t}")
+            lines.append("        n += 1")
+            lines.append("        if t not in parent:")
+            lines.append(
+                f"            parent[t] = base + {a.index}"
+                if a.index
+                else "            parent[t] = base"
+            )
+            lines.append("            new.append(t)")
+        else:
+            lines.append(f"        out.append(({a.index}, {t}))")
+    lines.append("    return n" if expand else "    return out")
+    return "\n".join(lines)
+
+
+def _probe_source(layout: Layout, invs: Sequence[Expr], wits: Sequence[Expr]) -> str:
+    """``probe(s, want)``: bit ``2k`` set when invariant ``k`` is false, bit ``2k + 1``
+    when witness ``k`` holds, for the bits set in ``want`` only."""
+    roots = [*invs, *wits]
+    names = _Names()
+    lines = ["def probe(s, want):"]
+    lines += _decode_lines(layout, _slots_read(roots), "    ")
+    lines.append("    r = 0")
+    em = _Emitter(names, lines)
+    scope: dict[int, str] = {}
+    for k, (inv, wit) in enumerate(zip(invs, wits, strict=True)):
+        lines.append(f"    if want & {1 << 2 * k} and not {em.src(inv, scope)}:")
+        lines.append(f"        r |= {1 << 2 * k}")
+        lines.append(f"    if want & {1 << (2 * k + 1)} and {em.src(wit, scope)}:")
+        lines.append(f"        r |= {1 << (2 * k + 1)}")
+    lines.append("    return r")
+    return "\n".join(lines)
+
+
+@dataclass
+class Probe:
+    """Every invariant and witness of a search over packed states, in one function."""
+
+    fn: Callable[[int, int], int]
+    #: Bits of every invariant and witness (``2k``, ``2k + 1`` for the k-th property).
+    everything: int
+
+
+@dataclass
+class Packed:
+    """A system's packed layout and its compiled successor function."""
+
+    system: System
+    layout: Layout
+    succ: SuccFn
+    #: ``expand(s, parent, new) -> successors``: the breadth-first search's inner loop for
+    #: one state (new successors linked in ``parent`` and appended to ``new``).
+    expand: ExpandFn
+    #: Bits of a parent link that hold the action (``link = parent << action_bits | a``).
+    action_bits: int
+
+    def probe(self, invs: Sequence[Expr], wits: Sequence[Expr]) -> Probe:
+        ns: dict[str, object] = {}
+        src = _probe_source(self.layout, invs, wits)
+        exec(compile(src, f"<ackproof {self.system.protocol} probe>", "exec"), ns)
+        fn = ns["probe"]
+        assert callable(fn)
+        return Probe(fn, (1 << 2 * len(invs)) - 1)
+
+
+def compile_packed(system: System) -> Packed:
+    """The packed layout of ``system`` and its successor function (see the module doc)."""
+    layout = Layout.of(system)
+    actions = system.actions
+
+    def fail(ai: int, k: int, s: int) -> None:
+        a = actions[ai]
+        state = layout.decode(s)
+        raise StepError(
+            f"protocol {system.protocol!r}, action {a.label!r}: {_failed(a.checks[k], state)} "
+            f"(in state {system.show_state(state)})"
+        )
+
+    def out_of_range(ai: int, i: int, v: int, s: int) -> None:
+        slot = system.slots[i]
+        raise StepError(
+            f"protocol {system.protocol!r}, action {actions[ai].label!r}: {slot.name} set to "
+            f"{v}, outside {slot.lo}..{slot.hi} (in state {system.show_state(layout.decode(s))})"
+        )
+
+    abits = max(1, (len(actions) - 1).bit_length())
+    ns: dict[str, object] = {"_fail": fail, "_range": out_of_range}
+    src = "\n\n".join(_step_source(system, layout, abits, expand=e) for e in (False, True))
+    exec(compile(src, f"<ackproof {system.protocol} packed>", "exec"), ns)
+    succ, expand = ns["succ"], ns["expand"]
+    assert callable(succ)
+    assert callable(expand)
+    return Packed(system, layout, succ, expand, abits)
