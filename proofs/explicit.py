@@ -83,8 +83,10 @@ def run_all(
     max_states: int = MAX_STATES,
     compiled: Compiled | None = None,
     stop: Stop | None = None,
+    packed: bool = True,
 ) -> tuple[dict[str, Result], Exploration]:
-    """One exploration of ``system`` for every property in ``props``."""
+    """One exploration of ``system`` for every property in ``props`` (``packed=False``:
+    over tuple states, the reference the packed search is tested against)."""
     start = time.monotonic()
     comp = compiled if compiled is not None else compile_system(system)
     live = [p for p in props if system.properties[p].eventually]
@@ -97,6 +99,7 @@ def run_all(
         stop_when_decided=not live,
         stop=stop,
         keep=bool(live),
+        packed=packed,
     )
     graph = None
     lives: dict[str, Liveness] = {}

@@ -175,7 +175,7 @@ def _decode_lines(layout: Layout, slots: Sequence[int], indent: str) -> list[str
     for i in slots:
         off, mask, lo = layout.offsets[i], (1 << layout.widths[i]) - 1, layout.los[i]
         src = f"s & {mask}" if off == 0 else f"s >> {off} & {mask}"
-        out.append(f"{indent}x{i} = {src}" + (f" + {lo}" if lo else ""))
+        out.append(f"{indent}x{i} = ({src}) + {lo}" if lo else f"{indent}x{i} = {src}")
     return out
 
 
@@ -189,7 +189,8 @@ def _step_source(system: System, layout: Layout, abits: int, *, expand: bool) ->
         roots += [a.guard, *(c.cond for c in a.checks), *(v for _, v in a.updates)]
     names = _Names()
     lines = ["def expand(s, parent, new):" if expand else "def succ(s):"]
-    lines += _decode_lines(layout, _slots_read(roots), "    ")
+    written = {i for a in actions for i, _ in a.updates}  # ``x_i`` is in every delta
+    lines += _decode_lines(layout, sorted(set(_slots_read(roots)) | written), "    ")
     em = _Emitter(names, lines)
     top: dict[int, str] = {}
     em.shared([a.guard for a in actions], top, "    ")
