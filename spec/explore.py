@@ -299,7 +299,7 @@ def _explore_packed(
         result.complete = not frontier
     result.memory = _memory(parent)
     if keep:
-        result.visited = _unpack(parent, layout.decode, abits, amask)
+        result.visited = _unpack(parent, layout.decoder(), abits, amask)
     return result
 
 

@@ -80,11 +80,26 @@ class Layout:
         return out
 
     def decode(self, packed: int) -> State:
-        out: list[bool | int] = []
-        for off, w, lo, b in zip(self.offsets, self.widths, self.los, self.bools, strict=True):
-            x = (packed >> off) & ((1 << w) - 1)
-            out.append(bool(x) if b else x + lo)
-        return tuple(out)
+        """The state as a tuple (bools for bool slots), by a generated function."""
+        return self.decoder()(packed)
+
+    def decoder(self) -> Callable[[int], State]:
+        fn = _DECODERS.get(self)
+        if fn is None:
+            items = []
+            for off, w, lo, b in zip(self.offsets, self.widths, self.los, self.bools, strict=True):
+                field = f"(s >> {off} & {(1 << w) - 1})"
+                items.append(f"{field} == 1" if b else f"{field} + {lo}" if lo else field)
+            ns: dict[str, object] = {}
+            exec(f"def decode(s):\n    return ({', '.join(items)},)", ns)
+            got = ns["decode"]
+            assert callable(got)
+            fn = _DECODERS[self] = got
+        return fn
+
+
+#: Layout -> its generated decoder (layouts are frozen and hashable).
+_DECODERS: dict[Layout, Callable[[int], State]] = {}
 
 
 class _Names:
@@ -110,12 +125,18 @@ class _Emitter:
         self.lines = lines
         self.temps = 0
 
-    def shared(self, roots: Sequence[Expr], scope: dict[int, str], indent: str) -> None:
-        """Name, in ``scope``, every non-trivial node used more than once under ``roots``."""
-        count = _uses(roots, self.names)
+    def shared(
+        self, roots: Sequence[Expr], scope: dict[int, str], indent: str, *, structural: bool
+    ) -> None:
+        """Name, in ``scope``, every non-trivial node used more than once under ``roots``:
+        counted by structure (equal sub-trees of different actions' guards), or by object
+        as the tuple interpreter does (inside one action, where a temporary is computed
+        even when the ``ite`` branch that needs it is not taken: the fewer the better)."""
+        count = _uses(roots, self.names) if structural else _object_uses(roots)
         for e in walk(roots):  # children before parents
             k = self.names.key(e)
-            if k in scope or e.op in ("const", "slot") or count.get(k, 0) < 2:
+            c = count.get(k if structural else id(e), 0)
+            if k in scope or e.op in ("const", "slot") or c < 2:
                 continue
             name = f"t{self.temps}"
             self.temps += 1
@@ -149,6 +170,15 @@ class _Emitter:
             self.temps += 1
             return f"({m} if ({m} := {a[0]}) {cmp} ({k} := {a[1]}) else {k})"
         return f"({a[0]} {_BIN[e.op]} {a[1]})"
+
+
+def _object_uses(roots: Sequence[Expr]) -> dict[int, int]:
+    """Per node object (``id``), how many parents refer to it under ``roots``."""
+    count: dict[int, int] = {}
+    for e in walk(roots):
+        for a in e.args:
+            count[id(a)] = count.get(id(a), 0) + 1
+    return count
 
 
 def _uses(roots: Sequence[Expr], names: _Names) -> dict[int, int]:
@@ -193,7 +223,7 @@ def _step_source(system: System, layout: Layout, abits: int, *, expand: bool) ->
     lines += _decode_lines(layout, sorted(set(_slots_read(roots)) | written), "    ")
     em = _Emitter(names, lines)
     top: dict[int, str] = {}
-    em.shared([a.guard for a in actions], top, "    ")
+    em.shared([a.guard for a in actions], top, "    ", structural=True)
     if expand:
         lines.append(f"    base = s << {abits}")
         lines.append("    n = 0")
@@ -203,7 +233,7 @@ def _step_source(system: System, layout: Layout, abits: int, *, expand: bool) ->
         lines.append(f"    if {em.src(a.guard, top)}:")
         scope = dict(top)
         body = [c.cond for c in a.checks] + [v for _, v in a.updates]
-        em.shared(body, scope, "        ")
+        em.shared(body, scope, "        ", structural=False)
         for k, c in enumerate(a.checks):
             lines.append(f"        if not {em.src(c.cond, scope)}:")
             lines.append(f"            _fail({a.index}, {k}, s)")
