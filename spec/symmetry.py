@@ -30,8 +30,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .explore import Exploration, Path
 from .expr import Expr
-from .system import Action, System
+from .interp import Compiled, compile_system
+from .system import Action, State, System
 
 _ID = re.compile(r"\[(\d+)\]|msg=(\d+)")
 #: Operators whose arguments can be reordered without changing the value.
@@ -204,3 +206,130 @@ def detect(system: System, properties: Sequence[str] | None = None) -> Report:
     """Check every adjacent swap of message ids (they generate every permutation)."""
     pairs = tuple(check(system, m, m + 1, properties) for m in range(system.messages - 1))
     return Report(system.protocol, system.messages, pairs)
+
+
+# -- the reduced search ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Blocks:
+    """The state as one block of slots per message id, plus slots no swap moves: every
+    permutation of ids permutes whole blocks, so sorting the blocks picks one state per
+    orbit (the canonical representative)."""
+
+    #: Per message id, its slots, in the same order for every id.
+    slots: tuple[tuple[int, ...], ...]
+
+    def canonical(self, state: State) -> State:
+        blocks = sorted(tuple(state[k] for k in b) for b in self.slots)
+        out = list(state)
+        for b, values in zip(self.slots, blocks, strict=True):
+            for k, v in zip(b, values, strict=True):
+                out[k] = v
+        return tuple(out)
+
+
+def blocks(system: System, report: Report) -> Blocks | None:
+    """The block structure of a symmetric system, or ``None`` if its swaps do not just
+    exchange two blocks (a slot about two ids, say): checked against every swap found."""
+    if not report.symmetric:
+        return None
+    per_id: list[list[int]] = [[] for _ in range(system.messages)]
+    for k, s in enumerate(system.slots):
+        ids = ids_of(s.name)
+        if len(ids) > 1:
+            return None
+        if ids:
+            (m,) = ids
+            if m >= system.messages:
+                return None
+            per_id[m].append(k)
+    if len({len(b) for b in per_id}) != 1:
+        return None
+    for v in report.pairs:
+        assert v.swap is not None
+        i, j = v.ids
+        want = list(range(len(system.slots)))
+        for a, b in zip(per_id[i], per_id[j], strict=True):
+            want[a], want[b] = b, a
+        if list(v.swap.slots) != want:
+            return None
+    return Blocks(tuple(tuple(b) for b in per_id))
+
+
+def explore_reduced(
+    system: System,
+    structure: Blocks,
+    properties: Sequence[str] | None = None,
+    *,
+    max_states: int = 2_000_000,
+    max_depth: int | None = None,
+    compiled: Compiled | None = None,
+) -> Exploration:
+    """Breadth-first search over canonical representatives (one state per orbit).
+
+    Only for a system :func:`detect` found symmetric, with ``structure`` from
+    :func:`blocks`, and properties it checked.  ``states`` counts orbits.  Paths are
+    concrete: each representative path is replayed on the unreduced system from the
+    initial state, taking at each step an enabled action whose successor lies in the
+    orbit of the next representative (one exists: the swaps map transitions to
+    transitions), so lengths, and whether the last state violates or witnesses a
+    property, are those of the representative path."""
+    comp = compiled if compiled is not None else compile_system(system)
+    canon = structure.canonical
+    props = list(system.properties) if properties is None else list(properties)
+    inv = {p: comp.predicate(system.properties[p].invariant) for p in props}
+    wit = {p: comp.predicate(system.properties[p].witness) for p in props}
+    init = system.initial()
+    if canon(init) != init:
+        raise ValueError(f"{system.protocol}: the initial state is not its own representative")
+    parent: dict[State, State | None] = {init: None}
+    result = Exploration(system, 1, 0, 0, False)
+
+    def concrete(rep: State) -> Path:
+        reps = [rep]
+        while (p := parent[reps[-1]]) is not None:
+            reps.append(p)
+        reps.reverse()
+        cur, steps = init, []
+        for want in reps[1:]:
+            for a, t in comp.successors(cur):
+                if canon(t) == want:
+                    steps.append((a, t))
+                    cur = t
+                    break
+            else:  # the swaps were checked to map transitions onto transitions
+                raise AssertionError("a representative path has no concrete counterpart")
+        return Path(init, tuple(steps))
+
+    def check(s: State) -> None:
+        for p in props:
+            if p not in result.violations and not inv[p](s):
+                result.violations[p] = concrete(s)
+            if p not in result.witnesses and wit[p](s):
+                result.witnesses[p] = concrete(s)
+
+    check(init)
+    frontier, depth = [init], 0
+    while frontier:
+        if max_depth is not None and depth >= max_depth:
+            break
+        nxt: list[State] = []
+        for s in frontier:
+            for f in comp.steps:
+                t = f(s)
+                if t is None:
+                    continue
+                result.transitions += 1
+                r = canon(t)
+                if r in parent:
+                    continue
+                parent[r] = s
+                nxt.append(r)
+                check(r)
+                if len(parent) >= max_states:
+                    result.states, result.depth = len(parent), depth + 1
+                    return result
+        frontier = nxt
+        if frontier:
+            depth += 1
+    result.states, result.depth, result.complete = len(parent), depth, not frontier
+    return result
