@@ -113,7 +113,7 @@ def run_all(
                 lives[p] = check_obligations(graph, system.properties[p].eventually)
         except OutOfTime:
             ex.complete, ex.timed_out = False, True
-    ex.visited = None  # the graph is no longer needed: let it go
+    ex.visited = ex.keys = None  # the graph is no longer needed: let it go
     seconds = time.monotonic() - start
     why = stop.why if stop is not None else ""
     out = {

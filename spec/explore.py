@@ -61,6 +61,9 @@ class Exploration:
     #: Bytes the visited set held at the end, estimated (``sys.getsizeof`` of the dict,
     #: its keys and its parent links).
     memory: int = 0
+    #: With ``keep`` on the packed search: the visited states packed (:mod:`.packed`), in
+    #: the same order as ``visited``.
+    keys: list[int] | None = None
 
     def violated(self, prop: str) -> bool:
         return prop in self.violations
@@ -300,6 +303,7 @@ def _explore_packed(
     result.memory = _memory(parent)
     if keep:
         result.visited = _unpack(parent, layout.decoder(), abits, amask)
+        result.keys = list(parent)
     return result
 
 

@@ -31,7 +31,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import StepError
 from .expr import Expr, walk
@@ -41,6 +41,7 @@ from .system import State, System
 #: A packed state's successors: ``(action index, packed state)`` in action order.
 SuccFn = Callable[[int], list[tuple[int, int]]]
 ExpandFn = Callable[[int, dict[int, int], list[int]], int]
+CalmFn = Callable[[int], tuple[list[tuple[int, int]], tuple[int, ...]]]
 
 
 @dataclass(frozen=True)
@@ -209,16 +210,29 @@ def _decode_lines(layout: Layout, slots: Sequence[int], indent: str) -> list[str
     return out
 
 
-def _step_source(system: System, layout: Layout, abits: int, *, expand: bool) -> str:
+def _step_source(
+    system: System,
+    layout: Layout,
+    abits: int,
+    *,
+    expand: bool,
+    calm: bool = False,
+) -> str:
     """``succ(s)``: the list of ``(action, successor)``; or, with ``expand``,
     ``expand(s, parent, new)``: every successor not in ``parent`` is linked there
-    (``s << abits | action``) and appended to ``new``; returns the number of successors."""
-    actions = system.actions
+    (``s << abits | action``) and appended to ``new``; returns the number of successors;
+    or, with ``calm``, ``calm(s)``: ``succ`` over the fault-free actions only
+    (:meth:`System.calm_actions`) and the tuple of those of them starved in ``s`` (their
+    ``starved`` condition holds), for the liveness checks."""
+    actions = system.calm_actions() if calm else system.actions
+    starving = [a for a in actions if a.starved is not None] if calm else []
     roots: list[Expr] = []
     for a in actions:
         roots += [a.guard, *(c.cond for c in a.checks), *(v for _, v in a.updates)]
+    roots += [a.starved for a in starving if a.starved is not None]
     names = _Names()
-    lines = ["def expand(s, parent, new):" if expand else "def succ(s):"]
+    head = "def calm(s):" if calm else "def expand(s, parent, new):" if expand else "def succ(s):"
+    lines = [head]
     written = {i for a in actions for i, _ in a.updates}  # ``x_i`` is in every delta
     lines += _decode_lines(layout, sorted(set(_slots_read(roots)) | written), "    ")
     em = _Emitter(names, lines)
@@ -266,7 +280,15 @@ def _step_source(system: System, layout: Layout, abits: int, *, expand: bool) ->
             lines.append("            new.append(t)")
         else:
             lines.append(f"        out.append(({a.index}, {t}))")
-    lines.append("    return n" if expand else "    return out")
+    if calm:
+        lines.append("    st = []")
+        for a in starving:
+            assert a.starved is not None
+            lines.append(f"    if {em.src(a.starved, top)}:")
+            lines.append(f"        st.append({a.index})")
+        lines.append("    return out, tuple(st)")
+    else:
+        lines.append("    return n" if expand else "    return out")
     return "\n".join(lines)
 
 
@@ -310,6 +332,21 @@ class Packed:
     expand: ExpandFn
     #: Bits of a parent link that hold the action (``link = parent << action_bits | a``).
     action_bits: int
+    #: The namespace the functions were compiled in (``_fail``, ``_range``).
+    namespace: dict[str, object] = field(default_factory=dict, repr=False)
+    _calm: CalmFn | None = field(default=None, repr=False)
+
+    def calm(self) -> CalmFn:
+        """``calm(s) -> (successors by fault-free actions, starved actions)``, compiled on
+        first use (the liveness checks' state graph)."""
+        if self._calm is None:
+            src = _step_source(self.system, self.layout, self.action_bits, expand=False, calm=True)
+            ns = dict(self.namespace)
+            exec(compile(src, f"<ackproof {self.system.protocol} calm>", "exec"), ns)
+            fn = ns["calm"]
+            assert callable(fn)
+            self._calm = fn
+        return self._calm
 
     def probe(self, invs: Sequence[Expr], wits: Sequence[Expr]) -> Probe:
         ns: dict[str, object] = {}

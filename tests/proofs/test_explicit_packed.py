@@ -181,3 +181,20 @@ def test_layout_refuses_a_value_outside_its_field() -> None:
     state[s.history.processed[0]] = 9
     with pytest.raises(ValueError, match="does not fit"):
         lay.encode(state)
+
+
+@pytest.mark.parametrize("name", ["at-least-once", "mqtt-qos2-reordering", "dedup-window-k1"])
+def test_same_liveness_graph_from_packed_states(name: str) -> None:
+    from ackproof.proofs.liveness import CalmGraph
+
+    s = system(name)
+    comp = compile_system(s)
+    old, new = (explore(s, compiled=comp, packed=p, keep=True) for p in (False, True))
+    assert old.keys is None
+    assert new.keys is not None
+    a, b = CalmGraph(comp, old, None), CalmGraph(comp, new, None)
+    assert a.states == b.states
+    assert a.succ == b.succ
+    assert a.starved == b.starved
+    assert any(b.succ)
+    assert any(b.starved)  # channels fill up: the starved sets are compared too
