@@ -95,6 +95,8 @@ class Layout:
             exec(f"def decode(s):\n    return ({', '.join(items)},)", ns)
             got = ns["decode"]
             assert callable(got)
+            if len(_DECODERS) >= 256:  # a long-lived process checking many systems
+                _DECODERS.clear()
             fn = _DECODERS[self] = got
         return fn
 
