@@ -184,12 +184,14 @@ def _verdict(
             statement = system.properties[prop].witness_statement
             return result("vacuous", ex.depth, f"the witness ({statement}) is unreachable")
         return result(
-            "proved", ex.depth, f"all {ex.states} reachable states explored (depth {ex.depth})"
+            "proved",
+            ex.depth,
+            f"all {ex.states} reachable states explored (depth {ex.depth}, {_mb(ex)})",
         )
     if ex.timed_out:
-        cap = f"{why_stopped or 'stopped'} after {ex.states} states"
+        cap = f"{why_stopped or 'stopped'} after {ex.states} states, {_mb(ex)}"
     elif ex.states >= max_states:
-        cap = f"stopped at {ex.states} states"
+        cap = f"stopped at {ex.states} states, {_mb(ex)}"
     else:
         cap = "depth limit"
     note = f"holds up to depth {reached} ({cap})"
@@ -207,3 +209,8 @@ def _verdict(
     if ex.timed_out:  # a time limit is never a "holds": say what was reached
         return result("inconclusive", reached, note)
     return result("holds", reached, note)
+
+
+def _mb(ex: Exploration) -> str:
+    """The memory the visited set held, for a verdict's detail."""
+    return f"{ex.memory / 2**20:.1f} MB of visited states"
