@@ -127,6 +127,39 @@ class _Emitter:
         self.names = names
         self.lines = lines
         self.temps = 0
+        #: Slot ranges narrowed by the guard of the action being emitted (``None``: the
+        #: declared ranges); ``min`` / ``max`` whose answer they settle are not emitted.
+        self.bounds: dict[int, tuple[int, int]] | None = None
+        self._ranges: dict[int, tuple[int, int]] = {}
+
+    def narrow(self, guard: Expr | None) -> None:
+        """Take the ranges ``guard`` implies (``None``: forget them)."""
+        self._ranges = {}
+        self.bounds = None if guard is None else _implied(guard)
+
+    def _range(self, e: Expr) -> tuple[int, int]:
+        """An interval containing every value of ``e`` where the guard holds."""
+        got = self._ranges.get(id(e))
+        if got is not None:
+            return got
+        if e.op == "slot" and self.bounds is not None and e.value in self.bounds:
+            r = self.bounds[e.value]
+        elif e.op in ("add", "sub", "min", "max", "ite"):
+            xs = [self._range(a) for a in e.args]
+            if e.op == "add":
+                r = (xs[0][0] + xs[1][0], xs[0][1] + xs[1][1])
+            elif e.op == "sub":
+                r = (xs[0][0] - xs[1][1], xs[0][1] - xs[1][0])
+            elif e.op == "min":
+                r = (min(xs[0][0], xs[1][0]), min(xs[0][1], xs[1][1]))
+            elif e.op == "max":
+                r = (max(xs[0][0], xs[1][0]), max(xs[0][1], xs[1][1]))
+            else:
+                r = (min(xs[1][0], xs[2][0]), max(xs[1][1], xs[2][1]))
+        else:  # the declared interval (every Expr carries a sound one)
+            r = (e.lo, e.hi)
+        self._ranges[id(e)] = r
+        return r
 
     def shared(
         self, roots: Sequence[Expr], scope: dict[int, str], indent: str, *, structural: bool
@@ -164,6 +197,12 @@ class _Emitter:
         if e.op == "ite":
             return f"({a[1]} if {a[0]} else {a[2]})"
         if e.op in ("min", "max"):  # inline: a call to the builtin costs more than this
+            if self.bounds is not None:  # settled by the guard's ranges?
+                (la, ha), (lb, hb) = self._range(e.args[0]), self._range(e.args[1])
+                if (e.op == "min" and ha <= lb) or (e.op == "max" and la >= hb):
+                    return a[0]
+                if (e.op == "min" and hb <= la) or (e.op == "max" and lb >= ha):
+                    return a[1]
             cmp = "<=" if e.op == "min" else ">="
             m = f"m{self.temps}"
             self.temps += 1
@@ -173,6 +212,43 @@ class _Emitter:
             self.temps += 1
             return f"({m} if ({m} := {a[0]}) {cmp} ({k} := {a[1]}) else {k})"
         return f"({a[0]} {_BIN[e.op]} {a[1]})"
+
+
+def _junction_args(e: Expr, op: str) -> list[Expr]:
+    if e.op != op:
+        return [e]
+    return [x for a in e.args for x in _junction_args(a, op)]
+
+
+def _implied(guard: Expr) -> dict[int, tuple[int, int]]:
+    """Slot ranges every state satisfying ``guard`` keeps: from its conjuncts of the
+    forms ``k < x``, ``k <= x``, ``x < k``, ``x <= k``, ``x == k`` (``x`` a slot) and
+    ``x_1 + … + x_n < k`` / ``<= k`` (each ``x_i`` then at most ``k`` less the others'
+    least values).  A conjunct of another form adds nothing."""
+    out: dict[int, tuple[int, int]] = {}
+
+    def meet(x: Expr, lo: int, hi: int) -> None:
+        old = out.get(x.value, (x.lo, x.hi))
+        out[x.value] = (max(old[0], lo), min(old[1], hi))
+
+    for c in _junction_args(guard, "and"):
+        if c.op not in ("lt", "le", "eq"):
+            continue
+        a, b = c.args
+        strict = 1 if c.op == "lt" else 0
+        if c.op == "eq":
+            for x, k in ((a, b), (b, a)):
+                if x.op == "slot" and x.sort == "int" and k.is_const:
+                    meet(x, k.value, k.value)
+        elif b.is_const:  # terms of a, summed, are at most b (less one if strict)
+            terms = _junction_args(a, "add")
+            if all(t.op == "slot" for t in terms):
+                least = sum(t.lo for t in terms)
+                for t in terms:
+                    meet(t, t.lo, b.value - strict - (least - t.lo))
+        elif a.is_const and b.op == "slot":
+            meet(b, a.value + strict, b.hi)
+    return out
 
 
 def _object_uses(roots: Sequence[Expr]) -> dict[int, int]:
@@ -247,6 +323,7 @@ def _step_source(
         lines.append("    out = []")
     for a in actions:
         lines.append(f"    if {em.src(a.guard, top)}:")
+        em.narrow(a.guard)
         scope = dict(top)
         body = [c.cond for c in a.checks] + [v for _, v in a.updates]
         em.shared(body, scope, "        ", structural=False)
@@ -282,6 +359,7 @@ def _step_source(
             lines.append("            new.append(t)")
         else:
             lines.append(f"        out.append(({a.index}, {t}))")
+    em.narrow(None)
     if calm:
         lines.append("    st = []")
         for a in starving:
