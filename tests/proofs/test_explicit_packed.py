@@ -213,3 +213,17 @@ def test_same_liveness_graph_from_packed_states(name: str) -> None:
     assert a.starved == b.starved
     assert any(b.succ)
     assert any(b.starved)  # channels fill up: the starved sets are compared too
+
+
+def test_guard_ranges_narrow_what_the_guard_says_and_no_more() -> None:
+    from ackproof.spec.packed import _implied
+
+    s = BUILTIN["at-least-once"].system(2)
+    data = [s.slot(f"sender->receiver#DATA(msg={m})").index for m in range(2)]
+    submit = next(a for a in s.actions if a.label == "submit(m=0)")
+    # ~submitted[0] & (DATA(0) + DATA(1) < 2): each count at most 1, nothing else narrowed
+    assert _implied(submit.guard) == {data[0]: (0, 1), data[1]: (0, 1)}
+    deliver = next(a for a in s.actions if a.label == "receiver <- DATA(msg=1)")
+    got = _implied(deliver.guard)
+    assert got[data[1]] == (1, 2)  # 0 < DATA(1)
+    assert data[0] not in got
