@@ -322,6 +322,7 @@ def _step_source(
     else:
         lines.append("    out = []")
     for a in actions:
+        em.narrow(None)  # a guard is emitted under the declared ranges only
         lines.append(f"    if {em.src(a.guard, top)}:")
         em.narrow(a.guard)
         scope = dict(top)
