@@ -105,8 +105,10 @@ def run_all(
     max_states: int = MAX_STATES,
     compiled: Compiled | None = None,
     stop: Stop | None = None,
+    packed: bool = True,
 ) -> tuple[dict[str, Result], Exploration]:
-    """One exploration of ``system`` for every property in ``props``."""
+    """One exploration of ``system`` for every property in ``props`` (``packed=False``:
+    over tuple states, the reference the packed search is tested against)."""
     start = time.monotonic()
     comp = compiled if compiled is not None else compile_system(system)
     live = [p for p in props if system.properties[p].eventually]
@@ -119,6 +121,7 @@ def run_all(
         stop_when_decided=not live,
         stop=stop,
         keep=bool(live),
+        packed=packed,
     )
     graph = None
     lives: dict[str, Liveness] = {}
@@ -132,7 +135,7 @@ def run_all(
                 lives[p] = check_obligations(graph, system.properties[p].eventually)
         except OutOfTime:
             ex.complete, ex.timed_out = False, True
-    ex.visited = None  # the graph is no longer needed: let it go
+    ex.visited = ex.keys = None  # the graph is no longer needed: let it go
     seconds = time.monotonic() - start
     why = stop.why if stop is not None else ""
     out = {
@@ -203,12 +206,14 @@ def _verdict(
             statement = system.properties[prop].witness_statement
             return result("vacuous", ex.depth, f"the witness ({statement}) is unreachable")
         return result(
-            "proved", ex.depth, f"all {ex.states} reachable states explored (depth {ex.depth})"
+            "proved",
+            ex.depth,
+            f"all {ex.states} reachable states explored (depth {ex.depth}, {_mb(ex)})",
         )
     if ex.timed_out:
-        cap = f"{why_stopped or 'stopped'} after {ex.states} states"
+        cap = f"{why_stopped or 'stopped'} after {ex.states} states, {_mb(ex)}"
     elif ex.states >= max_states:
-        cap = f"stopped at {ex.states} states"
+        cap = f"stopped at {ex.states} states, {_mb(ex)}"
     else:
         cap = "depth limit"
     note = f"holds up to depth {reached} ({cap})"
@@ -226,3 +231,8 @@ def _verdict(
     if ex.timed_out:  # a time limit is never a "holds": say what was reached
         return result("inconclusive", reached, note)
     return result("holds", reached, note)
+
+
+def _mb(ex: Exploration) -> str:
+    """The memory the visited set held, for a verdict's detail."""
+    return f"{ex.memory / 2**20:.1f} MB of visited states"

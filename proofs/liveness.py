@@ -73,6 +73,12 @@ class CalmGraph:
         self.ex = ex
         self.stop = stop
         self.states: list[State] = list(ex.visited)  # breadth-first order
+        self.succ: Edges = []
+        #: Per state, the fault-free actions that wait only for room on a full channel.
+        self.starved: list[tuple[int, ...]] = []
+        if ex.keys is not None:  # the packed search's states: the packed graph is faster
+            self._packed(ex.keys)
+            return
         index = {s: i for i, s in enumerate(self.states)}
         calm = [(a.index, comp.steps[a.index]) for a in system.calm_actions()]
         starving = [
@@ -80,9 +86,6 @@ class CalmGraph:
             for a in system.calm_actions()
             if a.starved is not None
         ]
-        self.succ: Edges = []
-        #: Per state, the fault-free actions that wait only for room on a full channel.
-        self.starved: list[tuple[int, ...]] = []
         for k, s in enumerate(self.states):
             if k % 4096 == 0:
                 self.tick()
@@ -93,6 +96,17 @@ class CalmGraph:
                     out.append((a, index[t]))
             self.succ.append(out)
             self.starved.append(tuple(a for a, p in starving if p(s)))
+
+    def _packed(self, keys: list[int]) -> None:
+        """The same graph from the packed states (``keys[i]`` is ``states[i]`` packed)."""
+        index = {s: i for i, s in enumerate(keys)}
+        calm = self.comp.packed().calm()
+        for k, s in enumerate(keys):
+            if k % 4096 == 0:
+                self.tick()
+            out, starved = calm(s)
+            self.succ.append([(a, index[t]) for a, t in out])
+            self.starved.append(starved)
 
     def tick(self) -> None:
         if self.stop is not None and self.stop(len(self.states)):

@@ -8,6 +8,7 @@ run of the system, not just up to a depth.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -57,6 +58,12 @@ class Exploration:
     #: Every visited state -> (its parent, the action from it), in breadth-first order
     #: (kept only with ``explore(..., keep=True)``, for the liveness checks).
     visited: dict[State, tuple[State, int] | None] | None = None
+    #: Bytes the visited set held at the end, estimated (``sys.getsizeof`` of the dict,
+    #: its keys and its parent links).
+    memory: int = 0
+    #: With ``keep`` on the packed search: the visited states packed (:mod:`.packed`), in
+    #: the same order as ``visited``.
+    keys: list[int] | None = None
 
     def violated(self, prop: str) -> bool:
         return prop in self.violations
@@ -88,6 +95,7 @@ def explore(
     stop_when_decided: bool = False,
     stop: Callable[[int], bool] | None = None,
     keep: bool = False,
+    packed: bool = True,
 ) -> Exploration:
     """Visit the reachable states breadth-first, checking ``properties`` in each.
 
@@ -96,8 +104,23 @@ def explore(
     ``stop(states)``, asked every 1024 new states, stops the search like ``max_states``
     does (not ``complete``, ``stopped`` set): the caller's time or memory policy — this
     module reads no clock.
+
+    ``packed`` (the default) searches over packed states (:mod:`.packed`); ``False``
+    keeps the tuple search, the reference the packed one is tested against.  Both visit
+    the same states in the same order and return the same result.
     """
     comp = compiled if compiled is not None else compile_system(system)
+    if packed:
+        return _explore_packed(
+            system,
+            comp,
+            properties,
+            max_states=max_states,
+            max_depth=max_depth,
+            stop_when_decided=stop_when_decided,
+            stop=stop,
+            keep=keep,
+        )
     props = list(system.properties) if properties is None else list(properties)
     inv = {p: comp.predicate(system.properties[p].invariant) for p in props}
     wit = {p: comp.predicate(system.properties[p].witness) for p in props}
@@ -154,6 +177,7 @@ def explore(
                     result.states = len(parent)
                     result.depth = depth + 1
                     result.timed_out = len(parent) < max_states
+                    result.memory = _memory_tuples(parent)
                     return result
         frontier = nxt
         if frontier:
@@ -161,4 +185,153 @@ def explore(
     result.states = len(parent)
     result.depth = depth
     result.complete = not frontier
+    result.memory = _memory_tuples(parent)
     return result
+
+
+def _explore_packed(
+    system: System,
+    comp: Compiled,
+    properties: Sequence[str] | None,
+    *,
+    max_states: int,
+    max_depth: int | None,
+    stop_when_decided: bool,
+    stop: Callable[[int], bool] | None,
+    keep: bool,
+) -> Exploration:
+    """:func:`explore` over packed states: the same visiting order, the same result."""
+    pk = comp.packed()
+    layout = pk.layout
+    props = list(system.properties) if properties is None else list(properties)
+    probe = pk.probe(
+        [system.properties[p].invariant for p in props],
+        [system.properties[p].witness for p in props],
+    )
+    init = layout.encode(system.initial())
+    abits = pk.action_bits
+    amask = (1 << abits) - 1
+    none = -1  # the initial state's link: no parent
+    parent: dict[int, int] = {init: none}
+    result = Exploration(system, 1, 0, 0, False)
+
+    def path_to(s: int) -> Path:
+        steps: list[tuple[int, State]] = []
+        cur = s
+        while (link := parent[cur]) != none:
+            steps.append((link & amask, layout.decode(cur)))
+            cur = link >> abits
+        steps.reverse()
+        return Path(system.initial(), tuple(steps))
+
+    want = probe.everything
+    probe_fn = probe.fn
+
+    def check(s: int) -> int:
+        """Record what ``s`` shows; the bits still wanted after it."""
+        nonlocal want
+        hit = probe_fn(s, want)
+        for k, p in enumerate(props):
+            if hit & (1 << 2 * k):
+                result.violations[p] = path_to(s)
+            if hit & (1 << (2 * k + 1)):
+                result.witnesses[p] = path_to(s)
+        want &= ~hit
+        return want
+
+    check(init)
+    all_violated = 0
+    for k in range(len(props)):
+        all_violated |= 1 << 2 * k
+    frontier = [init]
+    depth = 0
+    succ, expand = pk.succ, pk.expand
+    # ``expand`` links a state's successors all at once; near a state count where the
+    # search must stop (the cap, or a ``stop`` question every 1024 states) the state is
+    # expanded one successor at a time instead, so the search stops where the tuple
+    # search does.
+    room = len(system.actions)
+    transitions = 0
+    finished = False
+    while frontier:
+        if stop_when_decided and not want & all_violated:
+            break
+        if max_depth is not None and depth >= max_depth:
+            break
+        nxt: list[int] = []
+        new: list[int] = []
+        for s in frontier:
+            n = len(parent)
+            if n + room < max_states and (stop is None or n // 1024 == (n + room) // 1024):
+                transitions += expand(s, parent, new)
+                if new:
+                    if want:
+                        for t in new:
+                            if probe_fn(t, want):
+                                check(t)
+                    nxt += new
+                    new.clear()
+                continue
+            base = s << abits
+            for a, t in succ(s):
+                transitions += 1
+                if t in parent:
+                    continue
+                parent[t] = base | a
+                nxt.append(t)
+                if want and probe_fn(t, want):
+                    check(t)
+                n = len(parent)
+                if n >= max_states or (stop is not None and n % 1024 == 0 and stop(n)):
+                    result.states = n
+                    result.depth = depth + 1
+                    result.timed_out = n < max_states
+                    finished = True
+                    break
+            if finished:
+                break
+        if finished:
+            break
+        frontier = nxt
+        if frontier:
+            depth += 1
+    result.transitions = transitions
+    if not finished:
+        result.states = len(parent)
+        result.depth = depth
+        result.complete = not frontier
+    result.memory = _memory(parent)
+    if keep:
+        result.visited = _unpack(parent, layout.decoder(), abits, amask)
+        result.keys = list(parent)
+    return result
+
+
+def _memory(parent: dict[int, int]) -> int:
+    """Bytes the visited set holds, estimated: the dict and one key and link per state
+    (sizes taken from a state in it)."""
+    if not parent:
+        return sys.getsizeof(parent)
+    k, v = next(reversed(parent.items()))
+    return sys.getsizeof(parent) + len(parent) * (sys.getsizeof(k) + sys.getsizeof(v))
+
+
+def _memory_tuples(parent: dict[State, tuple[State, int] | None]) -> int:
+    """:func:`_memory` for the tuple search: the dict, one state tuple and one link tuple
+    per state (the slot values themselves are small shared ints)."""
+    if not parent:
+        return sys.getsizeof(parent)
+    k = next(iter(parent))
+    return sys.getsizeof(parent) + len(parent) * (sys.getsizeof(k) + sys.getsizeof((k, 0)))
+
+
+def _unpack(
+    parent: dict[int, int], decode: Callable[[int], State], abits: int, amask: int
+) -> dict[State, tuple[State, int] | None]:
+    """The visited states as tuples with their links, in the same (breadth-first) order."""
+    tuples: dict[int, State] = {}
+    out: dict[State, tuple[State, int] | None] = {}
+    for s, link in parent.items():
+        t = tuples[s] = decode(s)
+        out[t] = None if link < 0 else (tuples[link >> abits], link & amask)
+    return out

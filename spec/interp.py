@@ -16,12 +16,16 @@ outside its field's range, an index out of bounds).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import CodeType
+from typing import TYPE_CHECKING
 
 from .errors import SpecError, StepError
 from .expr import Expr, Value, evaluate, walk
 from .system import Action, Check, State, System
+
+if TYPE_CHECKING:
+    from .packed import Packed
 
 StepFn = Callable[[State], State | None]
 PredFn = Callable[[State], bool]
@@ -110,6 +114,15 @@ class Compiled:
 
     system: System
     steps: list[StepFn]
+    _packed: Packed | None = field(default=None, repr=False, compare=False)
+
+    def packed(self) -> Packed:
+        """The packed form (:mod:`.packed`), compiled on first use and kept."""
+        if self._packed is None:
+            from .packed import compile_packed
+
+            self._packed = compile_packed(self.system)
+        return self._packed
 
     def successors(self, state: State) -> list[tuple[int, State]]:
         out = []

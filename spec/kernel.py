@@ -20,9 +20,10 @@ The effects — sends, processing, acks and writes of durable state — happen i
 order, and a crash may fall between any two of them unless they share an ``atomic``
 block.
 
-:meth:`~ackproof.spec.protocol.ProtocolDef.system` runs every handler once per ground action (each parameter and
-each frame value a constant) with a symbolic :class:`~ackproof.spec.env.Env`, and adds the
-environment's actions (delivery, loss, duplication, crash and restart).  Rule: nothing in
+:meth:`~ackproof.spec.protocol.ProtocolDef.system` runs every handler once per ground
+action (each parameter and each frame value a constant) with a symbolic
+:class:`~ackproof.spec.env.Env`, and adds the environment's actions (delivery, loss,
+duplication, crash and restart).  Rule: nothing in
 a handler may branch in Python on a value read from state; the expressions refuse
 ``bool()`` so such a mistake fails at definition time, named.
 """

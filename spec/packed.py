@@ -1,0 +1,468 @@
+"""Packed states: a system's state as one Python int, and its successors from one function.
+
+Theory of operation
+-------------------
+The explicit search spends its time building, hashing and storing states.  A state as a
+tuple of Python values costs a tuple (about 60 + 8 bytes per slot) and a hash over every
+slot; here it is one int instead: slot ``i`` holds ``value - lo`` in a bit field of
+``width_i`` bits at ``offset_i`` (:class:`Layout`).  Two states are equal exactly when
+their ints are, so the visited set is a dict of ints, and a parent link is one int too
+(the parent state shifted left, the action in the low bits).
+
+Successors come from one generated function per system (:func:`compile_packed`), not one
+call per action: it decodes every slot it reads into a local once, evaluates the
+sub-expressions the guards share once (every operator is total, so computing one a guard
+would have skipped is harmless), then for each enabled action runs its well-formedness
+checks and builds the successor by adding each updated field's difference at its offset
+(``t = s + ((v - x_i) << offset_i)``): only the fields a step changes cost anything.
+
+Rules this module keeps:
+
+1. The meaning is the tuple interpreter's (:mod:`ackproof.spec.interp`), action by
+   action, in the same order: ``decode(succ(encode(s)))`` lists exactly
+   ``Compiled.successors(s)``; a test pins the two to agree.
+2. A value never leaves its bit field silently: an update whose declared interval is not
+   inside its slot's range is range-checked at run time (after the action's own checks,
+   which raise :class:`StepError` first in every well-formed system).
+3. Predicates (invariants, witnesses) are compiled over packed states the same way, all
+   properties of a search in one function returning a bit mask (:class:`Probe`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .errors import StepError
+from .expr import Expr, walk
+from .interp import _BIN, _failed
+from .system import State, System
+
+#: A packed state's successors: ``(action index, packed state)`` in action order.
+SuccFn = Callable[[int], list[tuple[int, int]]]
+ExpandFn = Callable[[int, dict[int, int], list[int]], int]
+CalmFn = Callable[[int], tuple[list[tuple[int, int]], tuple[int, ...]]]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each slot lives in a packed state: ``value - lo`` at ``offsets[i]``."""
+
+    offsets: tuple[int, ...]
+    widths: tuple[int, ...]
+    los: tuple[int, ...]
+    bools: tuple[bool, ...]
+    bits: int
+
+    @classmethod
+    def of(cls, system: System) -> Layout:
+        offsets, widths = [], []
+        at = 0
+        for s in system.slots:
+            w = max(1, (s.hi - s.lo).bit_length())
+            offsets.append(at)
+            widths.append(w)
+            at += w
+        return cls(
+            tuple(offsets),
+            tuple(widths),
+            tuple(s.lo for s in system.slots),
+            tuple(s.sort == "bool" for s in system.slots),
+            at,
+        )
+
+    def encode(self, state: Sequence[object]) -> int:
+        out = 0
+        for v, off, w, lo in zip(state, self.offsets, self.widths, self.los, strict=True):
+            x = int(v) - lo  # type: ignore[call-overload]
+            if not 0 <= x < (1 << w):
+                raise ValueError(f"value {v!r} does not fit its slot (range starts at {lo})")
+            out |= x << off
+        return out
+
+    def decode(self, packed: int) -> State:
+        """The state as a tuple (bools for bool slots), by a generated function."""
+        return self.decoder()(packed)
+
+    def decoder(self) -> Callable[[int], State]:
+        fn = _DECODERS.get(self)
+        if fn is None:
+            items = []
+            for off, w, lo, b in zip(self.offsets, self.widths, self.los, self.bools, strict=True):
+                field = f"(s >> {off} & {(1 << w) - 1})"
+                items.append(f"{field} == 1" if b else f"{field} + {lo}" if lo else field)
+            ns: dict[str, object] = {}
+            exec(f"def decode(s):\n    return ({', '.join(items)},)", ns)
+            got = ns["decode"]
+            assert callable(got)
+            if len(_DECODERS) >= 256:  # a long-lived process checking many systems
+                _DECODERS.clear()
+            fn = _DECODERS[self] = got
+        return fn
+
+
+#: Layout -> its generated decoder (layouts are frozen and hashable).
+_DECODERS: dict[Layout, Callable[[int], State]] = {}
+
+
+class _Names:
+    """Structural common-subexpression naming: equal sub-trees share one temporary, even
+    when they are distinct ``Expr`` objects (every action is built from a fresh run)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[int, int] = {}  # id(expr) -> structural key
+        self.table: dict[tuple[object, ...], int] = {}
+
+    def key(self, e: Expr) -> int:
+        k = self.keys.get(id(e))
+        if k is None:
+            sig = (e.op, e.sort, e.value, *(self.key(a) for a in e.args))
+            k = self.table.setdefault(sig, len(self.table))
+            self.keys[id(e)] = k
+        return k
+
+
+class _Emitter:
+    def __init__(self, names: _Names, lines: list[str]) -> None:
+        self.names = names
+        self.lines = lines
+        self.temps = 0
+        #: Slot ranges narrowed by the guard of the action being emitted (``None``: the
+        #: declared ranges); ``min`` / ``max`` whose answer they settle are not emitted.
+        self.bounds: dict[int, tuple[int, int]] | None = None
+        self._ranges: dict[int, tuple[int, int]] = {}
+
+    def narrow(self, guard: Expr | None) -> None:
+        """Take the ranges ``guard`` implies (``None``: forget them)."""
+        self._ranges = {}
+        self.bounds = None if guard is None else _implied(guard)
+
+    def _range(self, e: Expr) -> tuple[int, int]:
+        """An interval containing every value of ``e`` where the guard holds."""
+        got = self._ranges.get(id(e))
+        if got is not None:
+            return got
+        if e.op == "slot" and self.bounds is not None and e.value in self.bounds:
+            r = self.bounds[e.value]
+        elif e.op in ("add", "sub", "min", "max", "ite"):
+            xs = [self._range(a) for a in e.args]
+            if e.op == "add":
+                r = (xs[0][0] + xs[1][0], xs[0][1] + xs[1][1])
+            elif e.op == "sub":
+                r = (xs[0][0] - xs[1][1], xs[0][1] - xs[1][0])
+            elif e.op == "min":
+                r = (min(xs[0][0], xs[1][0]), min(xs[0][1], xs[1][1]))
+            elif e.op == "max":
+                r = (max(xs[0][0], xs[1][0]), max(xs[0][1], xs[1][1]))
+            else:
+                r = (min(xs[1][0], xs[2][0]), max(xs[1][1], xs[2][1]))
+        else:  # the declared interval (every Expr carries a sound one)
+            r = (e.lo, e.hi)
+        self._ranges[id(e)] = r
+        return r
+
+    def shared(
+        self, roots: Sequence[Expr], scope: dict[int, str], indent: str, *, structural: bool
+    ) -> None:
+        """Name, in ``scope``, every non-trivial node used more than once under ``roots``:
+        counted by structure (equal sub-trees of different actions' guards), or by object
+        as the tuple interpreter does (inside one action, where a temporary is computed
+        even when the ``ite`` branch that needs it is not taken: the fewer the better)."""
+        count = _uses(roots, self.names) if structural else _object_uses(roots)
+        for e in walk(roots):  # children before parents
+            k = self.names.key(e)
+            c = count.get(k if structural else id(e), 0)
+            if k in scope or e.op in ("const", "slot") or c < 2:
+                continue
+            name = f"t{self.temps}"
+            self.temps += 1
+            self.lines.append(f"{indent}{name} = {self.src(e, scope)}")
+            scope[k] = name
+
+    def src(self, e: Expr, scope: dict[int, str]) -> str:
+        named = scope.get(self.names.key(e))
+        if named is not None:
+            return named
+        if e.op == "const":
+            return repr(bool(e.value)) if e.sort == "bool" else repr(e.value)
+        if e.op == "slot":
+            return f"x{e.value}"
+        a = [self.src(x, scope) for x in e.args]
+        if e.op == "not":
+            return f"(not {a[0]})"
+        if e.op == "and":
+            return "(" + " and ".join(a) + ")"
+        if e.op == "or":
+            return "(" + " or ".join(a) + ")"
+        if e.op == "ite":
+            return f"({a[1]} if {a[0]} else {a[2]})"
+        if e.op in ("min", "max"):  # inline: a call to the builtin costs more than this
+            if self.bounds is not None:  # settled by the guard's ranges?
+                (la, ha), (lb, hb) = self._range(e.args[0]), self._range(e.args[1])
+                if (e.op == "min" and ha <= lb) or (e.op == "max" and la >= hb):
+                    return a[0]
+                if (e.op == "min" and hb <= la) or (e.op == "max" and lb >= ha):
+                    return a[1]
+            cmp = "<=" if e.op == "min" else ">="
+            m = f"m{self.temps}"
+            self.temps += 1
+            if e.args[1].op in ("const", "slot") or a[1].isidentifier():
+                return f"({m} if ({m} := {a[0]}) {cmp} {a[1]} else {a[1]})"
+            k = f"m{self.temps}"
+            self.temps += 1
+            return f"({m} if ({m} := {a[0]}) {cmp} ({k} := {a[1]}) else {k})"
+        return f"({a[0]} {_BIN[e.op]} {a[1]})"
+
+
+def _junction_args(e: Expr, op: str) -> list[Expr]:
+    if e.op != op:
+        return [e]
+    return [x for a in e.args for x in _junction_args(a, op)]
+
+
+def _implied(guard: Expr) -> dict[int, tuple[int, int]]:
+    """Slot ranges every state satisfying ``guard`` keeps: from its conjuncts of the
+    forms ``k < x``, ``k <= x``, ``x < k``, ``x <= k``, ``x == k`` (``x`` a slot) and
+    ``x_1 + … + x_n < k`` / ``<= k`` (each ``x_i`` then at most ``k`` less the others'
+    least values).  A conjunct of another form adds nothing."""
+    out: dict[int, tuple[int, int]] = {}
+
+    def meet(x: Expr, lo: int, hi: int) -> None:
+        old = out.get(x.value, (x.lo, x.hi))
+        out[x.value] = (max(old[0], lo), min(old[1], hi))
+
+    for c in _junction_args(guard, "and"):
+        if c.op not in ("lt", "le", "eq"):
+            continue
+        a, b = c.args
+        strict = 1 if c.op == "lt" else 0
+        if c.op == "eq":
+            for x, k in ((a, b), (b, a)):
+                if x.op == "slot" and x.sort == "int" and k.is_const:
+                    meet(x, k.value, k.value)
+        elif b.is_const:  # terms of a, summed, are at most b (less one if strict)
+            terms = _junction_args(a, "add")
+            if all(t.op == "slot" for t in terms):
+                least = sum(t.lo for t in terms)
+                for t in terms:
+                    meet(t, t.lo, b.value - strict - (least - t.lo))
+        elif a.is_const and b.op == "slot":
+            meet(b, a.value + strict, b.hi)
+    return out
+
+
+def _object_uses(roots: Sequence[Expr]) -> dict[int, int]:
+    """Per node object (``id``), how many parents refer to it under ``roots``."""
+    count: dict[int, int] = {}
+    for e in walk(roots):
+        for a in e.args:
+            count[id(a)] = count.get(id(a), 0) + 1
+    return count
+
+
+def _uses(roots: Sequence[Expr], names: _Names) -> dict[int, int]:
+    """Per structural key, how often it is used: once per root it is, once per edge from a
+    parent node (each root's DAG walked on its own, so the same sub-tree under two roots
+    counts twice).  A key used twice or more is worth a temporary."""
+    count: dict[int, int] = {}
+    for r in roots:
+        k = names.key(r)
+        count[k] = count.get(k, 0) + 1
+        for e in walk([r]):
+            for a in e.args:
+                k = names.key(a)
+                count[k] = count.get(k, 0) + 1
+    return count
+
+
+def _slots_read(roots: Sequence[Expr]) -> list[int]:
+    return sorted({e.value for e in walk(roots) if e.op == "slot"})
+
+
+def _decode_lines(layout: Layout, slots: Sequence[int], indent: str) -> list[str]:
+    out = []
+    for i in slots:
+        off, mask, lo = layout.offsets[i], (1 << layout.widths[i]) - 1, layout.los[i]
+        src = f"s & {mask}" if off == 0 else f"s >> {off} & {mask}"
+        out.append(f"{indent}x{i} = ({src}) + {lo}" if lo else f"{indent}x{i} = {src}")
+    return out
+
+
+def _step_source(
+    system: System,
+    layout: Layout,
+    abits: int,
+    *,
+    expand: bool,
+    calm: bool = False,
+) -> str:
+    """``succ(s)``: the list of ``(action, successor)``; or, with ``expand``,
+    ``expand(s, parent, new)``: every successor not in ``parent`` is linked there
+    (``s << abits | action``) and appended to ``new``; returns the number of successors;
+    or, with ``calm``, ``calm(s)``: ``succ`` over the fault-free actions only
+    (:meth:`System.calm_actions`) and the tuple of those of them starved in ``s`` (their
+    ``starved`` condition holds), for the liveness checks."""
+    actions = system.calm_actions() if calm else system.actions
+    starving = [a for a in actions if a.starved is not None] if calm else []
+    roots: list[Expr] = []
+    for a in actions:
+        roots += [a.guard, *(c.cond for c in a.checks), *(v for _, v in a.updates)]
+    roots += [a.starved for a in starving if a.starved is not None]
+    names = _Names()
+    head = "def calm(s):" if calm else "def expand(s, parent, new):" if expand else "def succ(s):"
+    lines = [head]
+    written = {i for a in actions for i, _ in a.updates}  # ``x_i`` is in every delta
+    lines += _decode_lines(layout, sorted(set(_slots_read(roots)) | written), "    ")
+    em = _Emitter(names, lines)
+    top: dict[int, str] = {}
+    em.shared([a.guard for a in actions], top, "    ", structural=True)
+    if expand:
+        lines.append(f"    base = s << {abits}")
+        lines.append("    n = 0")
+    else:
+        lines.append("    out = []")
+    for a in actions:
+        em.narrow(None)  # a guard is emitted under the declared ranges only
+        lines.append(f"    if {em.src(a.guard, top)}:")
+        em.narrow(a.guard)
+        scope = dict(top)
+        body = [c.cond for c in a.checks] + [v for _, v in a.updates]
+        em.shared(body, scope, "        ", structural=False)
+        for k, c in enumerate(a.checks):
+            lines.append(f"        if not {em.src(c.cond, scope)}:")
+            lines.append(f"            _fail({a.index}, {k}, s)")
+        terms = []
+        for i, v in a.updates:
+            val = em.src(v, scope)
+            if val == f"x{i}":
+                continue  # unchanged
+            slot = system.slots[i]
+            if v.is_const:
+                name = str(int(v.value))
+            else:
+                name = f"u{i}"
+                lines.append(f"        {name} = {val}")
+                if not (slot.lo <= v.lo and v.hi <= slot.hi):
+                    lines.append(f"        if not {slot.lo} <= {name} <= {slot.hi}:")
+                    lines.append(f"            _range({a.index}, {i}, {name}, s)")
+            off = layout.offsets[i]
+            terms.append(f"(({name} - x{i}) << {off})" if off else f"({name} - x{i})")
+        t = " + ".join(["s", *terms])
+        if expand:
+            lines.append(f"        t = {t}")
+            lines.append("        n += 1")
+            lines.append("        if t not in parent:")
+            lines.append(
+                f"            parent[t] = base + {a.index}"
+                if a.index
+                else "            parent[t] = base"
+            )
+            lines.append("            new.append(t)")
+        else:
+            lines.append(f"        out.append(({a.index}, {t}))")
+    em.narrow(None)
+    if calm:
+        lines.append("    st = []")
+        for a in starving:
+            assert a.starved is not None
+            lines.append(f"    if {em.src(a.starved, top)}:")
+            lines.append(f"        st.append({a.index})")
+        lines.append("    return out, tuple(st)")
+    else:
+        lines.append("    return n" if expand else "    return out")
+    return "\n".join(lines)
+
+
+def _probe_source(layout: Layout, invs: Sequence[Expr], wits: Sequence[Expr]) -> str:
+    """``probe(s, want)``: bit ``2k`` set when invariant ``k`` is false, bit ``2k + 1``
+    when witness ``k`` holds, for the bits set in ``want`` only."""
+    roots = [*invs, *wits]
+    names = _Names()
+    lines = ["def probe(s, want):"]
+    lines += _decode_lines(layout, _slots_read(roots), "    ")
+    lines.append("    r = 0")
+    em = _Emitter(names, lines)
+    scope: dict[int, str] = {}
+    for k, (inv, wit) in enumerate(zip(invs, wits, strict=True)):
+        lines.append(f"    if want & {1 << 2 * k} and not {em.src(inv, scope)}:")
+        lines.append(f"        r |= {1 << 2 * k}")
+        lines.append(f"    if want & {1 << (2 * k + 1)} and {em.src(wit, scope)}:")
+        lines.append(f"        r |= {1 << (2 * k + 1)}")
+    lines.append("    return r")
+    return "\n".join(lines)
+
+
+@dataclass
+class Probe:
+    """Every invariant and witness of a search over packed states, in one function."""
+
+    fn: Callable[[int, int], int]
+    #: Bits of every invariant and witness (``2k``, ``2k + 1`` for the k-th property).
+    everything: int
+
+
+@dataclass
+class Packed:
+    """A system's packed layout and its compiled successor function."""
+
+    system: System
+    layout: Layout
+    succ: SuccFn
+    #: ``expand(s, parent, new) -> successors``: the breadth-first search's inner loop for
+    #: one state (new successors linked in ``parent`` and appended to ``new``).
+    expand: ExpandFn
+    #: Bits of a parent link that hold the action (``link = parent << action_bits | a``).
+    action_bits: int
+    #: The namespace the functions were compiled in (``_fail``, ``_range``).
+    namespace: dict[str, object] = field(default_factory=dict, repr=False)
+    _calm: CalmFn | None = field(default=None, repr=False)
+
+    def calm(self) -> CalmFn:
+        """``calm(s) -> (successors by fault-free actions, starved actions)``, compiled on
+        first use (the liveness checks' state graph)."""
+        if self._calm is None:
+            src = _step_source(self.system, self.layout, self.action_bits, expand=False, calm=True)
+            ns = dict(self.namespace)
+            exec(compile(src, f"<ackproof {self.system.protocol} calm>", "exec"), ns)
+            fn = ns["calm"]
+            assert callable(fn)
+            self._calm = fn
+        return self._calm
+
+    def probe(self, invs: Sequence[Expr], wits: Sequence[Expr]) -> Probe:
+        ns: dict[str, object] = {}
+        src = _probe_source(self.layout, invs, wits)
+        exec(compile(src, f"<ackproof {self.system.protocol} probe>", "exec"), ns)
+        fn = ns["probe"]
+        assert callable(fn)
+        return Probe(fn, (1 << 2 * len(invs)) - 1)
+
+
+def compile_packed(system: System) -> Packed:
+    """The packed layout of ``system`` and its successor function (see the module doc)."""
+    layout = Layout.of(system)
+    actions = system.actions
+
+    def fail(ai: int, k: int, s: int) -> None:
+        a = actions[ai]
+        state = layout.decode(s)
+        raise StepError(
+            f"protocol {system.protocol!r}, action {a.label!r}: {_failed(a.checks[k], state)} "
+            f"(in state {system.show_state(state)})"
+        )
+
+    def out_of_range(ai: int, i: int, v: int, s: int) -> None:
+        slot = system.slots[i]
+        raise StepError(
+            f"protocol {system.protocol!r}, action {actions[ai].label!r}: {slot.name} set to "
+            f"{v}, outside {slot.lo}..{slot.hi} (in state {system.show_state(layout.decode(s))})"
+        )
+
+    abits = max(1, (len(actions) - 1).bit_length())
+    ns: dict[str, object] = {"_fail": fail, "_range": out_of_range}
+    src = "\n\n".join(_step_source(system, layout, abits, expand=e) for e in (False, True))
+    exec(compile(src, f"<ackproof {system.protocol} packed>", "exec"), ns)
+    succ, expand = ns["succ"], ns["expand"]
+    assert callable(succ)
+    assert callable(expand)
+    return Packed(system, layout, succ, expand, abits)
