@@ -71,6 +71,8 @@ class Event:
     msg: int | None
     t: float | None
     frame: tuple[tuple[str, object], ...] | None = None
+    #: Appended after the node died, from its durable records (the original line was lost).
+    recovered: bool = False
 
     @property
     def where(self) -> str:
@@ -184,7 +186,8 @@ def _event(file: str, n: int, obj: dict[str, Any], last_t: dict[str, float]) -> 
     ):
         raise InputError(f"{where}: field 'frame' must be an object with a 'kind', got {frame!r}")
     fields = None if frame is None else tuple(sorted(frame.items()))
-    return Event(file, n, node, event, msg, None if t is None else float(t), fields)
+    recovered = obj.get("recovered") is True
+    return Event(file, n, node, event, msg, None if t is None else float(t), fields, recovered)
 
 
 def _short(v: object) -> str:

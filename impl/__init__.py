@@ -23,12 +23,20 @@ from ackproof.impl.sender import RetryPolicy, make_sender
 from ackproof.impl.shell import Delivery, NodeStatistics
 from ackproof.impl.sqlite_store import SQLiteStore
 from ackproof.impl.store import MemoryDisk, MemoryStore
-from ackproof.impl.tcp import TCPTransport, tcp_transport_pair
+from ackproof.impl.tcp import (
+    AcceptingTCPTransport,
+    Backoff,
+    ReconnectingTCPTransport,
+    TCPTransport,
+    tcp_transport_pair,
+)
 from ackproof.impl.trace import Tracer
 from ackproof.impl.transport import memory_transport_pair
 from ackproof.impl.udp import UDPTransport, udp_transport_pair
 
 __all__ = [
+    "AcceptingTCPTransport",
+    "Backoff",
     "Delivery",
     "FaultRates",
     "Frame",
@@ -40,6 +48,7 @@ __all__ = [
     "NodeStatistics",
     "PeerError",
     "ReceiverNode",
+    "ReconnectingTCPTransport",
     "RetryPolicy",
     "SQLiteStore",
     "SenderNode",

@@ -60,7 +60,15 @@ class RecordProcessed:
     payload: bytes
 
 
-Write = ReserveIds | OutboxPut | OutboxDelete | MarkSeen | RecordProcessed
+@dataclass(frozen=True, slots=True)
+class CompactSeen:
+    """The receiver's dedup watermark moved to ``low``: every id below it was processed, so
+    their dedup rows go (in the same transaction as the processing that moved it)."""
+
+    low: int
+
+
+Write = ReserveIds | OutboxPut | OutboxDelete | MarkSeen | RecordProcessed | CompactSeen
 
 _EMPTY: Mapping[int, bytes] = MappingProxyType({})
 
@@ -72,6 +80,8 @@ class Snapshot:
     next_id: int = 0
     outbox: Mapping[int, bytes] = field(default_factory=lambda: _EMPTY)
     seen: frozenset[int] = frozenset()
+    #: The dedup watermark: every id below it was processed (``seen`` holds ids above it).
+    low: int = 0
 
 
 # --- events --------------------------------------------------------------------------------------

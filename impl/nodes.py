@@ -67,7 +67,11 @@ class SenderNode(Node):
         return self._core.in_flight
 
     def _outstanding(self) -> int:
-        return self._queued + self._core.in_flight
+        # The window bounds the id span from the oldest unacked message, not only how many
+        # are unacked (TCP's window is a span too): a message stuck in retries holds the
+        # window, so the exactly-once receiver's dedup set above its watermark stays within it.
+        core = self._core
+        return self._queued + max(core.in_flight, core.span)
 
     def _check_payload(self, payload: bytes) -> None:
         if self._closed:

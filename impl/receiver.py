@@ -11,7 +11,12 @@ log) and then handing it to the application (``Deliver``). The rule each receive
 * At-least-once: process every copy, *then* ACK. A crash after processing and before the ACK
   means the sender retries and the message runs again (allowed); an ACK never precedes processing.
 * Exactly-once: dedup by id in durable state; the dedup row and the processed record are written
-  in ONE ``Persist`` (one transaction), then ACK. A copy already seen is only re-ACKed.
+  in ONE ``Persist`` (one transaction), then ACK. A copy already seen is only re-ACKed. The dedup
+  state stays bounded (``spec/examples/compaction.py``, proved there): a watermark ``low`` (every
+  id below it was processed) plus the sparse set of processed ids above it; when ``low`` itself
+  is processed it climbs over the set, and ``CompactSeen`` (same transaction) drops the rows it
+  passed. With the sender's ids in order and gapless, the set holds at most the ids that
+  overtook a missing one: fewer than the sender's window.
 
 The seen set is loaded from the snapshot on ``Restart``. No clock, I/O or randomness here.
 """
@@ -23,6 +28,7 @@ from typing import Protocol, assert_never
 from ackproof.impl.codec import Frame, FrameKind
 from ackproof.impl.errors import UsageError
 from ackproof.impl.events import (
+    CompactSeen,
     Deliver,
     Discarded,
     Effect,
@@ -36,6 +42,7 @@ from ackproof.impl.events import (
     SendFrame,
     Submit,
     TimerFired,
+    Write,
 )
 
 
@@ -103,16 +110,36 @@ class AtLeastOnceReceiver(_Receiver):
 class ExactlyOnceReceiver(_Receiver):
     guarantee = Guarantee.EXACTLY_ONCE
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.low = 0  # every id below it was processed; ``_seen`` holds those above
+
+    @property
+    def dedup_size(self) -> int:
+        """Ids the dedup state holds one by one (the watermark is one number)."""
+        return len(self._seen)
+
+    def handle(self, event: Event, now: float) -> list[Effect]:
+        if isinstance(event, Restart):
+            self.low = event.snapshot.low
+        return super().handle(event, now)
+
     def _on_data(self, msg: int, payload: bytes) -> list[Effect]:
         ack = SendFrame(Frame(FrameKind.ACK, msg))
-        if msg in self._seen:
+        if msg < self.low or msg in self._seen:
             return [Discarded(msg, "duplicate DATA"), ack]
-        self._seen.add(msg)
-        return [
-            Persist((MarkSeen(msg), RecordProcessed(msg, payload))),
-            Deliver(msg, payload),
-            ack,
-        ]
+        seen, low = self._seen, self.low
+        seen.add(msg)
+        while low in seen:
+            seen.remove(low)
+            low += 1
+        writes: list[Write] = [RecordProcessed(msg, payload)]
+        if msg >= low:
+            writes.insert(0, MarkSeen(msg))  # it overtook a missing id: a row above the mark
+        if low != self.low:
+            self.low = low
+            writes.append(CompactSeen(low))
+        return [Persist(tuple(writes)), Deliver(msg, payload), ack]
 
 
 def make_receiver(guarantee: Guarantee) -> ReceiverCore:

@@ -2,8 +2,10 @@
 
 Theory of operation
 -------------------
-* Ids: a sender hands out ids 0, 1, 2, ... and reserves them durably in blocks
-  (``ReserveIds``) before first use, so a restarted sender never reuses an id.
+* Ids: a sender hands out ids 0, 1, 2, ... and reserves them durably (``ReserveIds``) before
+  first use, so a restarted sender never reuses an id that left it: the at-most-once sender in
+  blocks, the retrying senders exactly, with each outbox row (no gaps after a restart: the
+  exactly-once receiver's dedup watermark needs contiguous ids).
 * At-most-once: send once; no ack, no retry, no outbox. Anything lost stays lost.
 * At-least-once and exactly-once (the same sender; the receivers differ): the payload goes into
   the durable outbox (``Persist(OutboxPut)``) *before* its first transmission; it is retransmitted
@@ -105,6 +107,11 @@ class SenderCore(Protocol):
     @property
     def in_flight(self) -> int: ...
 
+    @property
+    def span(self) -> int:
+        """Ids from the oldest unacknowledged one to the next to hand out (0: none pending)."""
+        ...
+
     def handle(self, event: Event, now: float) -> list[Effect]: ...
 
 
@@ -139,6 +146,10 @@ class AtMostOnceSender:
 
     @property
     def in_flight(self) -> int:
+        return 0
+
+    @property
+    def span(self) -> int:
         return 0
 
     def handle(self, event: Event, now: float) -> list[Effect]:
@@ -184,6 +195,10 @@ class RetryingSender:
     def in_flight(self) -> int:
         return len(self._unacked)
 
+    @property
+    def span(self) -> int:
+        return self._ids.next_id - min(self._unacked) if self._unacked else 0
+
     def unacked(self) -> frozenset[int]:
         return frozenset(self._unacked)
 
@@ -191,10 +206,11 @@ class RetryingSender:
         out: list[Effect] = []
         match event:
             case Submit(payload):
-                msg, reserve = self._ids.take()
-                writes: tuple[Write, ...] = (OutboxPut(msg, payload),)
-                if reserve is not None:
-                    writes = (reserve, *writes)
+                msg, _ = self._ids.take()
+                # The next id, exactly, with the outbox row: a restart resumes at it, so the ids
+                # have no gap (the receiver's dedup watermark climbs over contiguous ids only).
+                # An id handed out and never persisted was never sent: reusing it is safe.
+                writes: tuple[Write, ...] = (ReserveIds(msg + 1), OutboxPut(msg, payload))
                 out += [Persist(writes), Accepted(msg)]
                 self._transmit(msg, payload, 0, now, out)
             case FrameIn(frame):

@@ -9,8 +9,10 @@ capacity limiter of one, so statements never interleave. ``commit(writes)`` is o
 defaults to FULL (each commit is fsynced). The thread call is not abandoned on cancellation, so a
 cancelled node still finishes (or never starts) each commit: commits stay atomic.
 
-Tables: ``meta`` (the id reservation), ``outbox`` (sender), ``inbox`` (receiver's dedup set) and
-``processed`` (append-only log of processed records; duplicates stay visible).
+Tables: ``meta`` (the id reservation; the receiver's dedup watermark ``low``), ``outbox``
+(sender), ``inbox`` (receiver's dedup set: the ids at or above ``low`` only — ``CompactSeen``
+moves ``low`` and deletes the rows below it in the same transaction as the processing that moved
+it) and ``processed`` (append-only log of processed records; duplicates stay visible).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 import trio
 
 from ackproof.impl.events import (
+    CompactSeen,
     MarkSeen,
     OutboxDelete,
     OutboxPut,
@@ -89,7 +92,9 @@ class SQLiteStore:
             row = conn.execute("SELECT value FROM meta WHERE key='next_id'").fetchone()
             outbox = dict(conn.execute("SELECT msg, payload FROM outbox"))
             seen = frozenset(m for (m,) in conn.execute("SELECT msg FROM inbox"))
-            return Snapshot(0 if row is None else int(row[0]), MappingProxyType(outbox), seen)
+            low = conn.execute("SELECT value FROM meta WHERE key='low'").fetchone()
+            next_id = 0 if row is None else int(row[0])
+            return Snapshot(next_id, MappingProxyType(outbox), seen, 0 if low is None else low[0])
 
         return await self._run(load)
 
@@ -144,7 +149,7 @@ def _apply(conn: sqlite3.Connection, writes: Sequence[Write], crash_after: int |
     """Apply writes inside an open transaction; same-table order is kept, tables commute."""
     if crash_after is not None:
         writes = writes[:crash_after]
-    upto = -1
+    upto = low = -1
     seen: list[tuple[int]] = []
     processed: list[tuple[int, bytes]] = []
     for write in writes:
@@ -159,6 +164,8 @@ def _apply(conn: sqlite3.Connection, writes: Sequence[Write], crash_after: int |
                 seen.append((msg,))
             case RecordProcessed(msg, payload):
                 processed.append((msg, payload))
+            case CompactSeen(n):
+                low = max(low, n)
     if upto >= 0:
         conn.execute(
             "INSERT INTO meta VALUES ('next_id', ?) "
@@ -166,6 +173,13 @@ def _apply(conn: sqlite3.Connection, writes: Sequence[Write], crash_after: int |
             (upto,),
         )
     conn.executemany("INSERT OR IGNORE INTO inbox VALUES (?)", seen)
+    if low >= 0:
+        conn.execute(
+            "INSERT INTO meta VALUES ('low', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+            (low,),
+        )
+        conn.execute("DELETE FROM inbox WHERE msg < (SELECT value FROM meta WHERE key='low')")
     conn.executemany("INSERT INTO processed(msg, payload) VALUES (?, ?)", processed)
     if crash_after is not None:
         raise StoreCrashed(f"crashed after staging {len(writes)} writes")

@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol, assert_never
 
 from ackproof.impl.events import (
+    CompactSeen,
     MarkSeen,
     OutboxDelete,
     OutboxPut,
@@ -69,9 +70,12 @@ class MemoryDisk:
     outbox: dict[int, bytes] = field(default_factory=dict)
     seen: set[int] = field(default_factory=set)
     processed: list[tuple[int, bytes]] = field(default_factory=list)
+    low: int = 0
 
     def copy(self) -> MemoryDisk:
-        return MemoryDisk(self.next_id, dict(self.outbox), set(self.seen), list(self.processed))
+        return MemoryDisk(
+            self.next_id, dict(self.outbox), set(self.seen), list(self.processed), self.low
+        )
 
     def apply(self, write: Write) -> None:
         match write:
@@ -85,6 +89,9 @@ class MemoryDisk:
                 self.seen.add(msg)
             case RecordProcessed(msg, payload):
                 self.processed.append((msg, payload))
+            case CompactSeen(low):
+                self.low = max(self.low, low)
+                self.seen = {m for m in self.seen if m >= self.low}
             case _:
                 assert_never(write)
 
@@ -106,7 +113,7 @@ class MemoryStore:
     async def load(self) -> Snapshot:
         self._check()
         d = self.disk
-        return Snapshot(d.next_id, MappingProxyType(dict(d.outbox)), frozenset(d.seen))
+        return Snapshot(d.next_id, MappingProxyType(dict(d.outbox)), frozenset(d.seen), d.low)
 
     async def commit(self, writes: Sequence[Write]) -> None:
         self._check()
@@ -123,6 +130,7 @@ class MemoryStore:
         self.disk.outbox = staged.outbox
         self.disk.seen = staged.seen
         self.disk.processed = staged.processed
+        self.disk.low = staged.low
         self._commits += 1
         self._writes += len(writes)
 

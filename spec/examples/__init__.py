@@ -13,6 +13,8 @@ claims what it fails to keep, under the fault model that breaks it.
   (correct), duplicating and reordering network (broken).
 * :mod:`.dedup_window` — a dedup window of the last ``K`` ids, ``dedup_window(k)``: big
   enough (correct), too small (broken).
+* :mod:`.compaction` — bounded dedup state: a contiguous watermark plus the sparse set above
+  it (correct), the set also pruned by count (broken).
 * :mod:`.dual_write` — commit, then publish (broken, also with a retrying producer that
   skips committed ids), a producer that retries and republishes (correct), and the
   transactional outbox (correct).
@@ -20,6 +22,7 @@ claims what it fails to keep, under the fault model that breaks it.
 
 from ..protocol import ProtocolDef
 from .alternating_bit import alternating_bit, alternating_bit_reordering
+from .compaction import compaction, compaction_by_count, compaction_watermark
 from .dedup_window import dedup_window, dedup_window_forgetful, dedup_window_roomy
 from .dual_write import dual_write, dual_write_retry, dual_write_retry_skips, transactional_outbox
 from .mqtt_qos2 import (
@@ -45,6 +48,8 @@ EXAMPLES: dict[str, ProtocolDef] = {
         mqtt_qos2_reordering,
         dedup_window_forgetful,
         dedup_window_roomy,
+        compaction_watermark,
+        compaction_by_count,
         dual_write,
         dual_write_retry_skips,
         dual_write_retry,
@@ -56,6 +61,9 @@ __all__ = [
     "EXAMPLES",
     "alternating_bit",
     "alternating_bit_reordering",
+    "compaction",
+    "compaction_by_count",
+    "compaction_watermark",
     "dedup_window",
     "dedup_window_forgetful",
     "dedup_window_roomy",

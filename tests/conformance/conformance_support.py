@@ -31,6 +31,7 @@ from ackproof.impl.codec import Frame, FrameKind
 from ackproof.impl.events import (
     Accepted,
     Acked,
+    CompactSeen,
     Deliver,
     Discarded,
     Effect,
@@ -314,7 +315,7 @@ def _tokens(effects: Sequence[Effect]) -> set[str]:
             case Persist(writes):
                 for w in writes:
                     match w:
-                        case MarkSeen():
+                        case MarkSeen() | CompactSeen():  # recorded: as a row, or under the mark
                             out.add("seen")
                         case RecordProcessed():
                             out.add("process")
@@ -450,6 +451,7 @@ def abstract(world: ImplWorld, system: System) -> tuple[Value, ...]:
     )
     outbox = world.sender_store.disk.outbox
     seen = world.receiver_store.disk.seen
+    low = world.receiver_store.disk.low  # every id below the dedup watermark counts as seen
     data = Counter(world.spec_id(f.msg) for f in world.to_receiver if f.kind is FrameKind.DATA)
     acks = Counter(world.spec_id(f.msg) for f in world.to_sender if f.kind is FrameKind.ACK)
     assert all(f.kind is FrameKind.DATA for f in world.to_receiver)
@@ -471,7 +473,7 @@ def abstract(world: ImplWorld, system: System) -> tuple[Value, ...]:
         elif base == "sender.unacked":
             v = impl is not None and impl in outbox
         elif base in ("receiver.seen", "receiver.taken"):
-            v = impl is not None and impl in seen
+            v = impl is not None and (impl in seen or impl < low)
         elif name.startswith("sender->receiver#DATA(msg="):
             v = data[int(name.split("=")[1].rstrip(")"))]
         elif name.startswith("receiver->sender#ACK(msg="):

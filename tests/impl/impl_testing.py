@@ -49,7 +49,7 @@ def run_trio(fn: Callable[[], Awaitable[T]], *, clock: trio.abc.Clock | None = N
 
 
 def snapshot_of(disk: MemoryDisk) -> Snapshot:
-    return Snapshot(disk.next_id, dict(disk.outbox), frozenset(disk.seen))
+    return Snapshot(disk.next_id, dict(disk.outbox), frozenset(disk.seen), disk.low)
 
 
 class CorePair:

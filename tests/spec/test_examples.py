@@ -215,6 +215,8 @@ CORRECT = {
     "mqtt-qos2-reordering": False,
     "dedup-window-k1": False,
     "dedup-window-k2": True,
+    "compaction-watermark": True,
+    "compaction-by-count-k1": False,
     "dual-write": False,
     "dual-write-retry-skips": False,
     "dual-write-retry": True,
