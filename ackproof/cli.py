@@ -142,7 +142,14 @@ def _engine_options(p: argparse.ArgumentParser, *, depth: int = 30) -> None:
         type=_positive_float,
         default=None,
         metavar="S",
-        help="time limit per obligation in seconds",
+        help="time limit per obligation in seconds (a check of several properties gets "
+        "this much per property, shared: one exploration serves them all)",
+    )
+    p.add_argument(
+        "--certify",
+        action="store_true",
+        help="under auto, wait (within the time limit) for a re-checked inductive invariant "
+        "before reporting an exhaustive proof",
     )
 
 
@@ -302,24 +309,39 @@ def cmd_prove(args: argparse.Namespace) -> int:
         from ackproof.library_cmd import run as run_library
 
         return run_library(args)
-    from ackproof.obligations import as_expected, builtin_obligations
+    from ackproof.obligations import Obligation, as_expected, builtin_obligations
     from ackproof.report import Row, matrix
 
-    from .run import run_one
+    from .run import run_many
 
     progress = Progress(args.quiet or args.json)
     rows: list[Row] = []
     obligations = builtin_obligations(broken=not args.no_broken)
     started = time.monotonic()
-    for k, ob in enumerate(obligations, 1):
-        progress.show(f"[{k}/{len(obligations)}] {ob.name}")
-        system = _lowered(ob.protocol, args.messages, ob.faults, args.timeout)
-        result, cx = run_one(
-            system, ob.property, engine=args.engine, depth=args.depth, timeout=args.timeout
+    # One exploration serves every cell that shares a system (protocol and fault model).
+    groups: dict[tuple[str, str], list[Obligation]] = {}
+    for ob in obligations:
+        groups.setdefault((ob.protocol.name, ob.faults_id), []).append(ob)
+    done: dict[tuple[str, str, str], Row] = {}
+    for k, group in enumerate(groups.values(), 1):
+        first = group[0]
+        progress.show(f"[{k}/{len(groups)}] {first.protocol.name} / {first.faults_id}")
+        system = _lowered(first.protocol, args.messages, first.faults, args.timeout)
+        checked = run_many(
+            system,
+            [ob.property for ob in group],
+            engine=args.engine,
+            depth=args.depth,
+            timeout=args.timeout,
+            certify=args.certify,
         )
-        result = dataclasses.replace(result, faults=ob.faults_id)
-        ok = as_expected(ob.expected, result.verdict)
-        rows.append(Row(result, ob.expected, ok, ob.section, cx, system.faults))
+        for ob in group:
+            result, cx = checked[ob.property]
+            result = dataclasses.replace(result, faults=ob.faults_id)
+            ok = as_expected(ob.expected, result.verdict)
+            row = Row(result, ob.expected, ok, ob.section, cx, system.faults)
+            done[ob.protocol.name, ob.faults_id, ob.property] = row
+    rows.extend(done[ob.protocol.name, ob.faults_id, ob.property] for ob in obligations)
     progress.done()
     elapsed = time.monotonic() - started
     _write_reports(args, "prove", rows, title="ackproof prove")
@@ -455,15 +477,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     from ackproof.proofs.trace import mermaid, table
     from ackproof.report import Row, cell, to_json_document
 
-    from .run import run_one
+    from .run import run_many
 
     progress = Progress(args.quiet or args.json)
     rows = []
+    progress.show(f"{pdef.name}: {', '.join(props)}")
+    checked = run_many(
+        system,
+        props,
+        engine=args.engine,
+        depth=args.depth,
+        timeout=args.timeout,
+        certify=args.certify,
+    )
     for prop in props:
-        progress.show(f"{pdef.name}: {prop}")
-        result, cx = run_one(
-            system, prop, engine=args.engine, depth=args.depth, timeout=args.timeout
-        )
+        result, cx = checked[prop]
         ok = result.verdict in ("proved", "holds")
         rows.append(Row(result, "holds", ok, "guarantees", cx, system.faults))
     progress.done()
