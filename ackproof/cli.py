@@ -22,12 +22,24 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn
 
 from ackproof import __version__
 from ackproof.interrupts import MEMORY_ENV, Terminated
 from ackproof.loader import InputError, resolve, shipped
+from ackproof.output import (
+    EXIT_INCONCLUSIVE,
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_VIOLATED,
+    Progress,
+    check_outputs,
+    exit_code,
+    remove_stale,
+    write_reports,
+    write_text,
+)
 from ackproof.spec import (
     Faults,
     ProtocolDef,
@@ -43,7 +55,6 @@ if TYPE_CHECKING:
     from ackproof.proofs import Result
     from ackproof.report import Row
 
-EXIT_OK, EXIT_VIOLATED, EXIT_INPUT, EXIT_INCONCLUSIVE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 ENGINES = ("auto", "bmc", "pdr", "kinduction", "explicit")
 
 
@@ -99,28 +110,6 @@ def _faults(text: str) -> str:
     except SpecError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
-
-
-class Progress:
-    """One status line on stderr, only when it is a terminal and not ``--quiet``."""
-
-    def __init__(self, quiet: bool, stream: TextIO | None = None) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.on = not quiet and self.stream.isatty()
-        self.width = 0
-
-    def show(self, text: str) -> None:
-        if self.on:
-            line = text[:100]
-            self.stream.write("\r" + line.ljust(self.width))
-            self.stream.flush()
-            self.width = len(line)
-
-    def done(self) -> None:
-        if self.on and self.width:
-            self.stream.write("\r" + " " * self.width + "\r")
-            self.stream.flush()
-            self.width = 0
 
 
 def _engine_options(p: argparse.ArgumentParser, *, depth: int = 30) -> None:
@@ -344,7 +333,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
     rows.extend(done[ob.protocol.name, ob.faults_id, ob.property] for ob in obligations)
     progress.done()
     elapsed = time.monotonic() - started
-    _write_reports(args, "prove", rows, title="ackproof prove")
+    write_reports(args, "prove", rows, title="ackproof prove")
     if args.json:
         from ackproof.report import to_json_document
 
@@ -380,7 +369,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
                 f"  !! {r.result.protocol} / {r.result.faults} / {r.result.property}: "
                 f"expected {r.expected}, got {_cell(r.result)} ({r.result.detail})"
             )
-    return _exit_code(rows, prove=True)
+    return exit_code(rows, prove=True)
 
 
 def _lowered(pdef: ProtocolDef, n: int, faults: Faults, timeout: float | None) -> System:
@@ -404,69 +393,6 @@ def _cell(result: Result) -> str:
     from ackproof.report import cell
 
     return cell(result)
-
-
-def _exit_code(rows: Sequence[Row], *, prove: bool) -> int:
-    verdicts = [(r.result.verdict, r.ok) for r in rows]
-    if prove:
-        if any(not ok and v != "inconclusive" for v, ok in verdicts):
-            return EXIT_VIOLATED
-    elif any(v in ("violated", "vacuous") for v, _ in verdicts):
-        return EXIT_VIOLATED
-    if any(v == "inconclusive" for v, _ in verdicts):
-        return EXIT_INCONCLUSIVE
-    return EXIT_OK
-
-
-def _write_reports(
-    args: argparse.Namespace, command: str, rows: Sequence[Row], *, title: str
-) -> None:
-    from ackproof.report import junit, markdown_report
-
-    if getattr(args, "junit", None):
-        _write(args.junit, junit(rows, suite=f"ackproof {command}"))
-    if getattr(args, "markdown", None):
-        _write(args.markdown, markdown_report(title, rows))
-
-
-def _write(path: str, text: str) -> None:
-    try:
-        Path(path).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
-    except OSError as e:
-        raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
-
-
-def _remove_stale(path: str) -> None:
-    """``--trace-out`` with no counterexample: an old file there must not pass for one."""
-    p = Path(path)
-    if p.is_file() or p.is_symlink():
-        try:
-            p.unlink()
-        except OSError as e:
-            raise InputError(f"{path}: cannot remove the stale trace: {e.strerror or e}") from None
-
-
-#: Output-file flags, checked before a run so that a typo does not cost the whole run.
-OUTPUT_FLAGS = ("junit", "markdown", "trace_out", "svg", "html")
-
-
-def _check_outputs(args: argparse.Namespace) -> None:
-    """Every output file flag names a file that can be written (nothing is created yet)."""
-    for flag in OUTPUT_FLAGS:
-        path = getattr(args, flag, None)
-        if not path:
-            continue
-        name = "--" + flag.replace("_", "-")
-        p = Path(path)
-        parent = p.parent if str(p.parent) else Path(".")
-        if p.is_dir():
-            raise InputError(f"{name} {path}: is a directory")
-        if not parent.is_dir():
-            raise InputError(f"{name} {path}: no such directory {str(parent)!r}")
-        if p.exists() and not os.access(p, os.W_OK):
-            raise InputError(f"{name} {path}: not writable")
-        if not p.exists() and not os.access(parent, os.W_OK | os.X_OK):
-            raise InputError(f"{name} {path}: cannot create a file in {str(parent)!r}")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -495,18 +421,18 @@ def cmd_check(args: argparse.Namespace) -> int:
         ok = result.verdict in ("proved", "holds")
         rows.append(Row(result, "holds", ok, "guarantees", cx, system.faults))
     progress.done()
-    _write_reports(args, "check", rows, title=f"ackproof check {pdef.name}")
+    write_reports(args, "check", rows, title=f"ackproof check {pdef.name}")
     if args.trace_out:
         first = next((r.counterexample for r in rows if r.counterexample is not None), None)
         if first is not None:
             from ackproof.proofs.trace import to_trace_lines
 
-            _write(args.trace_out, "\n".join(to_trace_lines(first)))
+            write_text(args.trace_out, "\n".join(to_trace_lines(first)))
         else:
-            _remove_stale(args.trace_out)
+            remove_stale(args.trace_out)
     if args.json:
         print(to_json_document("check", rows))
-        return _exit_code(rows, prove=False)
+        return exit_code(rows, prove=False)
     print(
         f"{pdef.name}: N = {system.messages} messages, {_faults_header(pdef, system, args.faults)}"
     )
@@ -520,7 +446,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(table(r.counterexample))
             print()
             print(mermaid(r.counterexample))
-    return _exit_code(rows, prove=False)
+    return exit_code(rows, prove=False)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -549,13 +475,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
         if cx is None:
             continue
         if args.svg:
-            _write(args.svg, svg(cx))
+            write_text(args.svg, svg(cx))
         if args.html:
-            _write(args.html, html(cx))
+            write_text(args.html, html(cx))
         if args.trace_out:
             from ackproof.proofs.trace import to_trace_lines
 
-            _write(args.trace_out, "\n".join(to_trace_lines(cx)))
+            write_text(args.trace_out, "\n".join(to_trace_lines(cx)))
         if args.json:
             print(json.dumps({**to_json(cx), "fault_model": system.faults.to_json()}, indent=2))
         else:
@@ -569,8 +495,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return EXIT_VIOLATED
     # No counterexample: say exactly what was found, with check's exit code.
     if args.trace_out:
-        _remove_stale(args.trace_out)
-    code = _exit_code(rows, prove=False)
+        remove_stale(args.trace_out)
+    code = exit_code(rows, prove=False)
     if args.json:
         print(to_json_document("explain", rows))
         return code
@@ -652,7 +578,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_INPUT
-        _check_outputs(args)
+        check_outputs(args)
         if args.command == "demo":  # the demo stops its own processes (impl/demo.py)
             code = int(args.func(args))
         else:

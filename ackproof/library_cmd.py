@@ -102,7 +102,7 @@ def table(entries: Sequence[Entry], rows: Sequence[Row]) -> str:
 def run(args: argparse.Namespace) -> int:
     """``ackproof prove --library [--only NAMES]``: the exit code as ``prove``'s."""
     from ackproof import __version__
-    from ackproof.cli import Progress, _exit_code, _write_reports
+    from ackproof.output import Progress, exit_code, write_reports
     from ackproof.report import to_json_document
 
     entries = select(getattr(args, "only", None))
@@ -118,10 +118,10 @@ def run(args: argparse.Namespace) -> int:
     # The reports' sections are "guarantees" and "broken": every library row is a
     # guarantee checked against its pinned verdict.
     report_rows = [dataclasses.replace(r, section="guarantees") for r in rows]
-    _write_reports(args, "prove --library", report_rows, title="ackproof prove --library")
+    write_reports(args, "prove --library", report_rows, title="ackproof prove --library")
     if args.json:
         print(to_json_document("prove --library", report_rows))
-        return _exit_code(rows, prove=True)
+        return exit_code(rows, prove=True)
     print(f"ackproof {__version__}: the library, {len(entries)} protocols at their own bounds")
     print()
     print(table(entries, rows))
@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"  !! {res.protocol} / {res.property}: pinned {want}, got {cell(res)} ({res.detail})"
         )
-    return _exit_code(rows, prove=True)
+    return exit_code(rows, prove=True)
 
 
 def listing(library: Sequence[Entry] | None = None) -> str:

@@ -47,7 +47,7 @@ from ackproof.proofs.trace import Observation, decode_step, observations
 from ackproof.spec import SpecError, System, compile_system
 from ackproof.spec.system import Action, FrameValue, State
 
-from .validate import Event
+from .events import Event
 
 MAX_MESSAGES = 6
 MAX_CONFIGURATIONS = 1_000_000

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ackproof.events import Event
 from ackproof.loader import InputError
 from ackproof.spec.history import GUARANTEES, PROPERTIES, resolve
 from ackproof.spec.judge import Tally, tally
@@ -60,23 +61,6 @@ EVENTS = frozenset(
 NEEDS_MSG = frozenset({"submit", "process", "ack"})
 #: Message ids are 64-bit unsigned on the wire (impl/codec.py).
 MAX_ID = 2**64 - 1
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    file: str
-    line: int
-    node: str
-    event: str
-    msg: int | None
-    t: float | None
-    frame: tuple[tuple[str, object], ...] | None = None
-    #: Appended after the node died, from its durable records (the original line was lost).
-    recovered: bool = False
-
-    @property
-    def where(self) -> str:
-        return f"{self.file}:{self.line}"
 
 
 @dataclass(slots=True)

@@ -523,6 +523,19 @@ def walk(roots: Iterable[Expr]) -> list[Expr]:
     return order
 
 
+#: The binary operators that are one Python operator in generated code (the compiled
+#: interpreter and the packed search emit them verbatim).
+PY_BINARY: dict[str, str] = {
+    "eq": "==",
+    "lt": "<",
+    "le": "<=",
+    "add": "+",
+    "sub": "-",
+    "mul": "*",
+    "mod": "%",
+}
+
+
 def evaluate(e: Expr, state: Sequence[Value]) -> Value:
     """Reference evaluator: the concrete meaning of ``e`` in ``state`` (slow, simple)."""
     cache: dict[int, Value] = {}

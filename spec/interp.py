@@ -21,24 +21,14 @@ from types import CodeType
 from typing import TYPE_CHECKING
 
 from .errors import SpecError, StepError
-from .expr import Expr, Value, evaluate, walk
-from .system import Action, Check, State, System
+from .expr import PY_BINARY, Expr, Value, evaluate, walk
+from .system import Action, State, System
 
 if TYPE_CHECKING:
     from .packed import Packed
 
 StepFn = Callable[[State], State | None]
 PredFn = Callable[[State], bool]
-
-_BIN = {
-    "eq": "==",
-    "lt": "<",
-    "le": "<=",
-    "add": "+",
-    "sub": "-",
-    "mul": "*",
-    "mod": "%",
-}
 
 
 class _Gen:
@@ -79,7 +69,7 @@ class _Gen:
             return f"({a[1]} if {a[0]} else {a[2]})"
         if e.op in ("min", "max"):
             return f"{e.op}({a[0]}, {a[1]})"
-        return f"({a[0]} {_BIN[e.op]} {a[1]})"
+        return f"({a[0]} {PY_BINARY[e.op]} {a[1]})"
 
 
 def _action_source(fname: str, action: Action, width: int) -> str:
@@ -165,7 +155,7 @@ def compile_system(system: System) -> Compiled:
     def fail(ai: int, k: int, s: State) -> None:
         a = actions[ai]
         raise StepError(
-            f"protocol {system.protocol!r}, action {a.label!r}: {_failed(a.checks[k], s)} "
+            f"protocol {system.protocol!r}, action {a.label!r}: {a.checks[k].failure(s)} "
             f"(in state {system.show_state(s)})"
         )
 
@@ -187,20 +177,13 @@ def step_reference(system: System, action: Action, state: State) -> State | None
     for check in action.checks:
         if not evaluate(check.cond, state):
             raise StepError(
-                f"protocol {system.protocol!r}, action {action.label!r}: {_failed(check, state)}"
+                f"protocol {system.protocol!r}, action {action.label!r}: {check.failure(state)}"
             )
     out: list[Value] = list(state)
     for i, e in action.updates:
         v = evaluate(e, state)
         out[i] = bool(v) if system.slots[i].sort == "bool" else int(v)
     return tuple(out)
-
-
-def _failed(check: Check, state: State) -> str:
-    """A failed check's message, with the offending value when the check names one."""
-    if check.value is None:
-        return check.message
-    return f"{check.message} (got {int(evaluate(check.value, state))})"
 
 
 def holds(system: System, e: Expr, state: State) -> bool:

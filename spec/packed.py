@@ -34,8 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .errors import StepError
-from .expr import Expr, walk
-from .interp import _BIN, _failed
+from .expr import PY_BINARY, Expr, walk
 from .system import State, System
 
 #: A packed state's successors: ``(action index, packed state)`` in action order.
@@ -211,7 +210,7 @@ class _Emitter:
             k = f"m{self.temps}"
             self.temps += 1
             return f"({m} if ({m} := {a[0]}) {cmp} ({k} := {a[1]}) else {k})"
-        return f"({a[0]} {_BIN[e.op]} {a[1]})"
+        return f"({a[0]} {PY_BINARY[e.op]} {a[1]})"
 
 
 def _junction_args(e: Expr, op: str) -> list[Expr]:
@@ -447,7 +446,7 @@ def compile_packed(system: System) -> Packed:
         a = actions[ai]
         state = layout.decode(s)
         raise StepError(
-            f"protocol {system.protocol!r}, action {a.label!r}: {_failed(a.checks[k], state)} "
+            f"protocol {system.protocol!r}, action {a.label!r}: {a.checks[k].failure(state)} "
             f"(in state {system.show_state(state)})"
         )
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
-from .expr import Expr, Names, Value, and_, any_, not_, render
+from .expr import Expr, Names, Value, and_, any_, evaluate, not_, render
 from .faults import Faults
 
 #: ``meta``: a step of a derived system (:mod:`ackproof.spec.lasso`), not of the protocol.
@@ -116,6 +116,13 @@ class Check:
     cond: Expr
     message: str
     value: Expr | None = None
+
+    def failure(self, state: State) -> str:
+        """The message of this check failing in ``state``, with the offending value when
+        the check names one."""
+        if self.value is None:
+            return self.message
+        return f"{self.message} (got {int(evaluate(self.value, state))})"
 
 
 EffectKind: TypeAlias = Literal["send", "process", "ack", "write", "crash"]

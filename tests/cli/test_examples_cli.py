@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from ackproof.cli import Progress, main
+from ackproof.cli import main
+from ackproof.output import Progress
 from ackproof.proofs import check
 from ackproof.proofs.trace import decode, mermaid, table, to_json
 from ackproof.spec.examples import EXAMPLES

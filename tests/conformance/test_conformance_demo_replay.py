@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from ackproof.events import Event
 from ackproof.replay import _in_flight, replay_trace
-from ackproof.validate import Event, events
+from ackproof.validate import events
 
 GUARANTEES = ["at-most-once", "at-least-once", "exactly-once"]
 SEEDS = [1, 2, 4]
