@@ -19,7 +19,7 @@ A fast subset runs by default; ``pytest -m slow`` runs every case and property.
 from __future__ import annotations
 
 import pytest
-from environment_cases import CASES, CONSTRUCTS, system
+from environment_cases import CASES, CONSTRUCTS, detected, system
 
 from ackproof.proofs import check, replay
 from ackproof.proofs.bmc import reach
@@ -48,6 +48,12 @@ def _param(name: str) -> object:
 def test_every_construct_is_covered_by_a_fast_case() -> None:
     fast = {c for n in COVERED if CASES[n].fast for c in CASES[n].constructs}
     assert set(CONSTRUCTS) <= fast, sorted(set(CONSTRUCTS) - fast)
+
+
+@pytest.mark.parametrize("name", COVERED)
+def test_a_case_uses_the_constructs_it_names(name: str) -> None:
+    named = set(CASES[name].constructs) - {"patient-timer"}
+    assert named <= detected(system(name)), sorted(named - detected(system(name)))
 
 
 def _bmc_agrees_with_explicit(name: str, cap: int) -> None:
