@@ -102,8 +102,11 @@ def _agrees(want: Result, got: Result) -> None:
         assert want.verdict == "violated", got.detail
         assert got.counterexample is not None
         assert want.counterexample is not None
-        if want.counterexample.calm is None and got.counterexample.calm is None:
-            assert len(got.counterexample) == len(want.counterexample), got.engine
+        mine, theirs = want.counterexample, got.counterexample
+        # an invariant's counterexample, or a lasso that gets stuck, is a shortest one
+        # in both (a fair loop may be drawn differently: only the verdict must agree)
+        if (mine.calm is None and theirs.calm is None) or (mine.stuck and theirs.stuck):
+            assert len(theirs) == len(mine), got.engine
     elif got.verdict == "proved":
         assert want.verdict == "proved", got.detail
     else:  # decides nothing: no violation within its depth, or out of time
@@ -180,3 +183,20 @@ def test_eventual_delivery_agrees_between_explicit_and_bmc(name: str) -> None:
         assert got.verdict == "inconclusive", got.detail
         return
     _agrees(want, got)
+
+
+@pytest.mark.parametrize("name", ["volatile-session", "clean-session", "crash-budget"])
+def test_the_explicit_engines_stuck_lasso_is_as_short_as_bmcs(name: str) -> None:
+    """Regression: the explicit engine took the first trigger state (breadth-first) that
+    can go wrong, then the way to a stuck state — 6 steps where BMC's lasso has 4 (submit
+    both, crash, reconnect: stuck).  It now takes the trigger state that makes the two
+    together shortest."""
+    s = system(name)
+    want = check(s, "eventual-delivery", engine="explicit")
+    got = check(s, "eventual-delivery", engine="bmc", depth=BMC_CAP, timeout=TIMEOUT)
+    assert want.verdict == got.verdict == "violated"
+    assert want.counterexample is not None
+    assert got.counterexample is not None
+    assert want.counterexample.stuck
+    assert got.counterexample.stuck
+    assert len(want.counterexample) == len(got.counterexample)
