@@ -23,8 +23,10 @@ On the whole reachable graph (a complete exploration), per obligation:
 3. The obligation is violated iff a reachable trigger state in ``G`` reaches ``Bad``
    inside ``G``.
 
-The lasso shown: a shortest path to the first trigger state (breadth-first order) that
-can go wrong, a shortest path inside ``G`` to ``Bad``, then, for a cycle, a loop inside
+The lasso shown: a shortest path to a trigger state that can go wrong and a shortest
+path from it inside ``G`` to ``Bad``, the trigger state chosen so that the two together
+are as short as possible (so a stuck lasso is as short as BMC's on the lasso system),
+then, for a cycle, a loop inside
 ``C`` that takes an edge of every action enabled somewhere in ``C`` — so each action
 enabled on the loop is taken on it.  :func:`check_lasso` re-checks a lasso without
 trusting how it was found: it replays it, checks that the faults stop where it says, the
@@ -80,6 +82,11 @@ class CalmGraph:
             self._packed(ex.keys)
             return
         index = {s: i for i, s in enumerate(self.states)}
+        #: Per state, the length of a shortest path to it (parents come first).
+        self.depth: list[int] = []
+        for s in self.states:
+            link = ex.visited[s]
+            self.depth.append(0 if link is None else self.depth[index[link[0]]] + 1)
         calm = [(a.index, comp.steps[a.index]) for a in system.calm_actions()]
         starving = [
             (a.index, comp.predicate(a.starved))
@@ -294,23 +301,25 @@ def _violation(graph: CalmGraph, ob: Eventually, *, room: bool = True) -> Livene
     bad = stuck | set(bad_comp)
     if not bad:
         return None
-    # backward: the states of G that reach Bad inside G
+    # backward: the states of G that reach Bad inside G, with how many steps it takes
     preds: list[list[int]] = [[] for _ in range(n)]
     for v in part:
         for _, w in graph.succ[v]:
             if in_g[w]:
                 preds[w].append(v)
-    doomed = set(bad)
+    doomed = dict.fromkeys(bad, 0)
     queue = deque(bad)
     while queue:
         w = queue.popleft()
         for v in preds[w]:
             if v not in doomed:
-                doomed.add(v)
+                doomed[v] = doomed[w] + 1
                 queue.append(v)
-    first = next((v for v in range(n) if trigger[v] and v in doomed), None)
-    if first is None:
+    # the trigger state whose stem and way to Bad are shortest together
+    firsts = [(graph.depth[v] + doomed[v], v) for v in range(n) if trigger[v] and v in doomed]
+    if not firsts:
         return None
+    _, first = min(firsts)
     stem = graph.ex.path_to(graph.states[first])
     to_bad = graph.bfs(first, in_g.__getitem__, bad)
     end = to_bad[-1][1] if to_bad else first

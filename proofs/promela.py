@@ -9,6 +9,24 @@ and assigned after.  The property's invariant is asserted in the initial state a
 every step; SPIN's breadth-first search (``-DBFS``) then reports a shortest violation,
 whose length the trail gives as the number of loop iterations.
 
+Every environment construct (links and their budgets, connections with their drop and
+reconnect steps and handlers, crash budgets, patient timers, the clock's tick, ages and
+timed channels, several producers and senders, shared state) is already lowered into the
+flat system's guards and updates, so the model carries it with no special case.  What a
+safety search cannot carry is refused with :class:`PromelaError`, never exported wrong:
+
+* a property that is liveness only (``eventual-delivery``: fair runs, with reconnects,
+  ticks and timers taken fairly once faults stop) — there is no invariant to assert;
+* a property whose meaning includes response obligations (``no-loss`` trusts each
+  ``holds()`` claim, which is itself checked on fair runs) — unless the caller asks for
+  its invariant alone (``invariant_only=True``): a SPIN violation is then a violation,
+  and no violation says nothing about the claims.
+
+A step's well-formedness checks (a value in its field's range, an index in bounds) are
+asserted too, through a separate flag ``wf``: :func:`run_spin` raises
+:class:`PromelaError` when SPIN reaches an ill-formed step, as the concrete interpreter
+raises on it, instead of reporting a verdict about a model that overflowed.
+
 Nothing here imports z3 or runs SPIN: :func:`run_spin` shells out only when asked (the
 benchmark and a test that skips when ``spin`` is absent).
 """
@@ -23,7 +41,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ackproof.spec.expr import Expr, walk
+from ackproof.spec.expr import TRUE, Expr, and_, walk
 from ackproof.spec.system import System
 
 _BIN = {"eq": "==", "lt": "<", "le": "<=", "add": "+", "sub": "-", "mul": "*"}
@@ -54,12 +72,47 @@ def _src(e: Expr, names: dict[int, str]) -> str:
     return f"({a[0]} {_BIN[e.op]} {a[1]})"
 
 
-def promela(system: System, prop: str) -> str:
-    """The Promela model of ``system`` with ``prop``'s invariant asserted after every step."""
+class PromelaError(ValueError):
+    """A property or a model the Promela export cannot carry faithfully (it says which)."""
+
+
+def _exportable(system: System, prop: str, invariant_only: bool) -> str:
+    """What the model checks of ``prop``; raises :class:`PromelaError` if nothing sound."""
+    if prop not in system.properties:
+        known = ", ".join(system.properties)
+        raise PromelaError(f"unknown property {prop!r} for {system.protocol}; use one of {known}")
+    p = system.properties[prop]
+    if not p.eventually:
+        return f"property {prop}"
+    if p.invariant is TRUE:
+        raise PromelaError(
+            f"{prop} of {system.protocol} is a liveness property (every fair run, with "
+            "reconnects, ticks and timers taken fairly once faults stop, processes every "
+            "submitted message): the Promela export asserts invariants only; check it with "
+            "ackproof's engines (explicit, bmc, pdr, kinduction)"
+        )
+    if not invariant_only:
+        whose = sorted({node for ob in p.eventually for node, _ in ob.claims})
+        claims = f" ({', '.join(whose)}'s holds() claims)" if whose else ""
+        raise PromelaError(
+            f"{prop} of {system.protocol} includes response obligations{claims}, checked on "
+            "fair runs, that a safety search cannot check: pass invariant_only=True to export "
+            "its invariant alone (a violation is then a violation; no violation says nothing "
+            "about the obligations)"
+        )
+    return f"property {prop}, its invariant only (its response obligations are not exported)"
+
+
+def promela(system: System, prop: str, *, invariant_only: bool = False) -> str:
+    """The Promela model of ``system`` with ``prop``'s invariant asserted after every step.
+
+    Raises :class:`PromelaError` for a liveness property, and for a property with response
+    obligations unless ``invariant_only`` (see the module docstring)."""
+    what = _exportable(system, prop, invariant_only)
     inv = system.properties[prop].invariant
     out = [
         f"/* ackproof: {system.protocol} under {system.faults.name}, "
-        f"N = {system.messages}, property {prop} */"
+        f"N = {system.messages}, {what} */"
     ]
     for s in system.slots:
         kind = "bool" if s.sort == "bool" else "int"
@@ -84,6 +137,9 @@ def promela(system: System, prop: str) -> str:
                 body.append(f"{name} = {_src(e, names)}")
                 names[id(e)] = name
         shared = max(shared, len(names))
+        if a.checks:  # well-formedness: SPIN stops on it, run_spin says so (never a verdict)
+            body.append(f"wf = {_src(and_(*(c.cond for c in a.checks)), names)}")
+            body.append("assert(wf)")
         body += [f"n{k} = {_src(v, names)}" for k, (_, v) in enumerate(a.updates)]
         body += [f"s{i} = n{k}" for k, (i, _) in enumerate(a.updates)]
         body.append("assert(INV)")
@@ -93,6 +149,7 @@ def promela(system: System, prop: str) -> str:
         branches.append(
             f"  :: atomic {{ {head}/* {a.label} */\n       " + ";\n       ".join(body) + " }"
         )
+    out.append("bool wf = true;  /* the last step was well-formed */")
     out.append("init {")
     decls = [f"int n{k}" for k in range(temps)] + [f"int c{k}" for k in range(shared)]
     out += [f"  {d};" for d in decls]
@@ -120,11 +177,17 @@ def spin_available() -> bool:
     return shutil.which("spin") is not None and shutil.which("gcc") is not None
 
 
-def run_spin(system: System, prop: str, *, timeout: float = 60.0) -> SpinResult:
-    """Generate, compile and run a breadth-first SPIN verification of ``prop``."""
+def run_spin(
+    system: System, prop: str, *, timeout: float = 60.0, invariant_only: bool = False
+) -> SpinResult:
+    """Generate, compile and run a breadth-first SPIN verification of ``prop``.
+
+    Raises :class:`PromelaError` where :func:`promela` refuses, and when SPIN reaches an
+    ill-formed step (the model is wrong, not the property)."""
+    model = promela(system, prop, invariant_only=invariant_only)
     with tempfile.TemporaryDirectory(prefix="ackproof-spin-") as d:
         work = Path(d)
-        (work / "model.pml").write_text(promela(system, prop))
+        (work / "model.pml").write_text(model)
         start = time.monotonic()
         subprocess.run(["spin", "-a", "model.pml"], cwd=work, check=True, capture_output=True)
         subprocess.run(
@@ -143,6 +206,11 @@ def run_spin(system: System, prop: str, *, timeout: float = 60.0) -> SpinResult:
         )
         text = run.stdout
         seconds = time.monotonic() - compiled
+        if re.search(r"assertion violated \(?wf\b", text):
+            raise PromelaError(
+                f"{system.protocol}: SPIN reached an ill-formed step (a value outside its "
+                "field's range, or an index out of bounds); `ackproof check` names it"
+            )
         m = re.search(r"errors: (\d+)", text)
         errors = int(m.group(1)) if m else 0
         sm = re.search(r"(\d+) states, stored", text)
