@@ -78,15 +78,15 @@ class CalmGraph:
         self.succ: Edges = []
         #: Per state, the fault-free actions that wait only for room on a full channel.
         self.starved: list[tuple[int, ...]] = []
-        if ex.keys is not None:  # the packed search's states: the packed graph is faster
-            self._packed(ex.keys)
-            return
         index = {s: i for i, s in enumerate(self.states)}
         #: Per state, the length of a shortest path to it (parents come first).
         self.depth: list[int] = []
         for s in self.states:
             link = ex.visited[s]
             self.depth.append(0 if link is None else self.depth[index[link[0]]] + 1)
+        if ex.keys is not None:  # the packed search's states: the packed graph is faster
+            self._packed(ex.keys)
+            return
         calm = [(a.index, comp.steps[a.index]) for a in system.calm_actions()]
         starving = [
             (a.index, comp.predicate(a.starved))
