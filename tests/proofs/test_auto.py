@@ -42,11 +42,12 @@ def test_auto_decides_library_protocols_like_the_explicit_engine(entry: Entry) -
     assert_auto_decides_like_explicit(entry.protocol, entry.bound, None)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("window", "modulus", "n", "capacity"),
-    [(2, 4, 3, 4), (3, 4, 5, 2)],
-    ids=["sr-w2-m4-cap4", "sr-w3-m4-n5"],
+    [
+        pytest.param(2, 4, 3, 4, id="sr-w2-m4-cap4"),
+        pytest.param(3, 4, 5, 2, id="sr-w3-m4-n5", marks=pytest.mark.slow),
+    ],
 )
 def test_auto_decides_selective_repeat_where_it_used_to_give_up(
     window: int, modulus: int, n: int, capacity: int
