@@ -26,14 +26,20 @@ violated(L)   proved, vacuous, an ill-formed step; ``holds`` to a depth >= L
 proved        violated, vacuous, an ill-formed step
 vacuous       violated, proved, holds (the witness is unreachable: no engine may
               have reached it), an ill-formed step
-ill-formed    any verdict but inconclusive (every engine reports the earliest
-              reachable out-of-range step, as a ``StepError``)
+ill-formed    any verdict but inconclusive and holds (every engine reports the
+              earliest reachable out-of-range step, as a ``StepError``)
+rejected(L)   any verdict but inconclusive and holds to a depth < L (no-loss only: its
+              shortest counterexample, of L steps, still processes the message later, so
+              every engine stops with the ``SpecError`` that says a ``holds()`` claim is
+              missing; the other properties are checked apart)
 undecided     proved, violated, vacuous (the liveness part cannot be decided at this
               channel capacity: no engine can improve on that)
 ============  =================================================================
 
-An engine that raises anything other than ``StepError`` (``EngineError``, an internal
-error) is always a disagreement: the checker contradicted itself.
+An engine that raises anything other than ``StepError`` or ``SpecError`` (``EngineError``,
+an internal error) is always a disagreement: the checker contradicted itself.  The oracle
+re-checks a no-loss counterexample the way every engine's check does
+(:func:`~ackproof.proofs.loss.check_loss_is_real`).
 """
 
 from __future__ import annotations
@@ -43,8 +49,10 @@ from dataclasses import dataclass
 
 from ackproof.proofs import EngineName, Result, check_many
 from ackproof.proofs import explicit as explicit_engine
+from ackproof.proofs.loss import check_loss_is_real, deadline_in
 from ackproof.spec import System
-from ackproof.spec.errors import StepError
+from ackproof.spec.errors import SpecError, StepError
+from ackproof.spec.interp import compile_system
 
 #: Engines compared with the oracle, in the order they are run.
 ENGINES: tuple[EngineName, ...] = ("bmc", "pdr", "kinduction", "auto")
@@ -58,7 +66,10 @@ class Outcome:
     """One property's answer from one engine, reduced to what is compared.
 
     ``verdict`` is a :data:`~ackproof.proofs.Verdict`, ``"ill-formed"`` (a reachable
-    out-of-range step: ``StepError``) or ``"error"`` (any other exception); ``length`` is
+    out-of-range step: ``StepError``), ``"rejected"`` (the check stopped with a
+    ``SpecError`` naming the protocol's mistake, e.g. a no-loss counterexample whose
+    message is still processed: a ``holds()`` claim is missing) or ``"error"`` (any
+    other exception: the checker contradicted itself); ``length`` is
     the counterexample's length (violated) or the depth reached (holds)."""
 
     verdict: str
@@ -111,14 +122,22 @@ def _all(props: Sequence[str], outcome: Outcome) -> dict[str, Outcome]:
 def oracle(system: System, props: Sequence[str] | None = None) -> Oracle:
     """Every property of ``props`` (default: all the system's) by one explicit search."""
     ps = list(system.properties) if props is None else list(props)
+    comp = compile_system(system)
     try:
-        results, ex = explicit_engine.run_all(system, ps)
+        results, ex = explicit_engine.run_all(system, ps, compiled=comp)
     except StepError as e:
         return Oracle(_all(ps, Outcome("ill-formed", None, str(e))), True, 0, 0)
     outcomes = {p: _outcome(r) for p, r in results.items()}
     for p, r in results.items():
         if r.verdict == "inconclusive" and ex.complete:  # the channel capacity's bound
             outcomes[p] = Outcome("undecided", None, r.detail)
+    loss = results.get("no-loss")
+    cex = loss.counterexample if loss is not None else None
+    if cex is not None and cex.calm is None:  # as every engine's check does
+        try:
+            check_loss_is_real(comp, cex, deadline_in(30.0))
+        except SpecError as e:
+            outcomes["no-loss"] = Outcome("rejected", len(cex), str(e))
     return Oracle(outcomes, ex.complete, ex.states, ex.depth)
 
 
@@ -130,6 +149,8 @@ def engine_outcomes(
         results = check_many(system, props, engine=engine, depth=depth, timeout=timeout)
     except StepError as e:
         return _all(props, Outcome("ill-formed", None, str(e)))
+    except SpecError as e:
+        return _all(props, Outcome("rejected", None, str(e)))
     except Exception as e:  # the checker contradicting itself is what is looked for
         return _all(props, Outcome("error", None, f"{type(e).__name__}: {e}"))
     return {p: _outcome(r) for p, r in results.items()}
@@ -153,7 +174,13 @@ def contradicts(engine: str, want: Outcome, got: Outcome) -> bool:
             return got.verdict not in ("proved", "holds")
         case "vacuous":
             return got.verdict != "vacuous"
-        case "ill-formed" | "undecided":
+        case "ill-formed":
+            return got.verdict not in ("ill-formed", "holds")
+        case "rejected":
+            if got.verdict == "holds":
+                return got.length is None or want.length is None or got.length >= want.length
+            return got.verdict != "rejected"
+        case "undecided":
             return True
     raise ValueError(f"not an oracle verdict: {want.verdict!r}")
 
@@ -170,9 +197,15 @@ def disagreements(
     if not truth.complete:
         raise ValueError(f"{system.protocol}: the explicit search was not complete: no oracle")
     props = list(truth.outcomes)
+    # a rejected no-loss stops a whole check: the other properties are checked apart
+    rejected = [p for p in props if truth.outcomes[p].verdict == "rejected"]
+    rest = [p for p in props if p not in rejected]
     found: list[Disagreement] = []
     for engine in engines:
-        got = engine_outcomes(system, props, engine, depth=depth, timeout=timeout)
+        got: dict[str, Outcome] = {}
+        for group in (rest, rejected):
+            if group:
+                got.update(engine_outcomes(system, group, engine, depth=depth, timeout=timeout))
         for p in props:
             if contradicts(engine, truth.outcomes[p], got[p]):
                 found.append(Disagreement(engine, p, truth.outcomes[p], got[p]))
