@@ -32,6 +32,9 @@ from .result import Result
 
 Runner = Callable[[System, Compiled], Result]
 
+#: Invariant verdicts whose response obligations are still to be decided.
+_UNDECIDED_LIVENESS = ("proved", "holds", "vacuous")
+
 _STRENGTH = {"violated": 0, "inconclusive": 1, "vacuous": 2, "holds": 3, "proved": 4}
 
 
@@ -40,7 +43,9 @@ def with_obligations(system: System, prop: str, invariant: Result, run: Runner) 
     obligations: first the cheap local reason (no-loss's claims, when the invariant is
     proved), else the liveness-to-safety system; then the bounded-buffer deadlock check."""
     obligations = system.properties[prop].eventually
-    if invariant.liveness or not obligations or invariant.verdict not in ("proved", "holds"):
+    # a vacuous invariant (its witness unreachable) says nothing about the obligations: a
+    # protocol that never processes anything violates eventual delivery
+    if invariant.liveness or not obligations or invariant.verdict not in _UNDECIDED_LIVENESS:
         return invariant
     found: Result | None = None
     local = backing_system(system, prop) if invariant.verdict == "proved" else None
