@@ -172,6 +172,9 @@ def time_limit(seconds: float | None, what: str) -> Iterator[None]:
 
     def expire(signum: int, frame: FrameType | None) -> None:
         del signum, frame
+        # Fire again soon: a raise that lands in a finaliser (a ``__del__`` run by the
+        # garbage collector) is swallowed, and the block would run on unbounded.
+        signal.setitimer(signal.ITIMER_REAL, 0.25)
         raise TimeLimit(f"the time limit ({seconds:g} s) ran out while {what}")
 
     previous = signal.signal(signal.SIGALRM, expire)
