@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 
 from ackproof.interrupts import TimeLimit, time_limit
-from ackproof.proofs import EngineName, Result, check, check_many
+from ackproof.proofs import EngineName, Result, check_many
 from ackproof.proofs.trace import Counterexample, decode
 from ackproof.spec import System
 
@@ -25,38 +25,7 @@ def run_one(
 ) -> tuple[Result, Counterexample | None]:
     """Check ``prop`` on ``system``; a counterexample is replayed and decoded.  Past the
     time limit (plus :data:`BACKSTOP`), or out of memory, the check is inconclusive."""
-    started = time.monotonic()
-
-    def inconclusive(why: str) -> tuple[Result, None]:
-        seconds = time.monotonic() - started
-        detail = f"{why} after {seconds:.1f} s while checking {prop}"
-        return Result(
-            system.protocol,
-            system.faults.name,
-            prop,
-            "inconclusive",
-            engine,
-            depth,
-            seconds,
-            None,
-            None,
-            None,
-            None,
-            detail,
-        ), None
-
-    limit = None if timeout is None else timeout + BACKSTOP
-    try:
-        with time_limit(limit, f"checking {prop}"):
-            result = check(system, prop, engine=engine, depth=depth, timeout=timeout)
-            cx = None
-            if result.counterexample is not None:
-                cx = decode(system, prop, result.counterexample)
-    except TimeLimit:
-        return inconclusive(f"timeout: the time limit ({timeout:g} s) ran out")
-    except MemoryError:
-        return inconclusive("out of memory")
-    return result, cx
+    return run_many(system, [prop], engine=engine, depth=depth, timeout=timeout)[prop]
 
 
 def run_many(
