@@ -233,5 +233,8 @@ def run_spin(
             states=states,
             compile_seconds=compiled - start,
             seconds=seconds,
-            complete="search was not completed" not in text,
+            complete=not any(  # SPIN 6.5: "Warning: Search not completed" (memory bound)
+                why in text.lower()
+                for why in ("search not completed", "search was not completed", "memlim bound")
+            ),
         )
