@@ -233,7 +233,9 @@ def run_spin(
             states=states,
             compile_seconds=compiled - start,
             seconds=seconds,
-            complete=not any(  # SPIN 6.5: "Warning: Search not completed" (memory bound)
+            # SPIN 6.5 says "Search not completed" when it stops at an error, too
+            complete=errors > 0
+            or not any(  # ... or at a memory bound: then no violation says nothing
                 why in text.lower()
                 for why in ("search not completed", "search was not completed", "memlim bound")
             ),
