@@ -39,7 +39,6 @@ The invariant is never trusted: :mod:`ackproof.proofs.certificate` re-checks it.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -171,16 +170,9 @@ def _refuse(prop: str, outcomes: dict[str, str]) -> None:
 
 
 # -- reusing one message's lemma for another ----------------------------------------------
-_ID = re.compile(r"\[(\d+)\]|msg=(\d+)")
-
-
-def _ids_of(name: str) -> frozenset[int]:
-    return frozenset(int(a or b) for a, b in _ID.findall(name))
-
-
 def _message_ids(system: System) -> list[frozenset[int]]:
-    """Per slot, the message ids its name mentions (``submitted[2]``, ``DATA(msg=2)``)."""
-    return [_ids_of(s.name) for s in system.slots]
+    """Per slot, the message ids it is about (``submitted[2]``, ``DATA(msg=2)``: 2)."""
+    return [frozenset(s.msgs) for s in system.slots]
 
 
 def _only_id(part: Expr, ids: list[frozenset[int]]) -> int | None:
@@ -190,26 +182,6 @@ def _only_id(part: Expr, ids: list[frozenset[int]]) -> int | None:
         if node.op == "slot":
             seen |= ids[node.value]
     return next(iter(seen)) if len(seen) == 1 else None
-
-
-def _swap(system: System, i: int, j: int) -> list[int] | None:
-    """The slot permutation exchanging message ids ``i`` and ``j`` (by slot name), or
-    ``None`` if some slot has no counterpart.  Only a source of *candidates*: whatever
-    it produces is checked before it is assumed."""
-    index = {s.name: k for k, s in enumerate(system.slots)}
-
-    def rename(m: re.Match[str]) -> str:
-        v = int(m.group(1) or m.group(2))
-        w = j if v == i else i if v == j else v
-        return f"[{w}]" if m.group(1) is not None else f"msg={w}"
-
-    out = []
-    for s in system.slots:
-        k = index.get(_ID.sub(rename, s.name))
-        if k is None:
-            return None
-        out.append(k)
-    return out
 
 
 def _clauses(t: Term) -> list[Term]:
@@ -242,7 +214,7 @@ def _reuse(
     sources = sorted({mid - 1, min(solved)} & set(solved), reverse=True)
     cands: dict[int, Term] = {}
     for src in sources:
-        perm = _swap(system, src, mid)
+        perm = system.id_swap(src, mid)
         if perm is None:
             continue
         pairs = [(xs[k], xs[perm[k]]) for k in range(len(xs)) if perm[k] != k]

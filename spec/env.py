@@ -41,6 +41,8 @@ class Layout:
         enum: str | None = None,
         members: tuple[str, ...] = (),
         ticks: bool = False,
+        msgs: tuple[int, ...] = (),
+        family: str | None = None,
     ) -> int:
         i = len(self.slots)
         assert sort in ("bool", "int")
@@ -58,6 +60,8 @@ class Layout:
                 enum=enum,
                 members=members,
                 ticks=ticks,
+                msgs=msgs,
+                family=name if family is None else family,
             )
         )
         return i

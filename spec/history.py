@@ -119,7 +119,16 @@ class History:
         def row(name: str, sort: str, hi: int) -> list[int]:
             init: bool | int = False if sort == "bool" else 0
             return [
-                layout.add(f"{name}[{m}]", sort=sort, lo=0, hi=hi, init=init, owner="history")
+                layout.add(
+                    f"{name}[{m}]",
+                    sort=sort,
+                    lo=0,
+                    hi=hi,
+                    init=init,
+                    owner="history",
+                    msgs=(m,),
+                    family=f"{name}[*]",
+                )
                 for m in range(messages)
             ]
 

@@ -260,7 +260,7 @@ class Builder:
         self.messages = messages
         self.faults = faults
         #: The type of message ids, ``0..messages-1``.
-        self.msg = Int(0, messages - 1)
+        self.msg = Scalar("int", 0, messages - 1, msg_id=True)
         self.nodes: dict[str, Node] = {}
         self.kinds: dict[str, FrameKind] = {}
 

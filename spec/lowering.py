@@ -169,7 +169,14 @@ class Lowering:
             t = decl.type
 
             def add(
-                name: str, s: Scalar, init: Value, *, d: VarDecl = decl, owner: str = owner
+                name: str,
+                s: Scalar,
+                init: Value,
+                *,
+                d: VarDecl = decl,
+                owner: str = owner,
+                about: tuple[int, ...] = (),
+                family: str | None = None,
             ) -> int:
                 return self.layout.add(
                     name,
@@ -183,18 +190,37 @@ class Lowering:
                     enum=s.enum,
                     members=s.members,
                     ticks=s.ticks,
+                    msgs=about,
+                    family=family,
                 )
 
             if isinstance(t, Scalar):
                 decl.slots = [add(base, t, init_value(decl.init, t))]
             elif isinstance(t, Array):
+                by_id = t.index.msg_id  # an array indexed by message id: a slot per message
                 decl.slots = [
-                    add(f"{base}[{t.index.show(i)}]", t.elem, init_value(decl.init, t.elem))
+                    add(
+                        f"{base}[{t.index.show(i)}]",
+                        t.elem,
+                        init_value(decl.init, t.elem),
+                        about=(int(i),) if by_id else (),
+                        family=f"{base}[*]" if by_id else None,
+                    )
                     for i in t.index.values()
                 ]
             elif isinstance(t, Bag):
                 counts = Int(0, t.capacity)
-                decl.slots = [add(f"{base}#{t.elem.show(v)}", counts, 0) for v in t.elem.values()]
+                by_id = t.elem.msg_id
+                decl.slots = [
+                    add(
+                        f"{base}#{t.elem.show(v)}",
+                        counts,
+                        0,
+                        about=(int(v),) if by_id else (),
+                        family=f"{base}#*" if by_id else None,
+                    )
+                    for v in t.elem.values()
+                ]
             else:
                 decl.slots = [
                     add(f"{base}[{i}]", t.elem, t.elem.default()) for i in range(t.capacity)

@@ -127,6 +127,8 @@ class Channel:
                     hi=capacity,
                     init=0,
                     owner=owner,
+                    msgs=self._about(f),
+                    family=f"{self.name}#{self._family(f)}" + ("" if within is None else f"@{a}"),
                 )
                 for f in self.frames
                 for a in range(self.ages)
@@ -193,6 +195,22 @@ class Channel:
             acc = add(acc, term * radix) if radix != 1 else add(acc, term)
             radix *= t.hi - t.lo + 1
         return acc
+
+    def _id_fields(self, f: FrameValue) -> set[str]:
+        kind = next(k for k in self.kinds if k.name == f.kind)
+        return {name for name, t in kind.fields if t.msg_id}
+
+    def _about(self, f: FrameValue) -> tuple[int, ...]:
+        """The message ids a ground frame carries (its fields typed ``p.msg``)."""
+        ids = self._id_fields(f)
+        return tuple(int(v) for name, v in f.fields if name in ids)
+
+    def _family(self, f: FrameValue) -> str:
+        """The frame's text with its message ids abstracted (``DATA(msg=*, seq=0)``)."""
+        ids = self._id_fields(f)
+        shown = dict(f.shown) if f.shown else {k: str(v) for k, v in f.fields}
+        pairs = [(name, "*" if name in ids else shown[name]) for name, _ in f.fields]
+        return f"{f.kind}({', '.join(f'{k}={v}' for k, v in pairs)})"
 
     # -- the sender's side ---------------------------------------------------------------------
     def send(self, env: Env, frame: FrameExpr) -> None:

@@ -3,8 +3,9 @@
 Theory of operation
 -------------------
 Exchanging two message ids ``i`` and ``j`` suggests a permutation ``π`` of the slots:
-``submitted[i]`` <-> ``submitted[j]``, ``DATA(msg=i)`` <-> ``DATA(msg=j)``, found by slot
-name (:func:`id_swap`).  The name is only a source of a *candidate*; ``π`` is an
+``submitted[i]`` <-> ``submitted[j]``, ``DATA(msg=i)`` <-> ``DATA(msg=j)``, found from the
+ids each slot is about (:meth:`System.id_swap`: ``Slot.msgs`` and ``Slot.family``, set by
+the lowering from fields typed ``p.msg``).  That is only a *candidate*; ``π`` is an
 automorphism of the transition system only if every check below passes:
 
 * every slot and its image have the same sort, range and initial value (so ``π`` maps the
@@ -26,7 +27,6 @@ tracking compares ids (``order_broken``); :func:`detect` says which check failed
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,7 +35,6 @@ from .expr import Expr
 from .interp import Compiled, compile_system
 from .system import Action, State, System
 
-_ID = re.compile(r"\[(\d+)\]|msg=(\d+)")
 #: Operators whose arguments can be reordered without changing the value.
 _COMMUTATIVE = frozenset({"and", "or", "add", "mul", "eq", "min", "max"})
 #: Operators whose nested applications can be flattened (``(a + b) + c`` is ``a + b + c``).
@@ -52,30 +51,6 @@ def _flatten(e: Expr) -> list[Expr]:
             stack.extend(reversed(a.args))
         else:
             out.append(a)
-    return out
-
-
-def ids_of(name: str) -> frozenset[int]:
-    """The message ids a slot name mentions (``submitted[2]``, ``DATA(msg=2)``)."""
-    return frozenset(int(a or b) for a, b in _ID.findall(name))
-
-
-def id_swap(system: System, i: int, j: int) -> list[int] | None:
-    """The slot permutation exchanging message ids ``i`` and ``j`` in slot names, or
-    ``None`` if some renamed name is not a slot.  A candidate only: see :func:`check`."""
-    index = {s.name: k for k, s in enumerate(system.slots)}
-
-    def rename(m: re.Match[str]) -> str:
-        v = int(m.group(1) or m.group(2))
-        w = j if v == i else i if v == j else v
-        return f"[{w}]" if m.group(1) is not None else f"msg={w}"
-
-    out = []
-    for s in system.slots:
-        k = index.get(_ID.sub(rename, s.name))
-        if k is None:
-            return None
-        out.append(k)
     return out
 
 
@@ -145,11 +120,11 @@ def check(system: System, i: int, j: int, properties: Sequence[str] | None = Non
     """Whether exchanging ids ``i`` and ``j`` is an automorphism of ``system`` preserving
     ``properties`` (default: all of them); see the module docstring."""
     ids = (i, j)
-    perm = id_swap(system, i, j)
+    perm = system.id_swap(i, j)
     if perm is None:
         return Verdict(ids, None, "some slot has no counterpart with the ids exchanged")
     if sorted(perm) != list(range(len(perm))):
-        return Verdict(ids, None, "the renaming of slot names is not a permutation")
+        return Verdict(ids, None, "exchanging the ids is not a permutation of the slots")
     for k, s in enumerate(system.slots):
         t = system.slots[perm[k]]
         if (s.sort, s.lo, s.hi, s.init) != (t.sort, t.lo, t.hi, t.init):
@@ -234,7 +209,7 @@ def blocks(system: System, report: Report) -> Blocks | None:
         return None
     per_id: list[list[int]] = [[] for _ in range(system.messages)]
     for k, s in enumerate(system.slots):
-        ids = ids_of(s.name)
+        ids = frozenset(s.msgs)
         if len(ids) > 1:
             return None
         if ids:

@@ -53,6 +53,11 @@ class Slot:
     members: tuple[str, ...] = ()
     #: The clock adds one at every tick (an ``Age`` field), up to ``hi``.
     ticks: bool = False
+    #: The message ids this slot is about (``submitted[2]``: 2; ``DATA(msg=2)``: 2), and
+    #: the slot's name with those ids abstracted: slots that differ only in the ids they
+    #: are about share a family (the renaming of ids is a permutation of slots by data).
+    msgs: tuple[int, ...] = ()
+    family: str = ""
 
     def show(self, v: Value) -> str:
         if self.sort == "bool":
@@ -243,6 +248,20 @@ class System:
     carriers: dict[str, str] = field(default_factory=dict)
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
     description: str = ""
+
+    def id_swap(self, i: int, j: int) -> list[int] | None:
+        """The slot permutation exchanging message ids ``i`` and ``j`` (by each slot's
+        ``family`` and ``msgs``), or ``None`` if some slot has no counterpart.  A source of
+        candidates only (lemma reuse, symmetry): whatever uses it checks it first."""
+        index = {(s.family, s.msgs): k for k, s in enumerate(self.slots)}
+        out = []
+        for s in self.slots:
+            msgs = tuple(j if m == i else i if m == j else m for m in s.msgs)
+            k = index.get((s.family, msgs))
+            if k is None:
+                return None
+            out.append(k)
+        return out
 
     def initial(self) -> State:
         return tuple(s.init for s in self.slots)

@@ -25,6 +25,8 @@ class Scalar:
     members: tuple[str, ...] = ()
     #: An :func:`Age`: the clock adds one to it at every tick (up to ``hi``).
     ticks: bool = False
+    #: The type of message ids (``p.msg``): a field of it is about one message.
+    msg_id: bool = False
 
     def values(self) -> list[Value]:
         if self.sort == "bool":

@@ -9,13 +9,13 @@ import pytest
 from ackproof.proofs import z3seam as z
 from ackproof.proofs.certificate import recheck
 from ackproof.proofs.encode import Encoding
-from ackproof.proofs.pdr import _message_ids, _only_id, _reuse, _swap, spacer
+from ackproof.proofs.pdr import _message_ids, _only_id, _reuse, spacer
 from ackproof.spec.protocols import BUILTIN
 
 
 def test_swap_exchanges_the_slots_of_two_messages() -> None:
     s = BUILTIN["exactly-once"].system(3)
-    perm = _swap(s, 0, 2)
+    perm = s.id_swap(0, 2)
     assert perm is not None
     names = [sl.name for sl in s.slots]
     moved = {names[k]: names[perm[k]] for k in range(len(names)) if perm[k] != k}

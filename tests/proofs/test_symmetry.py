@@ -18,7 +18,7 @@ from ackproof.spec.expr import and_, not_
 from ackproof.spec.interp import compile_system
 from ackproof.spec.library import LIBRARY
 from ackproof.spec.protocols import BUILTIN
-from ackproof.spec.symmetry import blocks, detect, explore_reduced, id_swap
+from ackproof.spec.symmetry import blocks, detect, explore_reduced
 
 
 def unordered(s: System, *, tracking: bool = False) -> System:
@@ -102,13 +102,24 @@ def test_one_asymmetric_guard_is_found() -> None:
     assert deliver.label in report.describe()
 
 
-def test_swap_by_name() -> None:
+def test_swap_from_the_ids_each_slot_is_about() -> None:
     s = BUILTIN["at-least-once"].system(2)
-    perm = id_swap(s, 0, 1)
+    perm = s.id_swap(0, 1)
     assert perm is not None
     names = [s.slots[k].name for k in perm]
     assert names[s.slots.index(s.slot("submitted[0]"))] == "submitted[1]"
     assert names[s.slots.index(s.slot("order_broken"))] == "order_broken"
+
+
+def test_a_fifo_position_is_not_a_message_id() -> None:
+    # Slot names parsed for ids read "sender->receiver[0]" (position 0) as message 0.
+    from ackproof.spec.examples import alternating_bit
+
+    s = alternating_bit.system(2)
+    fifo = [sl for sl in s.slots if sl.owner.startswith("net:")]
+    assert fifo
+    assert all(sl.msgs == () for sl in fifo)
+    assert s.slot("submitted[1]").msgs == (1,)
 
 
 # -- the reduced search on the symmetric variants -------------------------------------------
