@@ -36,15 +36,8 @@ from . import z3seam as z
 from .bmc import Unrolling, logic_for
 from .certificate import recheck
 from .encode import Encoding, StateVars
-from .result import EngineError, replay
+from .result import EngineError, replay, spent
 from .z3seam import Term
-
-
-def _spent(timeout: float | None) -> str:
-    """Why a run stopped on time: its budget, or none left when it was asked to start."""
-    if timeout is None or timeout > 0:
-        return f"timeout after {timeout:g} s" if timeout is not None else "timeout"
-    return "no time left in the budget"
 
 
 @dataclass(frozen=True)
@@ -95,7 +88,7 @@ def kinduction(
     for k in range(max_k + 1):
         rem = left()
         if rem is not None and rem <= 0:
-            return KOutcome("unknown", k - 1, None, None, f"{_spent(timeout)} at k={k}")
+            return KOutcome("unknown", k - 1, None, None, f"{spent(timeout)} at k={k}")
         out = base.ask(z.not_(enc.prop(prop, base.states[k])), rem)
         if out == "sat":
             p = base.path()

@@ -49,15 +49,8 @@ from ackproof.spec.expr import TRUE, walk
 from . import z3seam as z
 from .certificate import Certificate, Untranslatable, recheck, recheck_term, render, to_expr
 from .encode import Encoding, StateVars
-from .result import EngineError
+from .result import EngineError, spent
 from .z3seam import Term
-
-
-def _spent(timeout: float | None) -> str:
-    """Why a run stopped on time: its budget, or none left when it was asked to start."""
-    if timeout is None or timeout > 0:
-        return f"timeout after {timeout:g} s" if timeout is not None else "timeout"
-    return "no time left in the budget"
 
 
 @dataclass(frozen=True)
@@ -93,7 +86,7 @@ def spacer(
         left = None if timeout is None else timeout - (time.monotonic() - start)
         if left is not None and left <= 0:
             return PdrOutcome(
-                "unknown", None, f"{_spent(timeout)} ({k}/{len(parts)} conjuncts proved)"
+                "unknown", None, f"{spent(timeout)} ({k}/{len(parts)} conjuncts proved)"
             )
         known = z.and_(*lemmas)
         implied = z.implies(z.and_(known, enc.domain(xs)), enc.expr(part, xs))

@@ -80,3 +80,10 @@ def ends_violating(compiled: Compiled, system: System, prop: str, path: Path) ->
 def ends_witnessing(compiled: Compiled, system: System, prop: str, path: Path) -> bool:
     last = path.steps[-1][1] if path.steps else path.initial
     return bool(compiled.predicate(system.properties[prop].witness)(last))
+
+
+def spent(timeout: float | None) -> str:
+    """Why a run stopped on time: its budget, or none left when it was asked to start."""
+    if timeout is None or timeout > 0:
+        return f"timeout after {timeout:g} s" if timeout is not None else "timeout"
+    return "no time left in the budget"
