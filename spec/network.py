@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeAlias
 
 from .env import Env, Layout
@@ -208,9 +208,8 @@ class Channel:
     def _family(self, f: FrameValue) -> str:
         """The frame's text with its message ids abstracted (``DATA(msg=*, seq=0)``)."""
         ids = self._id_fields(f)
-        shown = dict(f.shown) if f.shown else {k: str(v) for k, v in f.fields}
-        pairs = [(name, "*" if name in ids else shown[name]) for name, _ in f.fields]
-        return f"{f.kind}({', '.join(f'{k}={v}' for k, v in pairs)})"
+        shown = f.shown or tuple((k, str(v)) for k, v in f.fields)
+        return str(replace(f, shown=tuple((k, "*" if k in ids else v) for k, v in shown)))
 
     # -- the sender's side ---------------------------------------------------------------------
     def send(self, env: Env, frame: FrameExpr) -> None:
