@@ -19,9 +19,9 @@ import time
 from collections.abc import Sequence
 
 from ackproof.loader import InputError
-from ackproof.proofs import Result, check_many
-from ackproof.proofs.trace import decode
+from ackproof.proofs import EngineName, Result
 from ackproof.report import Row, cell
+from ackproof.run import run_many
 from ackproof.spec.library import LIBRARY, Entry
 
 
@@ -53,27 +53,18 @@ def as_pinned(entry: Entry, prop: str, result: Result) -> bool:
 
 
 def check_entry(
-    entry: Entry, *, engine: str, depth: int, timeout: float | None
-) -> tuple[list[Row], float]:
-    """Check one entry's pinned properties; its rows (section = the entry's system)."""
+    entry: Entry, *, engine: EngineName, depth: int, timeout: float | None
+) -> list[Row]:
+    """Check one entry's pinned properties (one exploration, as ``prove`` checks a system:
+    :func:`ackproof.run.run_many`); its rows (section = the entry's system)."""
     system = entry.protocol.system(entry.bound)
-    started = time.monotonic()
-    results = check_many(
-        system,
-        list(entry.expected),
-        engine=engine,  # type: ignore[arg-type]
-        depth=depth,
-        timeout=timeout,
-    )
-    elapsed = time.monotonic() - started
+    checked = run_many(system, list(entry.expected), engine=engine, depth=depth, timeout=timeout)
     rows = []
     for prop, expected in entry.expected.items():
-        result = dataclasses.replace(results[prop], faults=system.faults.name)
-        cx = None
-        if result.counterexample is not None:
-            cx = decode(system, prop, result.counterexample)
+        result, cx = checked[prop]
+        result = dataclasses.replace(result, faults=system.faults.name)
         rows.append(Row(result, expected, as_pinned(entry, prop, result), entry.system, cx))
-    return rows, elapsed
+    return rows
 
 
 def table(entries: Sequence[Entry], rows: Sequence[Row]) -> str:
@@ -111,8 +102,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     for k, entry in enumerate(entries, 1):
         progress.show(f"[{k}/{len(entries)}] {entry.name}")
-        got, _ = check_entry(entry, engine=args.engine, depth=args.depth, timeout=args.timeout)
-        rows.extend(got)
+        rows += check_entry(entry, engine=args.engine, depth=args.depth, timeout=args.timeout)
     progress.done()
     elapsed = time.monotonic() - started
     # The reports' sections are "guarantees" and "broken": every library row is a
