@@ -4,14 +4,13 @@ witness lengths, for every built-in protocol, broken variant and example (N = 2)
 from __future__ import annotations
 
 import pytest
-from proofs_testing import PROTOCOLS, system
+from proofs_testing import PROTOCOLS, assert_bmc_agrees_with_explicit, system
 
-from ackproof.proofs import check, replay
+from ackproof.proofs import check
 from ackproof.proofs.bmc import reach
 from ackproof.proofs.encode import Encoding
 from ackproof.spec import explore
-from ackproof.spec.expr import Expr, not_
-from ackproof.spec.interp import compile_system
+from ackproof.spec.expr import not_
 from ackproof.spec.protocols import BROKEN
 
 BMC_CAP = 14
@@ -19,31 +18,9 @@ BMC_CAP = 14
 
 @pytest.mark.parametrize("name", sorted(PROTOCOLS))
 def test_bmc_and_explicit_agree_on_every_property(name: str) -> None:
-    s = system(name)
-    ex = explore(s)
-    assert ex.complete
-    targets: dict[str, Expr] = {}
-    for pid, p in s.properties.items():
-        targets[f"bad:{pid}"] = not_(p.invariant)
-        targets[f"wit:{pid}"] = p.witness
     # The explicit search's depth is the diameter: BMC to it sees every reachable state
     # (capped to keep the suite fast; beyond the cap both must find nothing shorter).
-    depth = min(ex.depth, BMC_CAP)
-    r = reach(s, targets, depth=depth, enc=Encoding(s, shape="disjunctive"))
-    assert r.status == "complete"
-    comp = compile_system(s)
-    for pid in s.properties:
-        bad, wit = r.found.get(f"bad:{pid}"), r.found.get(f"wit:{pid}")
-        want_bad, want_wit = ex.violations.get(pid), ex.witnesses.get(pid)
-        if want_bad is not None and len(want_bad) > depth:
-            want_bad = None
-        assert (bad is None) == (want_bad is None), pid
-        if bad is not None and want_bad is not None:
-            assert len(bad) == len(want_bad), pid
-            replay(comp, bad)
-        assert wit is not None, f"{pid}: witness unreachable for BMC"
-        assert want_wit is not None, f"{pid}: witness unreachable for explicit"
-        assert len(wit) == len(want_wit), pid
+    assert_bmc_agrees_with_explicit(system(name), BMC_CAP, witness_required=True)
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN))

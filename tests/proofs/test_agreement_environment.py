@@ -20,14 +20,10 @@ from __future__ import annotations
 
 import pytest
 from environment_cases import CASES, CONSTRUCTS, detected, system
+from proofs_testing import assert_bmc_agrees_with_explicit
 
-from ackproof.proofs import check, replay
-from ackproof.proofs.bmc import reach
-from ackproof.proofs.encode import Encoding
+from ackproof.proofs import check
 from ackproof.proofs.result import EngineName, Result
-from ackproof.spec import explore
-from ackproof.spec.expr import Expr, not_
-from ackproof.spec.interp import compile_system
 
 #: BMC's depth: the explicit search's diameter, capped (both must find nothing shorter).
 BMC_CAP = 12
@@ -57,31 +53,7 @@ def test_a_case_uses_the_constructs_it_names(name: str) -> None:
 
 
 def _bmc_agrees_with_explicit(name: str, cap: int) -> None:
-    s = system(name)
-    ex = explore(s)
-    assert ex.complete
-    targets: dict[str, Expr] = {}
-    for pid, p in s.properties.items():
-        targets[f"bad:{pid}"] = not_(p.invariant)
-        targets[f"wit:{pid}"] = p.witness
-    depth = min(ex.depth, cap)
-    r = reach(s, targets, depth=depth, enc=Encoding(s, shape="disjunctive"))
-    assert r.status == "complete"
-    comp = compile_system(s)
-    for pid in s.properties:
-        bad, wit = r.found.get(f"bad:{pid}"), r.found.get(f"wit:{pid}")
-        want_bad, want_wit = ex.violations.get(pid), ex.witnesses.get(pid)
-        if want_bad is not None and len(want_bad) > depth:
-            want_bad = None
-        assert (bad is None) == (want_bad is None), pid
-        if bad is not None and want_bad is not None:
-            assert len(bad) == len(want_bad), pid
-            replay(comp, bad)
-        if want_wit is not None and len(want_wit) <= depth:
-            assert wit is not None, f"{pid}: witness unreachable for BMC"
-            assert len(wit) == len(want_wit), pid
-        else:
-            assert wit is None, pid
+    assert_bmc_agrees_with_explicit(system(name), cap, witness_required=False)
 
 
 @pytest.mark.parametrize("name", [_param(n) for n in COVERED])
