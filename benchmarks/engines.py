@@ -31,7 +31,7 @@ from ackproof.proofs.bmc import reach
 from ackproof.proofs.encode import Encoding, Shape
 from ackproof.proofs.kinduction import kinduction
 from ackproof.proofs.pdr import spacer
-from ackproof.proofs.promela import run_spin, spin_available
+from ackproof.proofs.promela import SpinResult, run_spin, spin_available
 from ackproof.proofs.z3seam import IntMode
 from ackproof.spec import System, explore
 from ackproof.spec.expr import not_
@@ -70,11 +70,16 @@ def kind(s: System, prop: str, timeout: float) -> str:
     return f"{out.status}@{out.k}"
 
 
+def _spin_verdict(r: SpinResult) -> str:
+    """``cexN``, ``ok``, or ``incomplete`` (SPIN stopped at a bound before the end)."""
+    return f"cex{r.length}" if r.violated else ("ok" if r.complete else "incomplete")
+
+
 def spin(s: System, prop: str, timeout: float) -> str:
     if not spin_available():
         return "spin not installed"
     r = run_spin(s, prop, timeout=timeout, invariant_only=True)  # as the columns above
-    verdict = f"cex{r.length}" if r.violated else ("ok" if r.complete else "incomplete")
+    verdict = _spin_verdict(r)
     return f"{r.seconds:6.2f}s {verdict} {r.states} (+{r.compile_seconds:.1f}s compile)"
 
 
@@ -151,7 +156,7 @@ def _spin_total(s: System, prop: str, timeout: float) -> tuple[float | None, str
     except (subprocess.CalledProcessError, OSError) as e:
         return None, f"error: {type(e).__name__}"
     secs = time.monotonic() - start
-    verdict = f"cex{r.length}" if r.violated else ("ok" if r.complete else "incomplete")
+    verdict = _spin_verdict(r)
     return secs, f"{verdict} {r.states} states"
 
 
