@@ -8,18 +8,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from cli_testing import run
 
 from ackproof.cli import main
 from ackproof.validate import events, judge
 
 ROOT = Path(__file__).resolve().parents[2]
 VARIANT = ROOT / "examples" / "my_exactly_once.py"
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -14,24 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_testing import one_line_error, run
 
-from ackproof.cli import main
 from ackproof.spec.kernel import MAX_MESSAGES
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def spawn(args: list[str], tmp: Path, **env: str) -> subprocess.Popen[str]:

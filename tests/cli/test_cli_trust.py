@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from cli_testing import one_line_error, run
 
-from ackproof.cli import main
 from ackproof.spec import Faults, Link, SpecError, apply_fault_list, parse_faults
 
 #: One sender, one receiver, one loss at most, one frame in flight: a declared model whose
@@ -45,19 +45,6 @@ def variant(tmp_path: Path, claims: str = '["no-loss", "no-phantom"]') -> str:
     f = tmp_path / "budgeted.py"
     f.write_text(BUDGETED.replace("{claims}", claims))
     return str(f)
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 # -- explain exits like check --------------------------------------------------------------
