@@ -8,66 +8,18 @@ lengths on it).
 from __future__ import annotations
 
 import pytest
+from protocols_testing import SESSION, retrying
 
 from ackproof.proofs import check
 from ackproof.proofs.result import EngineName
 from ackproof.spec import (
-    Array,
-    Bool,
-    Builder,
-    Ctx,
-    Expr,
     Faults,
-    FrameView,
     ProtocolDef,
     SpecError,
     explore,
-    protocol,
 )
 from ackproof.spec.interp import compile_system
 from ackproof.spec.links import Connection, Link
-
-
-def retrying(name: str, faults: Faults, *, early: bool = True, durable: bool = True) -> ProtocolDef:
-    """At-least-once: retransmit until acked (a timer, or on reconnect)."""
-
-    @protocol(name, claims=["at-least-once"], faults=faults)
-    def build(p: Builder) -> None:
-        data = p.frame("DATA", p.sender, p.receiver, carries="msg", msg=p.msg)
-        ack = p.frame("ACK", p.receiver, p.sender, msg=p.msg)
-        p.sender.var("unacked", Array(p.msg, Bool), durable=durable)
-
-        @p.sender.on_submit
-        def submit(ctx: Ctx, m: Expr) -> None:
-            ctx.unacked[m] = True
-            ctx.send(data(msg=m))
-
-        @p.sender.timer(p.msg, early=early)
-        def retransmit(ctx: Ctx, m: Expr) -> None:
-            ctx.require(ctx.unacked[m])
-            ctx.send(data(msg=m))
-
-        @p.sender.on_connect
-        def resend(ctx: Ctx, peer: str) -> None:
-            assert peer == "receiver"
-            for m in range(p.messages):
-                with ctx.when(ctx.unacked[m]):
-                    ctx.send(data(msg=m))
-
-        @p.sender.on(ack)
-        def on_ack(ctx: Ctx, f: FrameView) -> None:
-            with ctx.when(ctx.unacked[f.msg]):
-                ctx.unacked[f.msg] = False
-                ctx.ack(f.msg)
-
-        p.sender.holds(lambda ctx, m: ctx.unacked[m])
-
-        @p.receiver.on(data)
-        def on_data(ctx: Ctx, f: FrameView) -> None:
-            ctx.process(f.msg)
-            ctx.send(ack(msg=f.msg))
-
-    return build
 
 
 def labels(pdef: ProtocolDef, n: int = 1) -> list[str]:
@@ -103,9 +55,6 @@ def test_a_node_crash_budget_limits_that_node_only() -> None:
     assert comp.step(once, crash_sender.index) is None  # its budget is spent
     crash_receiver = next(a for a in system.actions if a.label == "crash receiver (restart)")
     assert comp.step(once, crash_receiver.index) is not None  # the receiver has none
-
-
-SESSION = Faults(loss=True, crash=("sender",), links={"sender<->receiver": Connection(max_drops=2)})
 
 
 def test_a_connection_drops_both_directions_and_reconnects() -> None:

@@ -4,62 +4,27 @@ nodes (a service and its outbox relay)."""
 from __future__ import annotations
 
 import pytest
+from protocols_testing import outbox, two_producers
 
 from ackproof.proofs import check
 from ackproof.spec import (
-    Array,
-    Bool,
     Builder,
     Ctx,
     Expr,
     Faults,
     FrameView,
-    ProtocolDef,
     SpecError,
     explore,
     protocol,
 )
 
 ANY = Faults(loss=True, duplicate=True, reorder=True, crash=("*",))
-
-
-@protocol("two-producers", claims=["exactly-once"], faults=ANY, messages=3)
-def two_producers(p: Builder) -> None:
-    """Two producers, one broker with a durable inbox; replies go back to the sender."""
-    left, right, broker = p.node("left"), p.node("right"), p.node("broker")
-    data = p.frame("DATA", [left, right], broker, carries="msg", msg=p.msg)
-    ack = p.frame("ACK", broker, [left, right], msg=p.msg)
-    broker.var("inbox", Array(p.msg, Bool), durable=True)
-
-    for node, mine in ((left, lambda m: m % 2 == 0), (right, lambda m: m % 2 == 1)):
-        node.var("unacked", Array(p.msg, Bool), durable=True)
-
-        @node.on_submit(ids=mine)
-        def submit(ctx: Ctx, m: Expr) -> None:
-            ctx.unacked[m] = True
-            ctx.send(data(msg=m))
-
-        @node.timer(p.msg)
-        def retransmit(ctx: Ctx, m: Expr) -> None:
-            ctx.require(ctx.unacked[m])
-            ctx.send(data(msg=m))
-
-        @node.on(ack)
-        def on_ack(ctx: Ctx, f: FrameView) -> None:
-            ctx.unacked[f.msg] = False
-
-        node.holds(lambda ctx, m: ctx.unacked[m])
-
-    @broker.on(data)
-    def on_data(ctx: Ctx, f: FrameView) -> None:
-        with ctx.when(~ctx.inbox[f.msg]), ctx.atomic():
-            ctx.process(f.msg)
-            ctx.inbox[f.msg] = True
-        ctx.send(ack(msg=f.msg), to=f.source)
+#: Two producers, one broker with a durable inbox, under every fault.
+TWO_PRODUCERS = two_producers(True, ANY)
 
 
 def test_each_producer_submits_its_own_ids_in_order() -> None:
-    system = two_producers.system(3)
+    system = TWO_PRODUCERS.system(3)
     subs = {a.label: a.node for a in system.actions if a.kind == "submit" and a.crash_after is None}
     assert subs == {"submit(m=0)": "left", "submit(m=1)": "right", "submit(m=2)": "left"}
     labels = {a.label for a in system.actions}
@@ -68,7 +33,7 @@ def test_each_producer_submits_its_own_ids_in_order() -> None:
 
 
 def test_two_producers_over_one_broker_are_exactly_once_in_every_engine() -> None:
-    system = two_producers.system(2)
+    system = TWO_PRODUCERS.system(2)
     r = explore(system, ["no-loss", "no-duplicate", "no-phantom"])
     assert r.complete
     assert not r.violations
@@ -77,45 +42,6 @@ def test_two_producers_over_one_broker_are_exactly_once_in_every_engine() -> Non
             "proved",
             "holds",
         )
-
-
-def outbox(relay_durable: bool) -> ProtocolDef:
-    @protocol(
-        "outbox-relay" if relay_durable else "outbox-relay-volatile",
-        claims=["exactly-once"],
-        faults=Faults(loss=True, crash=("service", "relay")),
-    )
-    def build(p: Builder) -> None:
-        service, relay, consumer = p.node("service"), p.node("relay"), p.node("consumer")
-        event = p.frame("EVENT", relay, consumer, carries="msg", msg=p.msg)
-        done = p.frame("DONE", consumer, relay, msg=p.msg)
-        p.shared("outbox", Array(p.msg, Bool), nodes=[service, relay])
-        relay.var("sending", Array(p.msg, Bool), durable=relay_durable)
-        consumer.var("inbox", Array(p.msg, Bool), durable=True)
-
-        @service.on_submit
-        def commit(ctx: Ctx, m: Expr) -> None:
-            ctx.outbox[m] = True  # the business transaction writes the outbox row
-
-        @relay.timer(p.msg)
-        def poll(ctx: Ctx, m: Expr) -> None:
-            ctx.require(ctx.outbox[m])
-            ctx.send(event(msg=m))
-
-        @relay.on(done)
-        def on_done(ctx: Ctx, f: FrameView) -> None:
-            ctx.outbox[f.msg] = False
-
-        relay.holds(lambda ctx, m: ctx.outbox[m])
-
-        @consumer.on(event)
-        def on_event(ctx: Ctx, f: FrameView) -> None:
-            with ctx.when(~ctx.inbox[f.msg]), ctx.atomic():
-                ctx.process(f.msg)
-                ctx.inbox[f.msg] = True
-            ctx.send(done(msg=f.msg))
-
-    return build
 
 
 def test_a_relay_reads_the_services_outbox_and_both_may_crash() -> None:

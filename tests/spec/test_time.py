@@ -3,67 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from protocols_testing import timed_session, window
 
 from ackproof.proofs import check
 from ackproof.spec import (
-    Array,
-    Bool,
-    Builder,
-    Ctx,
-    Expr,
-    Faults,
-    FrameView,
-    ProtocolDef,
     SpecError,
-    protocol,
 )
 from ackproof.spec.interp import compile_system
-from ackproof.spec.links import Connection
 from ackproof.spec.types import Age
-
-
-def window(w: int, horizon: int, delay: int, *, reorder: bool = True) -> ProtocolDef:
-    """Time-window dedup: the receiver drops an id seen less than ``w`` ticks ago; the
-    sender retries for ``horizon`` ticks; frames arrive within ``delay`` ticks."""
-
-    @protocol(
-        f"window-w{w}-r{horizon}-d{delay}",
-        claims=["at-most-once"],
-        faults=Faults(loss=True, duplicate=True, reorder=reorder, within=delay),
-    )
-    def build(p: Builder) -> None:
-        data = p.frame("DATA", p.sender, p.receiver, carries="msg", msg=p.msg)
-        ack = p.frame("ACK", p.receiver, p.sender, msg=p.msg)
-        p.sender.var("unacked", Array(p.msg, Bool), durable=True)
-        p.sender.var("since", Array(p.msg, Age(horizon)), durable=True)
-        p.receiver.var("seen", Array(p.msg, Age(w)), durable=True)
-
-        @p.sender.on_submit
-        def submit(ctx: Ctx, m: Expr) -> None:
-            with ctx.atomic():
-                ctx.unacked[m] = True
-                ctx.since[m] = 0
-            ctx.send(data(msg=m))
-
-        @p.sender.timer(p.msg)
-        def retry(ctx: Ctx, m: Expr) -> None:
-            ctx.require(ctx.unacked[m] & (ctx.since[m] < horizon))
-            ctx.send(data(msg=m))
-
-        @p.sender.on(ack)
-        def on_ack(ctx: Ctx, f: FrameView) -> None:
-            ctx.unacked[f.msg] = False
-
-        p.sender.holds(lambda ctx, m: ctx.unacked[m] & (ctx.since[m] < horizon))
-
-        @p.receiver.on(data)
-        def on_data(ctx: Ctx, f: FrameView) -> None:
-            with ctx.when(ctx.seen[f.msg] >= w), ctx.atomic():
-                ctx.process(f.msg)
-                ctx.seen[f.msg] = 0
-            ctx.send(ack(msg=f.msg))
-
-    return build
 
 
 @pytest.mark.parametrize(
@@ -110,23 +57,7 @@ def test_a_timed_channel_holds_time_until_an_old_frame_is_gone() -> None:
 
 
 def test_a_connection_can_be_timed_too() -> None:
-    @protocol(
-        "timed-session",
-        claims=["at-most-once"],
-        faults=Faults(loss=True, links={"sender<->receiver": Connection(within=2)}),
-    )
-    def build(p: Builder) -> None:
-        data = p.frame("DATA", p.sender, p.receiver, carries="msg", msg=p.msg)
-
-        @p.sender.on_submit
-        def submit(ctx: Ctx, m: Expr) -> None:
-            ctx.send(data(msg=m))
-
-        @p.receiver.on(data)
-        def on_data(ctx: Ctx, f: FrameView) -> None:
-            ctx.process(f.msg)
-
-    system = build.system(2)
+    system = timed_session().system(2)
     assert [s.name for s in system.slots if ".age[" in s.name] == [
         "sender->receiver.age[0]",
         "sender->receiver.age[1]",
