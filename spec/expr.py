@@ -11,6 +11,10 @@ the pre-state's slots.  Two engines then give those trees a meaning:
 * the concrete interpreter (:mod:`ackproof.spec.interp`) compiles them to Python;
 * the z3 encoding (:mod:`ackproof.proofs`) translates them to z3 terms.
 
+A node's ``op`` is an operator (:class:`~ackproof.spec.ops.Op`) or a leaf
+(:class:`~ackproof.spec.ops.Leaf`); each meaning of the operators is one table in
+:mod:`ackproof.spec.ops` or in the back end that gives it.
+
 Rules this module keeps:
 
 1. Every expression has a sort (``bool`` or ``int``) and, for ints, a closed interval
@@ -30,11 +34,14 @@ Rules this module keeps:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal, TypeAlias, assert_never
+from typing import Literal, TypeAlias
 
 from .errors import SpecError
 from .ops import CONCRETE, SPELLING, Kind, Leaf, Op
+from .reading import Names as Names
+from .reading import evaluate as evaluate
+from .reading import render as render
+from .reading import walk as walk
 
 Sort: TypeAlias = Literal["bool", "int"]
 Value: TypeAlias = bool | int
@@ -425,92 +432,3 @@ def ite(c: ExprLike, x: ExprLike, y: ExprLike) -> Expr:
 def slot(index: int, sort: Sort, lo: int, hi: int, *, enum: str | None, ghost: bool) -> Expr:
     """A leaf: the pre-state value of slot ``index``."""
     return Expr(Leaf.SLOT, (), sort, lo, hi, value=index, enum=enum, ghost=ghost)
-
-
-# -- reading ----------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Names:
-    """How to print slot leaves (the kernel supplies the state's field names)."""
-
-    slots: Sequence[str] = ()
-    enums: dict[str, tuple[str, ...]] | None = None
-
-
-def render(e: Expr, names: Names | None = None, *, depth: int = 12) -> str:
-    """A readable rendering of ``e`` (used in error messages and certificates)."""
-    if depth <= 0:
-        return "…"
-    match e.op:
-        case Leaf.CONST:
-            if e.sort == "bool":
-                return "true" if e.value else "false"
-            if names is not None and names.enums and e.enum in names.enums:
-                members = names.enums[e.enum]
-                if 0 <= e.value < len(members):
-                    return members[e.value]
-            return str(e.value)
-        case Leaf.SLOT:
-            if names is not None and e.value < len(names.slots):
-                return names.slots[e.value]
-            return f"s[{e.value}]"
-        case Leaf.ARRAY:
-            return "<array>"
-        case Op() as op:
-            sub_ = [render(a, names, depth=depth - 1) for a in e.args]
-            spelling = SPELLING[op]
-            match spelling.form:
-                case "prefix":
-                    return f"{spelling.text}{_paren(e.args[0], sub_[0])}"
-                case "infix":
-                    sep = f" {spelling.text} "
-                    return sep.join(_paren(a, s) for a, s in zip(e.args, sub_, strict=True))
-                case "call":
-                    return f"{spelling.text}({', '.join(sub_)})"
-                case _:
-                    assert_never(spelling.form)
-        case _:
-            assert_never(e.op)
-
-
-def _paren(e: Expr, s: str) -> str:
-    """``s``, the rendering of ``e`` as an operand: in parentheses if ``e`` is infix."""
-    infix = isinstance(e.op, Op) and SPELLING[e.op].form == "infix"
-    return f"({s})" if infix else s
-
-
-def walk(roots: Iterable[Expr]) -> list[Expr]:
-    """Every node reachable from ``roots``, each once, children before parents."""
-    seen: set[int] = set()
-    order: list[Expr] = []
-    stack: list[tuple[Expr, bool]] = [(r, False) for r in roots]
-    while stack:
-        e, done = stack.pop()
-        if done:
-            order.append(e)
-            continue
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        stack.append((e, True))
-        stack.extend((a, False) for a in e.args if id(a) not in seen)
-    return order
-
-
-def evaluate(e: Expr, state: Sequence[Value]) -> Value:
-    """Reference evaluator: the concrete meaning of ``e`` in ``state`` (slow, simple)."""
-    cache: dict[int, Value] = {}
-    for node in walk([e]):
-        v: Value
-        match node.op:
-            case Leaf.CONST:
-                v = node.const_value()
-            case Leaf.SLOT:
-                v = state[node.value]
-            case Leaf.ARRAY:
-                raise SpecError("an array is not a value")
-            case Op() as op:
-                v = CONCRETE[op](*(cache[id(x)] for x in node.args))
-            case _:
-                assert_never(node.op)
-        cache[id(node)] = v
-    return cache[id(e)]
