@@ -6,29 +6,34 @@ An :class:`~ackproof.spec.expr.Expr` node is a *leaf* (:class:`Leaf`: a constant
 the pre-state, an array field seen from a handler) or an *operator* (:class:`Op`) applied
 to its ``args``.  Every meaning an operator has is one table keyed by :class:`Op`:
 
-==================  ==========================  ====================================
+==================  ==========================  =====================================
 meaning             table                       read by
-==================  ==========================  ====================================
-concrete value      :data:`CONCRETE`            constant folding, reference evaluator
+==================  ==========================  =====================================
+concrete value      :data:`CONCRETE`            constant folding, ``reading.evaluate``
 Python source       :data:`PYTHON`              spec/interp.py, spec/packed.py
-readable text       :data:`SPELLING`            ``expr.render`` (errors, certificates)
-algebra             :data:`COMMUTATIVE`,        spec/symmetry.py
-                    :data:`ASSOCIATIVE`
-z3 term             ``encode._Z3``              proofs/encode.py
-Promela source      ``promela._PROMELA``        proofs/promela.py
-==================  ==========================  ====================================
+readable text       :data:`SPELLING`            ``reading.render`` (errors, certificates)
+algebra             :data:`ALGEBRA`             spec/symmetry.py (via :data:`COMMUTATIVE`,
+                                                :data:`ASSOCIATIVE`)
+z3 term             ``encode.Z3``               proofs/encode.py
+Promela source      ``promela.PROMELA``         proofs/promela.py
+==================  ==========================  =====================================
+
+(spec/packed.py also narrows value ranges per operator, by an exhaustive ``match`` of its
+own.)
 
 Rules this module keeps:
 
 1. Every table is built by a function that ``match``-es on the operator and ends in
    ``assert_never``: an operator added to :class:`Op` and left out of a table is a mypy
-   error, not a ``KeyError`` at run time.  ``tests/spec/test_ops.py`` pins each table's
-   keys to ``set(Op)`` as well.
+   error, not a ``KeyError`` at run time.  ``tests/proofs/test_operators.py`` pins each
+   table's keys to ``set(Op)`` and runs every operator through every back end.
 2. A back end dispatches on a node with ``match node.op``: one case per :class:`Leaf`,
    then ``case Op():`` and one table lookup.  Nothing compares operator strings.
 
 Adding an operator: a member here, its constructor in :mod:`ackproof.spec.expr` (sort,
-interval, folding, checks), then each table mypy names.
+interval, folding, checks), then each table mypy names, and an example in
+``tests/proofs/test_operators.py`` (mypy names that too).  Certificates read z3's terms
+back through ``certificate.FROM_Z3``, keyed by z3's operators, not these.
 """
 
 from __future__ import annotations
