@@ -24,11 +24,14 @@ the printed certificate is exactly the formula that was checked.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from ackproof.spec import Expr, SpecError, System
 from ackproof.spec import expr as E
+from ackproof.spec.ops import Op
 
 from . import z3seam as z
 from .encode import Encoding, StateVars
@@ -48,6 +51,62 @@ class Untranslatable(Exception):
     """The solver's invariant uses an operator the spec's expressions lack."""
 
 
+#: A spec expression for a z3 application, from its arguments' spec expressions.
+Reader: TypeAlias = Callable[[list[Expr]], Expr]
+
+
+def _chain(f: Callable[[Expr, Expr], Expr]) -> Reader:
+    """A left-nested chain: ``f(f(a0, a1), a2)``..."""
+    return lambda a: functools.reduce(f, a[1:], a[0])
+
+
+def _negation(a: list[Expr]) -> Expr:
+    x = a[0]
+    if x.op is Op.LE:  # ~(p <= q) is q < p
+        return E.lt(x.args[1], x.args[0])
+    if x.op is Op.LT:  # ~(p < q) is q <= p
+        return E.le(x.args[1], x.args[0])
+    return E.not_(x)
+
+
+def _product(a: list[Expr]) -> Expr:
+    out = a[0]
+    for x in a[1:]:
+        if not (out.is_const or x.is_const):
+            raise Untranslatable("non-linear product")
+        out = E.mul(out, x)
+    return out
+
+
+def _modulo(a: list[Expr]) -> Expr:
+    if not a[1].is_const or a[1].value <= 0:
+        raise Untranslatable("mod by a non-constant")
+    return E.mod(a[0], a[1])
+
+
+#: Every operator kind :func:`~ackproof.proofs.z3seam.decompose` names, read back as a
+#: spec expression (z3's vocabulary is larger than the spec's: ``ge``, ``xor``, ...).
+FROM_Z3: dict[str, Reader] = {
+    "and": E.all_,
+    "or": E.any_,
+    "not": _negation,
+    "implies": lambda a: E.implies(a[0], a[1]),
+    "xor": lambda a: E.not_(E.eq(a[0], a[1])),
+    "eq": lambda a: E.eq(a[0], a[1]),
+    "distinct": lambda a: E.all_(E.not_(E.eq(x, y)) for i, x in enumerate(a) for y in a[i + 1 :]),
+    "ite": lambda a: E.ite(a[0], a[1], a[2]),
+    "le": lambda a: E.le(a[0], a[1]),
+    "lt": lambda a: E.lt(a[0], a[1]),
+    "ge": lambda a: E.le(a[1], a[0]),
+    "gt": lambda a: E.lt(a[1], a[0]),
+    "add": _chain(E.add),
+    "sub": _chain(E.sub),
+    "neg": lambda a: E.mul(a[0], -1),
+    "mul": _product,
+    "mod": _modulo,
+}
+
+
 def to_expr(system: System, term: Term, variables: StateVars) -> Expr:
     """The spec expression for ``term``, a formula over ``variables`` (one per slot)."""
     names = {z.show(v): i for i, v in enumerate(variables)}
@@ -61,61 +120,22 @@ def to_expr(system: System, term: Term, variables: StateVars) -> Expr:
         if key in memo:
             return memo[key]
         kind, kids, payload = z.decompose(t)
-        a = [go(k) for k in kids]
         out: Expr
-        if kind == "bool":
-            out = E.const(bool(payload))
-        elif kind == "int":
-            assert isinstance(payload, int)
-            out = E.const(payload)
-        elif kind == "var":
-            if payload not in names:
-                raise Untranslatable(f"unknown variable {payload}")
-            out = leaves[names[str(payload)]]
-        elif kind == "and":
-            out = E.all_(a)
-        elif kind == "or":
-            out = E.any_(a)
-        elif kind == "not" and a[0].op in ("le", "lt"):
-            x, y = a[0].args
-            out = E.lt(y, x) if a[0].op == "le" else E.le(y, x)
-        elif kind == "not":
-            out = E.not_(a[0])
-        elif kind == "implies":
-            out = E.implies(a[0], a[1])
-        elif kind == "xor":
-            out = E.not_(E.eq(a[0], a[1]))
-        elif kind == "eq":
-            out = E.eq(a[0], a[1])
-        elif kind == "distinct":
-            out = E.all_(E.not_(E.eq(x, y)) for i, x in enumerate(a) for y in a[i + 1 :])
-        elif kind == "ite":
-            out = E.ite(a[0], a[1], a[2])
-        elif kind in ("le", "lt", "ge", "gt"):
-            x, y = (a[0], a[1]) if kind in ("le", "lt") else (a[1], a[0])
-            out = E.le(x, y) if kind in ("le", "ge") else E.lt(x, y)
-        elif kind == "add":
-            out = a[0]
-            for x in a[1:]:
-                out = E.add(out, x)
-        elif kind == "sub":
-            out = a[0]
-            for x in a[1:]:
-                out = E.sub(out, x)
-        elif kind == "neg":
-            out = E.mul(a[0], -1)
-        elif kind == "mul":
-            out = a[0]
-            for x in a[1:]:
-                if not (out.is_const or x.is_const):
-                    raise Untranslatable("non-linear product")
-                out = E.mul(out, x)
-        elif kind == "mod":
-            if not a[1].is_const or a[1].value <= 0:
-                raise Untranslatable("mod by a non-constant")
-            out = E.mod(a[0], a[1])
-        else:
-            raise Untranslatable(f"operator {kind}: {payload}")
+        match kind:  # the leaves; every other kind is an operator
+            case "bool":
+                out = E.const(bool(payload))
+            case "int":
+                assert isinstance(payload, int)
+                out = E.const(payload)
+            case "var":
+                if payload not in names:
+                    raise Untranslatable(f"unknown variable {payload}")
+                out = leaves[names[str(payload)]]
+            case _:
+                read = FROM_Z3.get(kind)
+                if read is None:
+                    raise Untranslatable(f"operator {kind}: {payload}")
+                out = read([go(k) for k in kids])
         memo[key] = out
         return out
 
@@ -127,7 +147,7 @@ def to_expr(system: System, term: Term, variables: StateVars) -> Expr:
 
 def render(system: System, inv: Expr) -> str:
     """One conjunct per line, in slot names."""
-    parts = inv.args if inv.op == "and" else (inv,)
+    parts = inv.args if inv.op is Op.AND else (inv,)
     return "\n".join(system.render(p) for p in parts)
 
 

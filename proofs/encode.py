@@ -30,12 +30,13 @@ and every transition is infeasible — the agreement tests exist to catch that).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, assert_never
 
 from ackproof.spec import Expr, System
 from ackproof.spec.expr import walk
+from ackproof.spec.ops import Leaf, Op
 from ackproof.spec.system import State
 
 from . import z3seam as z
@@ -43,6 +44,46 @@ from .z3seam import Term
 
 Shape: TypeAlias = Literal["selector", "disjunctive"]
 StateVars: TypeAlias = tuple[Term, ...]
+
+
+#: The z3 term of an operator node: ``(arithmetic, node, its arguments' terms)``.
+Builder: TypeAlias = Callable[[z.Arith, Expr, Sequence[Term]], Term]
+
+
+def _z3(op: Op) -> Builder:
+    match op:
+        case Op.NOT:
+            return lambda ar, e, a: z.not_(a[0])
+        case Op.AND:
+            return lambda ar, e, a: z.and_(*a)
+        case Op.OR:
+            return lambda ar, e, a: z.or_(*a)
+        case Op.EQ:
+            return lambda ar, e, a: z.eq(a[0], a[1])
+        case Op.LT:
+            return lambda ar, e, a: ar.lt(a[0], a[1])
+        case Op.LE:
+            return lambda ar, e, a: ar.le(a[0], a[1])
+        case Op.ADD:
+            return lambda ar, e, a: ar.add(a[0], a[1])
+        case Op.SUB:
+            return lambda ar, e, a: ar.sub(a[0], a[1])
+        case Op.MUL:  # by a constant (the second argument)
+            return lambda ar, e, a: ar.mul(a[0], e.args[1].value)
+        case Op.MOD:  # by a positive constant (the second argument)
+            return lambda ar, e, a: ar.mod(a[0], e.args[1].value)
+        case Op.ITE:
+            return lambda ar, e, a: z.ite(a[0], a[1], a[2])
+        case Op.MIN:
+            return lambda ar, e, a: ar.min(a[0], a[1])
+        case Op.MAX:
+            return lambda ar, e, a: ar.max(a[0], a[1])
+        case _:
+            assert_never(op)
+
+
+#: The z3 meaning of every operator (the spec's concrete one is ``ops.CONCRETE``).
+Z3: dict[Op, Builder] = {op: _z3(op) for op in Op}
 
 
 def _signed_bits(v: int) -> int:
@@ -111,40 +152,17 @@ class Encoding:
         for node in walk([e]):
             if id(node) in memo:
                 continue
-            op = node.op
-            args = [memo[id(x)] for x in node.args]
-            if op == "const":
-                t = self.value(node.value, node.sort)
-            elif op == "slot":
-                t = s[node.value]
-            elif op == "not":
-                t = z.not_(args[0])
-            elif op == "and":
-                t = z.and_(*args)
-            elif op == "or":
-                t = z.or_(*args)
-            elif op == "eq":
-                t = z.eq(args[0], args[1])
-            elif op == "lt":
-                t = ar.lt(args[0], args[1])
-            elif op == "le":
-                t = ar.le(args[0], args[1])
-            elif op == "add":
-                t = ar.add(args[0], args[1])
-            elif op == "sub":
-                t = ar.sub(args[0], args[1])
-            elif op == "mul":
-                t = ar.mul(args[0], node.args[1].value)
-            elif op == "mod":
-                t = ar.mod(args[0], node.args[1].value)
-            elif op == "ite":
-                t = z.ite(args[0], args[1], args[2])
-            elif op == "min":
-                t = ar.min(args[0], args[1])
-            elif op == "max":
-                t = ar.max(args[0], args[1])
-            else:
-                raise ValueError(f"cannot encode expression operator {op!r}")
+            match node.op:
+                case Leaf.CONST:
+                    t = self.value(node.value, node.sort)
+                case Leaf.SLOT:
+                    t = s[node.value]
+                case Leaf.ARRAY:
+                    raise ValueError("cannot encode an array field: it is not a value")
+                case Op() as op:
+                    t = Z3[op](ar, node, [memo[id(x)] for x in node.args])
+                case _:
+                    assert_never(node.op)
             memo[id(node)] = t
         return memo[id(e)]
 

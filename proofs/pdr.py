@@ -45,6 +45,7 @@ from typing import Literal
 
 from ackproof.spec import Expr, System
 from ackproof.spec.expr import TRUE, walk
+from ackproof.spec.ops import Leaf, Op
 
 from . import z3seam as z
 from .certificate import Certificate, Untranslatable, recheck, recheck_term, render, to_expr
@@ -61,7 +62,7 @@ class PdrOutcome:
 
 
 def _conjuncts(e: Expr) -> tuple[Expr, ...]:
-    return e.args if e.op == "and" else (e,)
+    return e.args if e.op is Op.AND else (e,)
 
 
 def spacer(
@@ -172,7 +173,7 @@ def _only_id(part: Expr, ids: list[frozenset[int]]) -> int | None:
     """The one message id every slot of ``part`` is about, if there is exactly one."""
     seen: set[int] = set()
     for node in walk([part]):
-        if node.op == "slot":
+        if node.op is Leaf.SLOT:
             seen |= ids[node.value]
     return next(iter(seen)) if len(seen) == 1 else None
 

@@ -40,36 +40,72 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import assert_never
 
 from ackproof.spec.expr import TRUE, Expr, and_, walk
+from ackproof.spec.ops import Leaf, Op, Source
 from ackproof.spec.system import System
 
-_BIN = {"eq": "==", "lt": "<", "le": "<=", "add": "+", "sub": "-", "mul": "*"}
+
+def _infix(sym: str) -> Source:
+    return lambda a: f"({a[0]} {sym} {a[1]})"
+
+
+def _promela(op: Op) -> Source:
+    match op:
+        case Op.NOT:
+            return lambda a: f"(!{a[0]})"
+        case Op.AND:
+            return lambda a: "(" + " && ".join(a) + ")"
+        case Op.OR:
+            return lambda a: "(" + " || ".join(a) + ")"
+        case Op.EQ:
+            return _infix("==")
+        case Op.LT:
+            return _infix("<")
+        case Op.LE:
+            return _infix("<=")
+        case Op.ADD:
+            return _infix("+")
+        case Op.SUB:
+            return _infix("-")
+        case Op.MUL:
+            return _infix("*")
+        case Op.MOD:  # Python's (Euclidean) % for a positive constant divisor
+            return lambda a: f"((({a[0]}) % {a[1]} + {a[1]}) % {a[1]})"
+        case Op.ITE:
+            return lambda a: f"({a[0]} -> {a[1]} : {a[2]})"
+        case Op.MIN:
+            return lambda a: f"({a[0]} < {a[1]} -> {a[0]} : {a[1]})"
+        case Op.MAX:
+            return lambda a: f"({a[0]} > {a[1]} -> {a[0]} : {a[1]})"
+        case _:
+            assert_never(op)
+
+
+#: The Promela expression for every operator, on its arguments' sources.
+PROMELA: dict[Op, Source] = {op: _promela(op) for op in Op}
+
+
+def expression(e: Expr) -> str:
+    """``e`` as a Promela expression over the model's slot variables ``s0``, ``s1``, …"""
+    return _src(e, {})
 
 
 def _src(e: Expr, names: dict[int, str]) -> str:
     if id(e) in names:
         return names[id(e)]
-    if e.op == "const":
-        return ("true" if e.value else "false") if e.sort == "bool" else str(e.value)
-    if e.op == "slot":
-        return f"s{e.value}"
-    a = [_src(x, names) for x in e.args]
-    if e.op == "not":
-        return f"(!{a[0]})"
-    if e.op == "and":
-        return "(" + " && ".join(a) + ")"
-    if e.op == "or":
-        return "(" + " || ".join(a) + ")"
-    if e.op == "ite":
-        return f"({a[0]} -> {a[1]} : {a[2]})"
-    if e.op == "min":
-        return f"({a[0]} < {a[1]} -> {a[0]} : {a[1]})"
-    if e.op == "max":
-        return f"({a[0]} > {a[1]} -> {a[0]} : {a[1]})"
-    if e.op == "mod":  # Python's (Euclidean) % for a positive constant divisor
-        return f"((({a[0]}) % {a[1]} + {a[1]}) % {a[1]})"
-    return f"({a[0]} {_BIN[e.op]} {a[1]})"
+    match e.op:
+        case Leaf.CONST:
+            return ("true" if e.value else "false") if e.sort == "bool" else str(e.value)
+        case Leaf.SLOT:
+            return f"s{e.value}"
+        case Leaf.ARRAY:
+            raise PromelaError("an array field is not a value")
+        case Op() as op:
+            return PROMELA[op]([_src(x, names) for x in e.args])
+        case _:
+            assert_never(e.op)
 
 
 class PromelaError(ValueError):
@@ -132,7 +168,7 @@ def promela(system: System, prop: str, *, invariant_only: bool = False) -> str:
         names: dict[int, str] = {}
         body: list[str] = []
         for e in walk([v for _, v in a.updates]):
-            if e.op not in ("const", "slot") and refs.get(id(e), 0) > 1:
+            if not isinstance(e.op, Leaf) and refs.get(id(e), 0) > 1:
                 name = f"c{len(names)}"
                 body.append(f"{name} = {_src(e, names)}")
                 names[id(e)] = name

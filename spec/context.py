@@ -19,6 +19,7 @@ from .env import Env
 from .errors import SpecError
 from .expr import Expr, ExprLike, and_, any_, const, lift, lt, max_, min_, render
 from .network import FrameExpr, FrameKind
+from .ops import Leaf
 from .system import Check, Effect, EffectKind, FrameValue
 from .types import Array, Bag, Queue, Scalar
 
@@ -41,7 +42,7 @@ class ArrayPlace(Expr):
     __slots__ = ("_ctx", "_decl")
 
     def __init__(self, ctx: Ctx, decl: VarDecl) -> None:
-        super().__init__("array", (), "int", 0, 0)
+        super().__init__(Leaf.ARRAY, (), "int", 0, 0)
         self._ctx = ctx
         self._decl = decl
 
@@ -399,7 +400,7 @@ class FrameView:
             e = const(v, enum=t.enum) if t.sort == "int" else const(bool(v))
             if name in kind.ghost:
                 n = int(v)
-                e = Expr("const", (), e.sort, n, n, value=n, enum=e.enum, ghost=True)
+                e = Expr(Leaf.CONST, (), e.sort, n, n, value=n, enum=e.enum, ghost=True)
             self._values[name] = e
 
     def __getattr__(self, name: str) -> Expr:

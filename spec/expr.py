@@ -11,6 +11,10 @@ the pre-state's slots.  Two engines then give those trees a meaning:
 * the concrete interpreter (:mod:`ackproof.spec.interp`) compiles them to Python;
 * the z3 encoding (:mod:`ackproof.proofs`) translates them to z3 terms.
 
+A node's ``op`` is an operator (:class:`~ackproof.spec.ops.Op`) or a leaf
+(:class:`~ackproof.spec.ops.Leaf`); each meaning of the operators is one table in
+:mod:`ackproof.spec.ops` or in the back end that gives it.
+
 Rules this module keeps:
 
 1. Every expression has a sort (``bool`` or ``int``) and, for ints, a closed interval
@@ -20,7 +24,8 @@ Rules this module keeps:
    symbolic value would silently pick one branch.  Use ``ite``, ``&``, ``|``, ``~`` and
    ``ctx.when``.
 3. Constructors fold constants and apply a few local simplifications, so ground actions
-   stay small.  Folding uses :data:`CONCRETE_OPS`, the same table the interpreter uses.
+   stay small.  Folding uses :data:`~ackproof.spec.ops.CONCRETE`, the same table the
+   reference evaluator uses.
 4. A *ghost* value (a logical message identity the real protocol would not have on the
    wire) taints every expression built from it; the kernel refuses ghost values in guards
    and in non-ghost state.
@@ -28,12 +33,15 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import Literal, TypeAlias
 
 from .errors import SpecError
+from .ops import CONCRETE, SPELLING, Kind, Leaf, Op
+from .reading import Names as Names
+from .reading import evaluate as evaluate
+from .reading import render as render
+from .reading import walk as walk
 
 Sort: TypeAlias = Literal["bool", "int"]
 Value: TypeAlias = bool | int
@@ -44,39 +52,12 @@ _SYMBOLIC_BOOL = (
 )
 
 
-def _mod(a: int, b: int) -> int:
-    return a % b
-
-
-def _ite(c: Value, a: Value, b: Value) -> Value:
-    return a if c else b
-
-
-#: The concrete meaning of every operator.  Constant folding and the interpreter's
-#: reference evaluator both use this table.
-CONCRETE_OPS: dict[str, Callable[..., Value]] = {
-    "not": operator.not_,
-    "and": lambda *xs: all(xs),
-    "or": lambda *xs: any(xs),
-    "eq": operator.eq,
-    "lt": operator.lt,
-    "le": operator.le,
-    "add": operator.add,
-    "sub": operator.sub,
-    "mul": operator.mul,
-    "mod": _mod,
-    "ite": _ite,
-    "min": min,
-    "max": max,
-}
-
-
 class Expr:
     """A node of the expression DAG.  Build with operators and the helpers below."""
 
     __slots__ = ("args", "enum", "ghost", "hi", "lo", "op", "sort", "value")
 
-    op: str
+    op: Kind
     args: tuple[Expr, ...]
     value: int
     sort: Sort
@@ -87,7 +68,7 @@ class Expr:
 
     def __init__(
         self,
-        op: str,
+        op: Kind,
         args: tuple[Expr, ...],
         sort: Sort,
         lo: int,
@@ -119,10 +100,10 @@ class Expr:
 
     @property
     def is_const(self) -> bool:
-        return self.op == "const"
+        return self.op is Leaf.CONST
 
     def const_value(self) -> Value:
-        if self.op != "const":
+        if self.op is not Leaf.CONST:
             raise SpecError(f"expected a constant, got {render(self)}")
         return bool(self.value) if self.sort == "bool" else self.value
 
@@ -193,15 +174,15 @@ class Expr:
 
 ExprLike: TypeAlias = Expr | bool | int
 
-TRUE = Expr("const", (), "bool", 1, 1, value=1)
-FALSE = Expr("const", (), "bool", 0, 0, value=0)
+TRUE = Expr(Leaf.CONST, (), "bool", 1, 1, value=1)
+FALSE = Expr(Leaf.CONST, (), "bool", 0, 0, value=0)
 
 
 def const(v: Value, *, enum: str | None = None) -> Expr:
     if isinstance(v, bool):
         return TRUE if v else FALSE
     if isinstance(v, int):
-        return Expr("const", (), "int", v, v, value=v, enum=enum)
+        return Expr(Leaf.CONST, (), "int", v, v, value=v, enum=enum)
     raise SpecError(f"expected a bool or an int, got {type(v).__name__} {v!r}")
 
 
@@ -221,7 +202,7 @@ def lift(x: ExprLike) -> Expr:
 def _need(e: Expr, sort: Sort, what: str) -> None:
     if e.sort != sort:
         raise SpecError(f"{what} needs a {sort} operand, got {render(e)} ({e.sort})")
-    if sort == "int" and e.op == "array":
+    if sort == "int" and e.op is Leaf.ARRAY:
         raise SpecError(f"{what}: an array is not a value")
 
 
@@ -236,36 +217,36 @@ def _same_enum(a: Expr, b: Expr, what: str) -> None:
         )
 
 
-def _fold(op: str, args: Sequence[Expr], sort: Sort, enum: str | None = None) -> Expr:
-    v = CONCRETE_OPS[op](*(a.const_value() for a in args))
+def _fold(op: Op, args: Sequence[Expr], sort: Sort, enum: str | None = None) -> Expr:
+    v = CONCRETE[op](*(a.const_value() for a in args))
     if any(a.ghost for a in args):
         n = int(v)
-        return Expr("const", (), sort, n, n, value=n, enum=enum, ghost=True)
+        return Expr(Leaf.CONST, (), sort, n, n, value=n, enum=enum, ghost=True)
     return const(bool(v)) if sort == "bool" else const(int(v), enum=enum)
 
 
 # -- booleans ---------------------------------------------------------------------------
 def not_(x: ExprLike) -> Expr:
     e = lift(x)
-    _need(e, "bool", "~")
+    _need(e, "bool", SPELLING[Op.NOT].text)
     if e.is_const:
-        return _fold("not", [e], "bool")
-    if e.op == "not":
+        return _fold(Op.NOT, [e], "bool")
+    if e.op is Op.NOT:
         return e.args[0]
-    return Expr("not", (e,), "bool", 0, 1)
+    return Expr(Op.NOT, (e,), "bool", 0, 1)
 
 
-def _junction(op: Literal["and", "or"], xs: Iterable[ExprLike]) -> Expr:
-    unit, zero = (TRUE, FALSE) if op == "and" else (FALSE, TRUE)
+def _junction(op: Literal[Op.AND, Op.OR], xs: Iterable[ExprLike]) -> Expr:
+    unit, zero = (TRUE, FALSE) if op is Op.AND else (FALSE, TRUE)
     out: list[Expr] = []
     for x in xs:
         e = lift(x)
-        _need(e, "bool", "&" if op == "and" else "|")
+        _need(e, "bool", SPELLING[op].text)
         if e is zero:
             return zero
         if e is unit:
             continue
-        if e.op == op:
+        if e.op is op:
             out.extend(a for a in e.args if all(a is not b for b in out))
         elif all(e is not b for b in out):
             out.append(e)
@@ -277,19 +258,19 @@ def _junction(op: Literal["and", "or"], xs: Iterable[ExprLike]) -> Expr:
 
 
 def and_(*xs: ExprLike) -> Expr:
-    return _junction("and", xs)
+    return _junction(Op.AND, xs)
 
 
 def or_(*xs: ExprLike) -> Expr:
-    return _junction("or", xs)
+    return _junction(Op.OR, xs)
 
 
 def all_(xs: Iterable[ExprLike]) -> Expr:
-    return _junction("and", xs)
+    return _junction(Op.AND, xs)
 
 
 def any_(xs: Iterable[ExprLike]) -> Expr:
-    return _junction("or", xs)
+    return _junction(Op.OR, xs)
 
 
 def implies(a: ExprLike, b: ExprLike) -> Expr:
@@ -308,25 +289,25 @@ def eq(x: ExprLike, y: ExprLike) -> Expr:
     if a is b:
         return TRUE
     if a.is_const and b.is_const:
-        return _fold("eq", [a, b], "bool")
+        return _fold(Op.EQ, [a, b], "bool")
     if a.sort == "bool":
         for p, q in ((a, b), (b, a)):
             if q.is_const:
                 return p if q.value else not_(p)
     if a.hi < b.lo or b.hi < a.lo:
         return FALSE
-    return Expr("eq", (a, b), "bool", 0, 1)
+    return Expr(Op.EQ, (a, b), "bool", 0, 1)
 
 
-def _order(op: Literal["lt", "le"], x: ExprLike, y: ExprLike) -> Expr:
+def _order(op: Literal[Op.LT, Op.LE], x: ExprLike, y: ExprLike) -> Expr:
     a, b = lift(x), lift(y)
-    sym = "<" if op == "lt" else "<="
+    sym = SPELLING[op].text
     _need(a, "int", sym)
     _need(b, "int", sym)
     _same_enum(a, b, sym)
     if a.is_const and b.is_const:
         return _fold(op, [a, b], "bool")
-    if op == "lt":
+    if op is Op.LT:
         if a.hi < b.lo:
             return TRUE
         if a.lo >= b.hi:
@@ -340,87 +321,88 @@ def _order(op: Literal["lt", "le"], x: ExprLike, y: ExprLike) -> Expr:
 
 
 def lt(x: ExprLike, y: ExprLike) -> Expr:
-    return _order("lt", x, y)
+    return _order(Op.LT, x, y)
 
 
 def le(x: ExprLike, y: ExprLike) -> Expr:
-    return _order("le", x, y)
+    return _order(Op.LE, x, y)
 
 
 # -- arithmetic -------------------------------------------------------------------------
-def _arith(op: str, x: ExprLike, y: ExprLike) -> tuple[Expr, Expr]:
+def _arith(op: Op, x: ExprLike, y: ExprLike) -> tuple[Expr, Expr]:
     a, b = lift(x), lift(y)
-    _need(a, "int", op)
-    _need(b, "int", op)
+    sym = SPELLING[op].text
+    _need(a, "int", sym)
+    _need(b, "int", sym)
     if a.enum is not None or b.enum is not None:
-        raise SpecError(f"arithmetic ({op}) on an enum value ({render(a)}, {render(b)})")
+        raise SpecError(f"arithmetic ({sym}) on an enum value ({render(a)}, {render(b)})")
     return a, b
 
 
 def add(x: ExprLike, y: ExprLike) -> Expr:
-    a, b = _arith("+", x, y)
+    a, b = _arith(Op.ADD, x, y)
     if a.is_const and b.is_const:
-        return _fold("add", [a, b], "int")
+        return _fold(Op.ADD, [a, b], "int")
     if b.is_const and b.value == 0:
         return a
     if a.is_const and a.value == 0:
         return b
-    return Expr("add", (a, b), "int", a.lo + b.lo, a.hi + b.hi)
+    return Expr(Op.ADD, (a, b), "int", a.lo + b.lo, a.hi + b.hi)
 
 
 def sub(x: ExprLike, y: ExprLike) -> Expr:
-    a, b = _arith("-", x, y)
+    a, b = _arith(Op.SUB, x, y)
     if a.is_const and b.is_const:
-        return _fold("sub", [a, b], "int")
+        return _fold(Op.SUB, [a, b], "int")
     if b.is_const and b.value == 0:
         return a
-    return Expr("sub", (a, b), "int", a.lo - b.hi, a.hi - b.lo)
+    return Expr(Op.SUB, (a, b), "int", a.lo - b.hi, a.hi - b.lo)
 
 
 def mul(x: ExprLike, y: ExprLike) -> Expr:
-    a, b = _arith("*", x, y)
+    a, b = _arith(Op.MUL, x, y)
     if a.is_const and b.is_const:
-        return _fold("mul", [a, b], "int")
+        return _fold(Op.MUL, [a, b], "int")
     if not (a.is_const or b.is_const):
         raise SpecError(f"multiplication needs a constant factor ({render(a)} * {render(b)})")
     k, e = (a, b) if a.is_const else (b, a)
     if k.value == 1:
         return e
     bounds = (k.value * e.lo, k.value * e.hi)
-    return Expr("mul", (e, k), "int", min(bounds), max(bounds))
+    return Expr(Op.MUL, (e, k), "int", min(bounds), max(bounds))
 
 
 def mod(x: ExprLike, y: ExprLike) -> Expr:
-    a, b = _arith("%", x, y)
+    a, b = _arith(Op.MOD, x, y)
     if not b.is_const or b.value <= 0:
         raise SpecError(f"% needs a positive constant divisor, got {render(b)}")
     if a.is_const:
-        return _fold("mod", [a, b], "int")
+        return _fold(Op.MOD, [a, b], "int")
     if a.lo >= 0 and a.hi < b.value:
         return a
-    return Expr("mod", (a, b), "int", 0, b.value - 1)
+    return Expr(Op.MOD, (a, b), "int", 0, b.value - 1)
 
 
 def min_(x: ExprLike, y: ExprLike) -> Expr:
-    a, b = _arith("min", x, y)
+    a, b = _arith(Op.MIN, x, y)
     if a.is_const and b.is_const:
-        return _fold("min", [a, b], "int")
+        return _fold(Op.MIN, [a, b], "int")
     if a.hi <= b.lo:
         return a
     if b.hi <= a.lo:
         return b
-    return Expr("min", (a, b), "int", min(a.lo, b.lo), min(a.hi, b.hi))
+    return Expr(Op.MIN, (a, b), "int", min(a.lo, b.lo), min(a.hi, b.hi))
 
 
 def max_(x: ExprLike, y: ExprLike) -> Expr:
-    a, b = _arith("max", x, y)
+    a, b = _arith(Op.MAX, x, y)
     if a.is_const and b.is_const:
-        return _fold("max", [a, b], "int")
+        return _fold(Op.MAX, [a, b], "int")
     if a.lo >= b.hi:
         return a
     if b.lo >= a.hi:
         return b
-    return Expr("max", (a, b), "int", max(a.lo, b.lo), max(a.hi, b.hi))
+    return Expr(Op.MAX, (a, b), "int", max(a.lo, b.lo), max(a.hi, b.hi))
 
 
 def ite(c: ExprLike, x: ExprLike, y: ExprLike) -> Expr:
@@ -441,113 +423,12 @@ def ite(c: ExprLike, x: ExprLike, y: ExprLike) -> Expr:
         return cond if a.value else not_(cond)
     if a.is_const and b.is_const and a.value == b.value:
         return a
-    if cond.op == "not":
+    if cond.op is Op.NOT:
         cond, a, b = cond.args[0], b, a
     enum = a.enum if a.sort == "int" else None
-    return Expr("ite", (cond, a, b), a.sort, min(a.lo, b.lo), max(a.hi, b.hi), enum=enum)
+    return Expr(Op.ITE, (cond, a, b), a.sort, min(a.lo, b.lo), max(a.hi, b.hi), enum=enum)
 
 
 def slot(index: int, sort: Sort, lo: int, hi: int, *, enum: str | None, ghost: bool) -> Expr:
     """A leaf: the pre-state value of slot ``index``."""
-    return Expr("slot", (), sort, lo, hi, value=index, enum=enum, ghost=ghost)
-
-
-# -- reading ----------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Names:
-    """How to print slot leaves (the kernel supplies the state's field names)."""
-
-    slots: Sequence[str] = ()
-    enums: dict[str, tuple[str, ...]] | None = None
-
-
-_INFIX = {
-    "eq": "==",
-    "lt": "<",
-    "le": "<=",
-    "add": "+",
-    "sub": "-",
-    "mul": "*",
-    "mod": "%",
-    "and": "&",
-    "or": "|",
-}
-
-
-def render(e: Expr, names: Names | None = None, *, depth: int = 12) -> str:
-    """A readable rendering of ``e`` (used in error messages and certificates)."""
-    if depth <= 0:
-        return "…"
-    if e.op == "const":
-        if e.sort == "bool":
-            return "true" if e.value else "false"
-        if names is not None and names.enums and e.enum in names.enums:
-            members = names.enums[e.enum]
-            if 0 <= e.value < len(members):
-                return members[e.value]
-        return str(e.value)
-    if e.op == "slot":
-        if names is not None and e.value < len(names.slots):
-            return names.slots[e.value]
-        return f"s[{e.value}]"
-    if e.op == "array":
-        return "<array>"
-    sub_ = [render(a, names, depth=depth - 1) for a in e.args]
-    if e.op == "not":
-        return f"~{_paren(e.args[0], sub_[0])}"
-    if e.op in _INFIX:
-        sep = f" {_INFIX[e.op]} "
-        return sep.join(_paren(a, s) for a, s in zip(e.args, sub_, strict=True))
-    return f"{e.op}({', '.join(sub_)})"
-
-
-def _paren(e: Expr, s: str) -> str:
-    return s if e.op in ("const", "slot", "not", "ite", "min", "max") else f"({s})"
-
-
-def walk(roots: Iterable[Expr]) -> list[Expr]:
-    """Every node reachable from ``roots``, each once, children before parents."""
-    seen: set[int] = set()
-    order: list[Expr] = []
-    stack: list[tuple[Expr, bool]] = [(r, False) for r in roots]
-    while stack:
-        e, done = stack.pop()
-        if done:
-            order.append(e)
-            continue
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        stack.append((e, True))
-        stack.extend((a, False) for a in e.args if id(a) not in seen)
-    return order
-
-
-#: The binary operators that are one Python operator in generated code (the compiled
-#: interpreter and the packed search emit them verbatim).
-PY_BINARY: dict[str, str] = {
-    "eq": "==",
-    "lt": "<",
-    "le": "<=",
-    "add": "+",
-    "sub": "-",
-    "mul": "*",
-    "mod": "%",
-}
-
-
-def evaluate(e: Expr, state: Sequence[Value]) -> Value:
-    """Reference evaluator: the concrete meaning of ``e`` in ``state`` (slow, simple)."""
-    cache: dict[int, Value] = {}
-    for node in walk([e]):
-        if node.op == "const":
-            v: Value = node.const_value()
-        elif node.op == "slot":
-            v = state[node.value]
-        elif node.op == "ite":
-            c, a, b = (cache[id(x)] for x in node.args)
-            v = a if c else b
-        else:
-            v = CONCRETE_OPS[node.op](*(cache[id(x)] for x in node.args))
-        cache[id(node)] = v
-    return cache[id(e)]
+    return Expr(Leaf.SLOT, (), sort, lo, hi, value=index, enum=enum, ghost=ghost)

@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import CodeType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 from .errors import SpecError, StepError
-from .expr import PY_BINARY, Expr, Value, evaluate, walk
+from .expr import Expr, Value, evaluate, walk
+from .ops import PYTHON, Leaf, Op
 from .system import Action, State, System
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class _Gen:
     def need(self, roots: Sequence[Expr], indent: str) -> None:
         """Emit temporaries for the shared nodes under ``roots`` not yet named."""
         for e in walk(roots):
-            if id(e) in self.names or e.op in ("const", "slot"):
+            if id(e) in self.names or isinstance(e.op, Leaf):
                 continue
             if self.refs.get(id(e), 0) > 1:
                 src = self.src(e)
@@ -54,22 +55,17 @@ class _Gen:
                 self.names[id(e)] = name
 
     def src(self, e: Expr) -> str:
-        if e.op == "const":
-            return repr(bool(e.value)) if e.sort == "bool" else repr(e.value)
-        if e.op == "slot":
-            return f"s[{e.value}]"
-        a = [self.names.get(id(x)) or self.src(x) for x in e.args]
-        if e.op == "not":
-            return f"(not {a[0]})"
-        if e.op == "and":
-            return "(" + " and ".join(a) + ")"
-        if e.op == "or":
-            return "(" + " or ".join(a) + ")"
-        if e.op == "ite":
-            return f"({a[1]} if {a[0]} else {a[2]})"
-        if e.op in ("min", "max"):
-            return f"{e.op}({a[0]}, {a[1]})"
-        return f"({a[0]} {PY_BINARY[e.op]} {a[1]})"
+        match e.op:
+            case Leaf.CONST:
+                return repr(bool(e.value)) if e.sort == "bool" else repr(e.value)
+            case Leaf.SLOT:
+                return f"s[{e.value}]"
+            case Leaf.ARRAY:
+                raise SpecError("an array is not a value")
+            case Op() as op:
+                return PYTHON[op]([self.names.get(id(x)) or self.src(x) for x in e.args])
+            case _:
+                assert_never(e.op)
 
 
 def _action_source(fname: str, action: Action, width: int) -> str:

@@ -50,6 +50,7 @@ from .expr import (
     or_,
     slot,
 )
+from .ops import Leaf
 from .system import Action, Eventually, Property, Slot, State, System
 
 
@@ -217,7 +218,7 @@ def lasso_system(system: System, prop: str, *, room: bool = True) -> LassoSystem
 
 
 def _index(e: Expr) -> int:
-    assert e.op == "slot"
+    assert e.op is Leaf.SLOT
     return int(e.value)
 
 

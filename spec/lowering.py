@@ -21,6 +21,7 @@ from .faults import Faults
 from .history import History
 from .kernel import Builder, Handler, HoldsFn, Node, VarDecl, init_value
 from .network import Channel
+from .ops import Leaf
 from .system import Action, ActionKind, Effect, System
 from .types import Array, Bag, Int, Scalar
 from .wiring import Wiring
@@ -64,7 +65,7 @@ class Lowering:
         if isinstance(e.expr, Expr):
             names = Names(slots=[s.name for s in self.layout.slots])
             shown = render(e.expr, names)
-            slots = [names.slots[x.value] for x in walk([e.expr]) if x.op == "slot"]
+            slots = [names.slots[x.value] for x in walk([e.expr]) if x.op is Leaf.SLOT]
             field = slots[0] if len(slots) == 1 and shown == slots[0] else None
             if field is None and reads is not None:
                 field = reads.get(id(e.expr))

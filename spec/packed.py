@@ -32,9 +32,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import assert_never
 
-from .errors import StepError
-from .expr import PY_BINARY, Expr, walk
+from .errors import SpecError, StepError
+from .expr import Expr, walk
+from .ops import PYTHON, Leaf, Op
 from .system import State, System
 
 #: A packed state's successors: ``(action index, packed state)`` in action order.
@@ -141,22 +143,32 @@ class _Emitter:
         got = self._ranges.get(id(e))
         if got is not None:
             return got
-        if e.op == "slot" and self.bounds is not None and e.value in self.bounds:
-            r = self.bounds[e.value]
-        elif e.op in ("add", "sub", "min", "max", "ite"):
-            xs = [self._range(a) for a in e.args]
-            if e.op == "add":
-                r = (xs[0][0] + xs[1][0], xs[0][1] + xs[1][1])
-            elif e.op == "sub":
-                r = (xs[0][0] - xs[1][1], xs[0][1] - xs[1][0])
-            elif e.op == "min":
-                r = (min(xs[0][0], xs[1][0]), min(xs[0][1], xs[1][1]))
-            elif e.op == "max":
-                r = (max(xs[0][0], xs[1][0]), max(xs[0][1], xs[1][1]))
-            else:
-                r = (min(xs[1][0], xs[2][0]), max(xs[1][1], xs[2][1]))
-        else:  # the declared interval (every Expr carries a sound one)
-            r = (e.lo, e.hi)
+        r = (e.lo, e.hi)  # the declared interval (every Expr carries a sound one), ...
+        match e.op:  # ... narrowed where the guard's ranges of the arguments say more
+            case Leaf.SLOT:
+                if self.bounds is not None and e.value in self.bounds:
+                    r = self.bounds[e.value]
+            case Op.ADD:
+                (la, ha), (lb, hb) = (self._range(a) for a in e.args)
+                r = (la + lb, ha + hb)
+            case Op.SUB:
+                (la, ha), (lb, hb) = (self._range(a) for a in e.args)
+                r = (la - hb, ha - lb)
+            case Op.MIN:
+                (la, ha), (lb, hb) = (self._range(a) for a in e.args)
+                r = (min(la, lb), min(ha, hb))
+            case Op.MAX:
+                (la, ha), (lb, hb) = (self._range(a) for a in e.args)
+                r = (max(la, lb), max(ha, hb))
+            case Op.ITE:
+                (la, ha), (lb, hb) = (self._range(a) for a in e.args[1:])
+                r = (min(la, lb), max(ha, hb))
+            case Op.MUL | Op.MOD | Op.NOT | Op.AND | Op.OR | Op.EQ | Op.LT | Op.LE:
+                pass
+            case Leaf.CONST | Leaf.ARRAY:
+                pass
+            case _:
+                assert_never(e.op)
         self._ranges[id(e)] = r
         return r
 
@@ -171,7 +183,7 @@ class _Emitter:
         for e in walk(roots):  # children before parents
             k = self.names.key(e)
             c = count.get(k if structural else id(e), 0)
-            if k in scope or e.op in ("const", "slot") or c < 2:
+            if k in scope or isinstance(e.op, Leaf) or c < 2:
                 continue
             name = f"t{self.temps}"
             self.temps += 1
@@ -182,39 +194,40 @@ class _Emitter:
         named = scope.get(self.names.key(e))
         if named is not None:
             return named
-        if e.op == "const":
-            return repr(bool(e.value)) if e.sort == "bool" else repr(e.value)
-        if e.op == "slot":
-            return f"x{e.value}"
-        a = [self.src(x, scope) for x in e.args]
-        if e.op == "not":
-            return f"(not {a[0]})"
-        if e.op == "and":
-            return "(" + " and ".join(a) + ")"
-        if e.op == "or":
-            return "(" + " or ".join(a) + ")"
-        if e.op == "ite":
-            return f"({a[1]} if {a[0]} else {a[2]})"
-        if e.op in ("min", "max"):  # inline: a call to the builtin costs more than this
-            if self.bounds is not None:  # settled by the guard's ranges?
-                (la, ha), (lb, hb) = self._range(e.args[0]), self._range(e.args[1])
-                if (e.op == "min" and ha <= lb) or (e.op == "max" and la >= hb):
-                    return a[0]
-                if (e.op == "min" and hb <= la) or (e.op == "max" and lb >= ha):
-                    return a[1]
-            cmp = "<=" if e.op == "min" else ">="
-            m = f"m{self.temps}"
-            self.temps += 1
-            if e.args[1].op in ("const", "slot") or a[1].isidentifier():
-                return f"({m} if ({m} := {a[0]}) {cmp} {a[1]} else {a[1]})"
-            k = f"m{self.temps}"
-            self.temps += 1
-            return f"({m} if ({m} := {a[0]}) {cmp} ({k} := {a[1]}) else {k})"
-        return f"({a[0]} {PY_BINARY[e.op]} {a[1]})"
+        match e.op:
+            case Leaf.CONST:
+                return repr(bool(e.value)) if e.sort == "bool" else repr(e.value)
+            case Leaf.SLOT:
+                return f"x{e.value}"
+            case Leaf.ARRAY:
+                raise SpecError("an array is not a value")
+            case Op.MIN | Op.MAX as op:  # inline: a call to the builtin costs more than this
+                return self._extremum(e, op, [self.src(x, scope) for x in e.args])
+            case Op() as op:
+                return PYTHON[op]([self.src(x, scope) for x in e.args])
+            case _:
+                assert_never(e.op)
+
+    def _extremum(self, e: Expr, op: Op, a: list[str]) -> str:
+        """``min`` / ``max`` inline, or one argument if the guard's ranges settle it."""
+        if self.bounds is not None:  # settled by the guard's ranges?
+            (la, ha), (lb, hb) = self._range(e.args[0]), self._range(e.args[1])
+            if (op is Op.MIN and ha <= lb) or (op is Op.MAX and la >= hb):
+                return a[0]
+            if (op is Op.MIN and hb <= la) or (op is Op.MAX and lb >= ha):
+                return a[1]
+        cmp = "<=" if op is Op.MIN else ">="
+        m = f"m{self.temps}"
+        self.temps += 1
+        if isinstance(e.args[1].op, Leaf) or a[1].isidentifier():
+            return f"({m} if ({m} := {a[0]}) {cmp} {a[1]} else {a[1]})"
+        k = f"m{self.temps}"
+        self.temps += 1
+        return f"({m} if ({m} := {a[0]}) {cmp} ({k} := {a[1]}) else {k})"
 
 
-def _junction_args(e: Expr, op: str) -> list[Expr]:
-    if e.op != op:
+def _junction_args(e: Expr, op: Op) -> list[Expr]:
+    if e.op is not op:
         return [e]
     return [x for a in e.args for x in _junction_args(a, op)]
 
@@ -230,22 +243,22 @@ def _implied(guard: Expr) -> dict[int, tuple[int, int]]:
         old = out.get(x.value, (x.lo, x.hi))
         out[x.value] = (max(old[0], lo), min(old[1], hi))
 
-    for c in _junction_args(guard, "and"):
-        if c.op not in ("lt", "le", "eq"):
+    for c in _junction_args(guard, Op.AND):
+        if c.op not in (Op.LT, Op.LE, Op.EQ):
             continue
         a, b = c.args
-        strict = 1 if c.op == "lt" else 0
-        if c.op == "eq":
+        strict = 1 if c.op is Op.LT else 0
+        if c.op is Op.EQ:
             for x, k in ((a, b), (b, a)):
-                if x.op == "slot" and x.sort == "int" and k.is_const:
+                if x.op is Leaf.SLOT and x.sort == "int" and k.is_const:
                     meet(x, k.value, k.value)
         elif b.is_const:  # terms of a, summed, are at most b (less one if strict)
-            terms = _junction_args(a, "add")
-            if all(t.op == "slot" for t in terms):
+            terms = _junction_args(a, Op.ADD)
+            if all(t.op is Leaf.SLOT for t in terms):
                 least = sum(t.lo for t in terms)
                 for t in terms:
                     meet(t, t.lo, b.value - strict - (least - t.lo))
-        elif a.is_const and b.op == "slot":
+        elif a.is_const and b.op is Leaf.SLOT:
             meet(b, a.value + strict, b.hi)
     return out
 
@@ -275,7 +288,7 @@ def _uses(roots: Sequence[Expr], names: _Names) -> dict[int, int]:
 
 
 def _slots_read(roots: Sequence[Expr]) -> list[int]:
-    return sorted({e.value for e in walk(roots) if e.op == "slot"})
+    return sorted({e.value for e in walk(roots) if e.op is Leaf.SLOT})
 
 
 def _decode_lines(layout: Layout, slots: Sequence[int], indent: str) -> list[str]:

@@ -33,12 +33,8 @@ from dataclasses import dataclass
 from .explore import Exploration, Path
 from .expr import Expr
 from .interp import Compiled, compile_system
+from .ops import ASSOCIATIVE, COMMUTATIVE, Leaf
 from .system import Action, State, System
-
-#: Operators whose arguments can be reordered without changing the value.
-_COMMUTATIVE = frozenset({"and", "or", "add", "mul", "eq", "min", "max"})
-#: Operators whose nested applications can be flattened (``(a + b) + c`` is ``a + b + c``).
-_ASSOCIATIVE = frozenset({"and", "or", "add", "mul", "min", "max"})
 
 
 def _flatten(e: Expr) -> list[Expr]:
@@ -47,7 +43,7 @@ def _flatten(e: Expr) -> list[Expr]:
     stack = list(reversed(e.args))
     while stack:
         a = stack.pop()
-        if a.op == e.op:
+        if a.op is e.op:
             stack.extend(reversed(a.args))
         else:
             out.append(a)
@@ -65,12 +61,12 @@ class _Canon:
         k = memo.get(id(e))
         if k is not None:
             return k
-        if e.op == "slot":
-            sig: tuple[object, ...] = ("slot", perm[e.value])
+        if e.op is Leaf.SLOT:
+            sig: tuple[object, ...] = (Leaf.SLOT, perm[e.value])
         else:
-            parts = _flatten(e) if e.op in _ASSOCIATIVE else list(e.args)
+            parts = _flatten(e) if e.op in ASSOCIATIVE else list(e.args)
             args = [self.key(a, perm, memo) for a in parts]
-            if e.op in _COMMUTATIVE:
+            if e.op in COMMUTATIVE:
                 args.sort()
             sig = (e.op, e.sort, e.value, *args)
         k = self.table.setdefault(sig, len(self.table))
@@ -85,7 +81,7 @@ def _signature(
         return canon.key(e, perm, memo)
 
     updates = sorted(
-        (perm[i], key(v)) for i, v in a.updates if not (v.op == "slot" and v.value == i)
+        (perm[i], key(v)) for i, v in a.updates if not (v.op is Leaf.SLOT and v.value == i)
     )
     starved = None if a.starved is None else key(a.starved)
     return (

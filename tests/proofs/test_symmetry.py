@@ -17,6 +17,7 @@ from ackproof.spec import Expr, System, explore
 from ackproof.spec.expr import and_, not_
 from ackproof.spec.interp import compile_system
 from ackproof.spec.library import LIBRARY
+from ackproof.spec.ops import Leaf, Op
 from ackproof.spec.protocols import BUILTIN
 from ackproof.spec.symmetry import blocks, detect, explore_reduced
 
@@ -30,9 +31,9 @@ def unordered(s: System, *, tracking: bool = False) -> System:
         own = {i for i, _ in a.updates} & submitted
 
         def strip(e: Expr | None, own: set[int] = own) -> Expr | None:
-            if e is None or e.op != "and":
+            if e is None or e.op is not Op.AND:
                 return e
-            keep = [c for c in e.args if not (c.op == "slot" and c.value in submitted - own)]
+            keep = [c for c in e.args if not (c.op is Leaf.SLOT and c.value in submitted - own)]
             return and_(*keep)
 
         guard, starved = a.guard, a.starved
