@@ -3,8 +3,9 @@
 See :mod:`ackproof.spec.kernel` for the protocol API.  :class:`Lowering` allocates the
 slots (history, node fields, channels, fault budgets), runs each handler with a symbolic
 :class:`~ackproof.spec.env.Env` per ground action (each parameter and received frame field
-a constant), adds a crash variant per snapshot the handler's :class:`~ackproof.spec.context.Ctx`
-recorded, and adds the environment's own actions (crash and restart, loss, duplication).
+a constant) through a :class:`~ackproof.spec.recorder.Recorder` (the handler sees it as
+``ctx``), adds a crash variant per snapshot the recorder took, and adds the environment's
+own actions (crash and restart, loss, duplication).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .faults import Faults
 from .history import History
 from .kernel import Builder, Handler, HoldsFn, Node, VarDecl, init_value
 from .network import Channel
+from .recorder import Recorder
 from .system import Action, ActionKind, Effect, System
 from .types import Array, Bag, Int, Scalar
 from .wiring import Wiring
@@ -238,13 +240,13 @@ class Lowering:
         label: str,
         crash_points: bool,
         nested: bool = False,
-    ) -> Ctx:
-        ctx = Ctx(self, node, env, action=label, crash_points=crash_points)
+    ) -> Recorder:
+        rec = Recorder(self, node, env, crash_points=crash_points)
         try:
-            fn(ctx, *args)
+            fn(Ctx(rec), *args)
         except Exception as e:
-            raise self.err(e, label, fn, ctx._reads, nested=nested) from None
-        return ctx
+            raise self.err(e, label, fn, rec.reads, nested=nested) from None
+        return rec
 
     def fresh(self) -> Env:
         """The environment of a new ground action: every slot its pre-state value."""
@@ -255,10 +257,10 @@ class Lowering:
     ) -> tuple[Effect, ...]:
         """Run ``node``'s handler ``fn`` into ``env`` as part of an environment step (no
         crash points); its effects, in order."""
-        ctx = self._run(
+        rec = self._run(
             self.builder.nodes[node], fn, args, env, label=label, crash_points=False, nested=True
         )
-        return tuple(ctx._effects)
+        return tuple(rec.effects)
 
     def emit(
         self,
@@ -310,14 +312,13 @@ class Lowering:
         """The handler's action, and one crash variant per point a crash may fall on
         (``cut_short`` first records, in a crash variant, that the call was cut short)."""
         crash_here = self.faults.crashes(node.name)
-        ctx = self._run(node, fn, args, env, label=label, crash_points=crash_here)
-        done = tuple(ctx._effects)
-        self.emit(ctx._env, kind, label, node=node.name, effects=done, **meta)
-        for snap in ctx._snapshots:
+        rec = self._run(node, fn, args, env, label=label, crash_points=crash_here)
+        done = tuple(rec.effects)
+        self.emit(rec.env, kind, label, node=node.name, effects=done, **meta)
+        for snap in rec.snapshots:
             if skip_first_crash and snap.effects == 0:
                 continue
-            cenv = Env(self.layout, snap.cur, snap.guard)
-            cenv.checks = list(snap.checks)
+            cenv = snap.env(self.layout)
             if cut_short is not None:
                 cut_short(cenv)
             clabel = f"{label}, crash after {snap.effects} effect{'s' if snap.effects != 1 else ''}"
@@ -461,7 +462,7 @@ class Lowering:
             if self.history.interrupted:  # the producer still has it: it will call again
                 parts.append(("producer", env.read(self.history.interrupted[m])))
             for node, fn in holders:
-                ctx = Ctx(self, node, env, action="holds", crash_points=False, read_only=True)
+                ctx = Ctx(Recorder(self, node, env, crash_points=False, read_only=True))
                 try:
                     h = lift(fn(ctx, const(m)))
                 except Exception as e:
