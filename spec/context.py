@@ -241,7 +241,7 @@ class Ctx:
         self._rec.ack(msg)
 
 
-# -- lowering -------------------------------------------------------------------------------
+# -- received frames ------------------------------------------------------------------------
 class FrameView:
     """The fields of a received frame, each a constant (ghost fields marked ghost), and
     ``source``: the name of the node that sent it."""
