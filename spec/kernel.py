@@ -382,12 +382,6 @@ def _declared_init(t: Scalar, init: object) -> Value:
     return init
 
 
-def init_value(init: Value, t: Scalar) -> Value:
-    if t.sort == "bool":
-        return bool(init)
-    return int(init)
-
-
 __all__ = [
     "Array",
     "Bag",

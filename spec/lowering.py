@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 from .context import Ctx, FrameView
 from .env import Env, Layout
 from .errors import SpecError, user_line
-from .expr import TRUE, Expr, Names, Value, and_, any_, const, lift, not_, render, walk
+from .expr import TRUE, Expr, Names, and_, any_, const, lift, not_, render, walk
 from .faults import Faults
+from .fields import allocate_fields
 from .history import History
-from .kernel import Builder, Handler, HoldsFn, Node, VarDecl, init_value
+from .kernel import Builder, Handler, HoldsFn, Node
 from .network import Channel
 from .recorder import Recorder
 from .system import Action, ActionKind, Effect, System
-from .types import Array, Bag, Int, Scalar
 from .wiring import Wiring
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class Lowering:
         retry = any(n.submit_retry for n in self.producers)
         self.history = History.allocate(self.layout, b.messages, retry=retry, prev=prev)
         for node in b.nodes.values():
-            self._alloc_node(node)
+            allocate_fields(self.layout, node)
         self.wiring.allocate(list(b.kinds.values()))
         self.channels = self.wiring.channels
         self.leaves = self.layout.leaves()
@@ -161,73 +161,6 @@ class Lowering:
                 )
             out.append(owners[0])
         return out
-
-    def _alloc_node(self, node: Node) -> None:
-        for decl in node.vars.values():
-            if decl.shared and (decl.slots or decl.length_slot is not None):
-                continue  # one store, allocated once
-            base = f"shared.{decl.name}" if decl.shared else f"{node.name}.{decl.name}"
-            owner = "shared" if decl.shared else node.name
-            t = decl.type
-
-            def add(
-                name: str,
-                s: Scalar,
-                init: Value,
-                *,
-                d: VarDecl = decl,
-                owner: str = owner,
-                about: tuple[int, ...] = (),
-                family: str | None = None,
-            ) -> int:
-                return self.layout.add(
-                    name,
-                    sort=s.sort,
-                    lo=s.lo,
-                    hi=s.hi,
-                    init=init,
-                    owner=owner,
-                    durable=d.durable,
-                    ghost=d.ghost,
-                    enum=s.enum,
-                    members=s.members,
-                    ticks=s.ticks,
-                    msgs=about,
-                    family=family,
-                )
-
-            if isinstance(t, Scalar):
-                decl.slots = [add(base, t, init_value(decl.init, t))]
-            elif isinstance(t, Array):
-                by_id = t.index.msg_id  # an array indexed by message id: a slot per message
-                decl.slots = [
-                    add(
-                        f"{base}[{t.index.show(i)}]",
-                        t.elem,
-                        init_value(decl.init, t.elem),
-                        about=(int(i),) if by_id else (),
-                        family=f"{base}[*]" if by_id else None,
-                    )
-                    for i in t.index.values()
-                ]
-            elif isinstance(t, Bag):
-                counts = Int(0, t.capacity)
-                by_id = t.elem.msg_id
-                decl.slots = [
-                    add(
-                        f"{base}#{t.elem.show(v)}",
-                        counts,
-                        0,
-                        about=(int(v),) if by_id else (),
-                        family=f"{base}#*" if by_id else None,
-                    )
-                    for v in t.elem.values()
-                ]
-            else:
-                decl.slots = [
-                    add(f"{base}[{i}]", t.elem, t.elem.default()) for i in range(t.capacity)
-                ]
-                decl.length_slot = add(f"{base}.len", Int(0, t.capacity), 0)
 
     # -- running handlers ---------------------------------------------------------------------
     def _run(
