@@ -231,8 +231,8 @@ class Channel:
                     field=self.name,
                 )
         # On a connection that is down, the frame is lost.
-        up = contextlib.nullcontext() if self.up is None else env.under(env.read(self.up))
-        with up:
+        link = contextlib.nullcontext() if self.up is None else env.under(env.read(self.up))
+        with link:
             self._put(env, frame)
 
     def _put(self, env: Env, frame: FrameExpr) -> None:
