@@ -15,9 +15,11 @@ A state is one z3 term per slot (``Bool`` for bool slots, a signed bit-vector or
     — one if-then-else chain per slot over the actions that write it;
   - ``"disjunctive"``: ``Or(a = j & Step_j(s, t) for every action j)``.
 
-  Both add ``Dom(t)``: a successor outside a slot's range is not a state (the spec's
-  well-formedness ``checks`` flag such steps in the concrete interpreter; the symbolic
-  engines do not yet report them — see the report of issue 3).
+  Both add ``Dom(t)``: a successor outside a slot's range is not a state.  The spec's
+  well-formedness ``checks`` flag such steps: the concrete interpreter raises on them, and
+  the symbolic engines search for :meth:`~ackproof.spec.system.System.ill_formed` (BMC
+  with the bad states, every proof after it: ``proofs/engines.py``'s
+  ``check_well_formed``), so an ill-formed step is never silently "no transition".
 
 * ``P(s)`` and ``W(s)`` are a property's invariant and witness, translated node by node.
 

@@ -8,17 +8,20 @@ A user's variant imports only this package::
     def my_protocol(p: Builder) -> None:
         ...
 
-See :mod:`ackproof.spec.kernel` for the handler API and :mod:`ackproof.spec.history`
-for the guarantees.  This package imports neither z3 nor trio.
+See :mod:`ackproof.spec.kernel` for nodes, fields and handlers,
+:mod:`ackproof.spec.context` for what a handler's ``ctx`` offers,
+:mod:`ackproof.spec.protocol` for ``@protocol`` and :mod:`ackproof.spec.history` for the
+guarantees.  This package imports neither z3 nor trio.
 """
 
+from .context import Ctx, FrameView
 from .errors import SpecError, StepError
 from .explore import Exploration, Path, explore
 from .expr import Expr, all_, any_, implies, ite, max_, min_
 from .faults import Faults, apply_fault_list, parse_faults
 from .history import GUARANTEE_STATEMENTS, GUARANTEES, PROPERTIES
 from .interp import compile_system
-from .kernel import Builder, Ctx, FrameView, Node
+from .kernel import Builder, Node
 from .links import Connection, Link
 from .network import FrameKind
 from .protocol import ProtocolDef, protocol

@@ -14,7 +14,8 @@ index can reach (its interval), so arrays never need an array theory.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 from .errors import SpecError
 from .expr import TRUE, Expr, Value, and_, const, eq, implies, ite, le, lift, render, slot
@@ -100,6 +101,17 @@ class Env:
     # -- reading and writing -----------------------------------------------------------
     def read(self, i: int) -> Expr:
         return self.cur[i]
+
+    @contextlib.contextmanager
+    def under(self, cond: Expr) -> Iterator[None]:
+        """Writes, requires and checks inside apply only where ``cond`` holds too: the
+        path condition is ``path and cond`` inside, and back to ``path`` after."""
+        saved = self.path
+        self.path = and_(saved, cond)
+        try:
+            yield
+        finally:
+            self.path = saved
 
     def require(self, cond: Expr, *, room: bool = False) -> None:
         """The step is enabled only if ``cond`` holds (on the current path).  ``room``:
@@ -200,8 +212,6 @@ class Env:
         if len(ks) == 1 and idx.is_const:
             self.write(slots[ks[0]], value, what=what, trusted=trusted)
             return
-        saved = self.path
         for k in ks:
-            self.path = and_(saved, eq(idx, const(k + index_lo, enum=idx.enum)))
-            self.write(slots[k], value, what=f"{what}", trusted=trusted)
-        self.path = saved
+            with self.under(eq(idx, const(k + index_lo, enum=idx.enum))):
+                self.write(slots[k], value, what=f"{what}", trusted=trusted)

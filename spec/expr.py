@@ -164,7 +164,7 @@ class Expr:
     def __mod__(self, other: ExprLike) -> Expr:
         return mod(self, other)
 
-    # -- arrays (only array places support these; see kernel.ArrayPlace) -------------
+    # -- arrays (only array places support these; see context.ArrayPlace) ------------
     def __getitem__(self, index: ExprLike) -> Expr:
         raise SpecError(f"{render(self)} is not an array; it cannot be indexed")
 

@@ -38,6 +38,10 @@ class Faults:
     within: int | None = None
 
     def __post_init__(self) -> None:
+        # Normalisation of a frozen dataclass: ``crash``, ``links`` and ``crash_budgets``
+        # accept any iterable or mapping but are kept as sorted tuples, so that two equal
+        # fault models compare and hash equal.  A frozen dataclass can only do that with
+        # object.__setattr__ (as dataclasses itself does); nothing else writes a Faults.
         crash = names(self.crash, "Faults(crash=...)", "('receiver',) or ('*',) for every node")
         object.__setattr__(self, "crash", crash)
         for name in ("max_losses", "max_duplicates", "max_crashes"):

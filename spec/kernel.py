@@ -2,8 +2,9 @@
 
 Theory of operation
 -------------------
-A protocol is a Python function ``build(p)`` decorated with :func:`protocol`.  It declares
-nodes, their typed state (durable or volatile), frame kinds, and handlers:
+A protocol is a Python function ``build(p)`` decorated with
+:func:`~ackproof.spec.protocol.protocol`.  It declares nodes, their typed state (durable
+or volatile), frame kinds, and handlers:
 
 * ``@node.on_submit`` — the producer hands message ``m`` to this node (a crash may cut
   the call short; the producer then gives up, or with ``on_submit(retry=True)`` calls
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, overload
+from typing import overload
 
 from .context import Ctx, FrameView
 from .errors import SpecError, names
@@ -40,9 +41,6 @@ from .expr import Expr, ExprLike, Value, render
 from .faults import Faults
 from .network import FrameKind
 from .types import Array, Bag, Bool, FieldType, Int, Queue, Scalar
-
-if TYPE_CHECKING:
-    pass
 
 #: The largest instance ackproof builds.  Every shipped protocol lowers and compiles in
 #: seconds at 64 messages (up to about 1.4 GB); around 200 the generated code nests too
@@ -382,12 +380,6 @@ def _declared_init(t: Scalar, init: object) -> Value:
         raise SpecError(f"init must be a constant of {t.describe()}, got {init!r}")
     t.lit(init)
     return init
-
-
-def init_value(init: Value, t: Scalar) -> Value:
-    if t.sort == "bool":
-        return bool(init)
-    return int(init)
 
 
 __all__ = [

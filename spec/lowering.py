@@ -3,8 +3,9 @@
 See :mod:`ackproof.spec.kernel` for the protocol API.  :class:`Lowering` allocates the
 slots (history, node fields, channels, fault budgets), runs each handler with a symbolic
 :class:`~ackproof.spec.env.Env` per ground action (each parameter and received frame field
-a constant), adds a crash variant per snapshot the handler's :class:`~ackproof.spec.context.Ctx`
-recorded, and adds the environment's own actions (crash and restart, loss, duplication).
+a constant) through a :class:`~ackproof.spec.recorder.Recorder` (the handler sees it as
+``ctx``), adds a crash variant per snapshot the recorder took, and adds the environment's
+own actions (crash and restart, loss, duplication).
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from typing import TYPE_CHECKING, Any
 from .context import Ctx, FrameView
 from .env import Env, Layout
 from .errors import SpecError, user_line
-from .expr import TRUE, Expr, Names, Value, and_, any_, const, lift, not_, render, walk
+from .expr import TRUE, Expr, Names, and_, any_, const, lift, not_, render, walk
 from .faults import Faults
+from .fields import allocate_fields
 from .history import History
-from .kernel import Builder, Handler, HoldsFn, Node, VarDecl, init_value
+from .kernel import Builder, Handler, HoldsFn, Node
 from .network import Channel
 from .ops import Leaf
+from .recorder import Recorder
 from .system import Action, ActionKind, Effect, System
-from .types import Array, Bag, Int, Scalar
 from .wiring import Wiring
 
 if TYPE_CHECKING:
@@ -96,7 +98,7 @@ class Lowering:
         retry = any(n.submit_retry for n in self.producers)
         self.history = History.allocate(self.layout, b.messages, retry=retry, prev=prev)
         for node in b.nodes.values():
-            self._alloc_node(node)
+            allocate_fields(self.layout, node)
         self.wiring.allocate(list(b.kinds.values()))
         self.channels = self.wiring.channels
         self.leaves = self.layout.leaves()
@@ -161,73 +163,6 @@ class Lowering:
             out.append(owners[0])
         return out
 
-    def _alloc_node(self, node: Node) -> None:
-        for decl in node.vars.values():
-            if decl.shared and (decl.slots or decl.length_slot is not None):
-                continue  # one store, allocated once
-            base = f"shared.{decl.name}" if decl.shared else f"{node.name}.{decl.name}"
-            owner = "shared" if decl.shared else node.name
-            t = decl.type
-
-            def add(
-                name: str,
-                s: Scalar,
-                init: Value,
-                *,
-                d: VarDecl = decl,
-                owner: str = owner,
-                about: tuple[int, ...] = (),
-                family: str | None = None,
-            ) -> int:
-                return self.layout.add(
-                    name,
-                    sort=s.sort,
-                    lo=s.lo,
-                    hi=s.hi,
-                    init=init,
-                    owner=owner,
-                    durable=d.durable,
-                    ghost=d.ghost,
-                    enum=s.enum,
-                    members=s.members,
-                    ticks=s.ticks,
-                    msgs=about,
-                    family=family,
-                )
-
-            if isinstance(t, Scalar):
-                decl.slots = [add(base, t, init_value(decl.init, t))]
-            elif isinstance(t, Array):
-                by_id = t.index.msg_id  # an array indexed by message id: a slot per message
-                decl.slots = [
-                    add(
-                        f"{base}[{t.index.show(i)}]",
-                        t.elem,
-                        init_value(decl.init, t.elem),
-                        about=(int(i),) if by_id else (),
-                        family=f"{base}[*]" if by_id else None,
-                    )
-                    for i in t.index.values()
-                ]
-            elif isinstance(t, Bag):
-                counts = Int(0, t.capacity)
-                by_id = t.elem.msg_id
-                decl.slots = [
-                    add(
-                        f"{base}#{t.elem.show(v)}",
-                        counts,
-                        0,
-                        about=(int(v),) if by_id else (),
-                        family=f"{base}#*" if by_id else None,
-                    )
-                    for v in t.elem.values()
-                ]
-            else:
-                decl.slots = [
-                    add(f"{base}[{i}]", t.elem, t.elem.default()) for i in range(t.capacity)
-                ]
-                decl.length_slot = add(f"{base}.len", Int(0, t.capacity), 0)
-
     # -- running handlers ---------------------------------------------------------------------
     def _run(
         self,
@@ -239,13 +174,13 @@ class Lowering:
         label: str,
         crash_points: bool,
         nested: bool = False,
-    ) -> Ctx:
-        ctx = Ctx(self, node, env, action=label, crash_points=crash_points)
+    ) -> Recorder:
+        rec = Recorder(self, node, env, crash_points=crash_points)
         try:
-            fn(ctx, *args)
+            fn(Ctx(rec), *args)
         except Exception as e:
-            raise self.err(e, label, fn, ctx._reads, nested=nested) from None
-        return ctx
+            raise self.err(e, label, fn, rec.reads, nested=nested) from None
+        return rec
 
     def fresh(self) -> Env:
         """The environment of a new ground action: every slot its pre-state value."""
@@ -256,10 +191,10 @@ class Lowering:
     ) -> tuple[Effect, ...]:
         """Run ``node``'s handler ``fn`` into ``env`` as part of an environment step (no
         crash points); its effects, in order."""
-        ctx = self._run(
+        rec = self._run(
             self.builder.nodes[node], fn, args, env, label=label, crash_points=False, nested=True
         )
-        return tuple(ctx._effects)
+        return tuple(rec.effects)
 
     def emit(
         self,
@@ -311,14 +246,13 @@ class Lowering:
         """The handler's action, and one crash variant per point a crash may fall on
         (``cut_short`` first records, in a crash variant, that the call was cut short)."""
         crash_here = self.faults.crashes(node.name)
-        ctx = self._run(node, fn, args, env, label=label, crash_points=crash_here)
-        done = tuple(ctx._effects)
-        self.emit(ctx._env, kind, label, node=node.name, effects=done, **meta)
-        for snap in ctx._snapshots:
+        rec = self._run(node, fn, args, env, label=label, crash_points=crash_here)
+        done = tuple(rec.effects)
+        self.emit(rec.env, kind, label, node=node.name, effects=done, **meta)
+        for snap in rec.snapshots:
             if skip_first_crash and snap.effects == 0:
                 continue
-            cenv = Env(self.layout, snap.cur, snap.guard)
-            cenv.checks = list(snap.checks)
+            cenv = snap.env(self.layout)
             if cut_short is not None:
                 cut_short(cenv)
             clabel = f"{label}, crash after {snap.effects} effect{'s' if snap.effects != 1 else ''}"
@@ -462,7 +396,7 @@ class Lowering:
             if self.history.interrupted:  # the producer still has it: it will call again
                 parts.append(("producer", env.read(self.history.interrupted[m])))
             for node, fn in holders:
-                ctx = Ctx(self, node, env, action="holds", crash_points=False, read_only=True)
+                ctx = Ctx(Recorder(self, node, env, crash_points=False, read_only=True))
                 try:
                     h = lift(fn(ctx, const(m)))
                 except Exception as e:

@@ -17,6 +17,7 @@ environment actions that may be limited by a fault budget.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -219,8 +220,7 @@ class Channel:
         that can fall outside it is a well-formedness check of the step (never a frame
         that silently vanishes or aliases another one)."""
         _check_fields(env, frame)
-        saved = env.path
-        if saved is TRUE:  # unconditional: every run of the step sends it
+        if env.path is TRUE:  # unconditional: every run of the step sends it
             k = env.sent[self.name] = env.sent.get(self.name, 0) + 1
             if k > self.capacity:
                 raise SpecError(
@@ -230,12 +230,10 @@ class Channel:
                     "frames in one step",
                     field=self.name,
                 )
-        if self.up is not None:  # on a connection that is down, the frame is lost
-            env.path = and_(saved, env.read(self.up))
-        try:
+        # On a connection that is down, the frame is lost.
+        link = contextlib.nullcontext() if self.up is None else env.under(env.read(self.up))
+        with link:
             self._put(env, frame)
-        finally:
-            env.path = saved
 
     def _put(self, env: Env, frame: FrameExpr) -> None:
         env.require(lt(self._size(env), self.capacity), room=True)
@@ -245,10 +243,9 @@ class Channel:
                 m = self._match(frame, g)
                 if m is FALSE:
                     continue
-                saved = env.path
-                env.path = and_(saved, m)
-                env.write(s, min_(add(env.read(s), 1), self.capacity), what=self.name, trusted=True)
-                env.path = saved
+                with env.under(m):
+                    new = min_(add(env.read(s), 1), self.capacity)
+                    env.write(s, new, what=self.name, trusted=True)
             return
         assert self.length_slot is not None
         n = env.read(self.length_slot)

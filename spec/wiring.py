@@ -229,19 +229,15 @@ class Wiring:
         low = self.low
         up = env.read(conn.up)
         for ch in conn.channels:
-            saved = env.path
-            env.path = and_(saved, up)
-            ch.clear(env)
-            env.path = saved
-        was = env.path
-        env.path = and_(was, up)
-        env.write(conn.up, FALSE, what=f"{conn.name}.up", trusted=True)
+            with env.under(up):
+                ch.clear(env)
         effects: tuple[Effect, ...] = ()
-        for node, peer in ((conn.a, conn.b), (conn.b, conn.a)):
-            fn = low.builder.nodes[node].disconnect
-            if fn is not None and node != crashed:
-                effects += low.handler_effects(node, fn, (peer,), env, f"{node} disconnected")
-        env.path = was
+        with env.under(up):
+            env.write(conn.up, FALSE, what=f"{conn.name}.up", trusted=True)
+            for node, peer in ((conn.a, conn.b), (conn.b, conn.a)):
+                fn = low.builder.nodes[node].disconnect
+                if fn is not None and node != crashed:
+                    effects += low.handler_effects(node, fn, (peer,), env, f"{node} disconnected")
         return effects
 
     def crash_drops(self, env: Env, node: str) -> tuple[Effect, ...]:

@@ -278,3 +278,15 @@ def test_fault_budgets_bound_what_the_environment_may_do() -> None:
     assert "no-duplicate" not in safe.violations
     bad = explore(vd.system(1, Faults(loss=True, crash=("*",), max_crashes=1)), ["no-duplicate"])
     assert "no-duplicate" in bad.violations
+
+
+def test_ctx_offers_the_handler_api_and_nothing_else() -> None:
+    """``Ctx`` is a facade over the recorder the lowering owns: its public names are the
+    handler API, each reserved as a field name (a field called ``send`` would be shadowed
+    by the method), and it holds nothing but the recorder."""
+    from ackproof.spec.kernel import _RESERVED
+
+    public = {n for n in dir(Ctx) if not n.startswith("_")}
+    assert public == {"ack", "atomic", "bag", "process", "queue", "require", "send", "when"}
+    assert public <= _RESERVED
+    assert Ctx.__slots__ == ("_rec",)
