@@ -31,6 +31,7 @@ from ackproof.impl.events import Guarantee
 from ackproof.impl.killpoints import KillPointStore
 from ackproof.impl.nodeproc import Options, report, say, serve_forks, stat_line
 from ackproof.impl.nodes import ReceiverNode, open_receiver
+from ackproof.impl.shell import NULL_TRACER, NodeTracer
 from ackproof.impl.sqlite_store import SQLiteStore
 from ackproof.impl.store import Store
 from ackproof.impl.trace import Tracer
@@ -74,11 +75,9 @@ async def serve(args: argparse.Namespace, options: Options | None = None) -> Non
     guarantee = Guarantee(args.guarantee)
     standalone = options is None
     store = await open_store(args, (options or {}).get("incarnation", "0"))
-    tracer = (
-        None
-        if args.trace is None
-        else Tracer.open(args.trace, node="receiver", guarantee=guarantee)
-    )
+    tracer: NodeTracer = NULL_TRACER
+    if args.trace is not None:
+        tracer = Tracer.open(args.trace, node="receiver", guarantee=guarantee)
     transport = await UDPTransport.bind(port=args.port, peer_port=args.peer_port)
     pid = os.getpid()
     async with open_receiver(

@@ -34,6 +34,7 @@ from ackproof.impl.killpoints import KillPointStore
 from ackproof.impl.nodeproc import Options, payload_for, say, serve_forks, stat_line
 from ackproof.impl.nodes import SenderNode, open_sender
 from ackproof.impl.sender import RetryPolicy
+from ackproof.impl.shell import NULL_TRACER, NodeTracer
 from ackproof.impl.sqlite_store import SQLiteStore
 from ackproof.impl.store import Store
 from ackproof.impl.trace import Tracer
@@ -83,9 +84,9 @@ async def serve(args: argparse.Namespace, options: Options) -> None:
         store = KillPointStore(
             sqlite, seed=seed, mid_commit=args.kill_mid_commit, after_commit=args.kill_after_commit
         )
-    tracer = (
-        None if args.trace is None else Tracer.open(args.trace, node="sender", guarantee=guarantee)
-    )
+    tracer: NodeTracer = NULL_TRACER
+    if args.trace is not None:
+        tracer = Tracer.open(args.trace, node="sender", guarantee=guarantee)
     udp = await UDPTransport.bind(port=args.port, peer_port=args.peer_port)
     rates = FaultRates(loss=args.loss, dup=args.dup, reorder=args.reorder, max_delay=args.max_delay)
     policy = RetryPolicy(initial=args.rto, maximum=max(0.5, args.rto), minimum=args.rto)
