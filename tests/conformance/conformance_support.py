@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 :class:`ImplWorld` is the implementation: it moves the test suite's one driver of the two cores,
-``tests/impl/impl_testing.py``'s :class:`CorePair` (each core with a
+``tests/cores_testing.py``'s :class:`CorePair` (each core with a
 :class:`~ackproof.impl.store.MemoryStore` that can crash, two lists of frames in flight, the one
 effect loop).  Every *move* of the environment (submit, deliver frame ``i``, lose, duplicate,
 fire the timer, crash a node) is carried out on the cores effect by effect, so a crash can be
@@ -26,9 +26,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from cores_testing import CorePair, NodeName
+from cores_testing import ReceiverFactory as ReceiverFactory
 from hypothesis import settings
-from impl_testing import CorePair, NodeName
-from impl_testing import ReceiverFactory as ReceiverFactory
 
 from ackproof.impl.codec import Frame, FrameKind
 from ackproof.impl.events import (

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from cores_testing import CorePair
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from impl_testing import CorePair
 
 from ackproof.impl.codec import Frame, FrameKind
 from ackproof.impl.errors import UsageError
