@@ -306,3 +306,29 @@ def test_a_restarted_sender_is_not_all_acked_while_its_recovered_outbox_is_in_fl
             assert waited.cancelled_caught, "wait_all_acked returned with 3 messages unacked"
 
     run_trio(main, clock=mock_clock())
+
+
+@pytest.mark.parametrize("guarantee", list(Guarantee))
+def test_each_accepted_message_is_counted_once_and_reported_once(guarantee: Guarantee) -> None:
+    """The shell counts an ``Accepted`` once, when it is carried out: the ``submitted``
+    statistic and the ``on_accepted`` reports agree (the sender node used to count the same
+    effects a second time for its window, and track in-flight messages beside the core)."""
+    reported: list[int] = []
+
+    async def main() -> tuple[int, int, int]:
+        a, b = memory_transport_pair()
+        async with (
+            open_receiver(guarantee, b),
+            open_sender(
+                guarantee, a, policy=POLICY, max_in_flight=4, on_accepted=reported.append
+            ) as tx,
+        ):
+            for i in range(20):
+                await tx.send(b"m%d" % i)  # the window (4) makes most of these wait
+            await tx.wait_all_acked()
+            s = tx.statistics()
+            return s.submitted, s.in_flight, s.retransmissions
+
+    submitted, in_flight, retransmissions = run_trio(main, clock=mock_clock())
+    assert reported == list(range(20))
+    assert (submitted, in_flight, retransmissions) == (20, 0, 0)  # a lossless link
