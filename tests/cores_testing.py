@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar, assert_never
 
 from ackproof.impl.codec import Frame
 from ackproof.impl.events import (
@@ -127,6 +127,8 @@ class CorePair:
                     self.timer = deadline
                 case Discarded():
                     self.discarded += 1
+                case _:
+                    assert_never(effect)
             done.append(effect)
         return done
 
