@@ -31,8 +31,15 @@ import trio
 from ackproof.impl.events import Guarantee
 from ackproof.impl.faults import FaultRates, open_faulty_transport
 from ackproof.impl.killpoints import KillPointStore
-from ackproof.impl.nodeproc import Options, payload_for, say, serve_forks, stat_line
-from ackproof.impl.nodes import SenderNode, open_sender
+from ackproof.impl.nodeproc import (
+    Options,
+    payload_for,
+    say,
+    serve_forks,
+    stat_line,
+    stat_loop,
+)
+from ackproof.impl.nodes import open_sender
 from ackproof.impl.sender import RetryPolicy
 from ackproof.impl.shell import NULL_TRACER, NodeTracer
 from ackproof.impl.sqlite_store import SQLiteStore
@@ -116,7 +123,7 @@ async def serve(args: argparse.Namespace, options: Options) -> None:
         trio.open_nursery() as nursery,
     ):
         say(f"READY {pid}")
-        nursery.start_soon(stat_loop, pid, sender, args.stat_interval)
+        nursery.start_soon(stat_loop, pid, sender.statistics, args.stat_interval)
         for key in range(first_key, args.messages):
             keys.append(key)
             await sender.send(payload_for(key))
@@ -136,12 +143,6 @@ async def serve(args: argparse.Namespace, options: Options) -> None:
         say(stat_line(pid, sender.statistics()))
         say(f"DONE {pid}")
         await trio.sleep_forever()  # until killed: late copies still get their frames
-
-
-async def stat_loop(pid: int, node: SenderNode, interval: float) -> None:
-    while True:
-        say(stat_line(pid, node.statistics()))
-        await trio.sleep(interval)
 
 
 def main(argv: list[str] | None = None) -> int:
