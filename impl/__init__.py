@@ -9,8 +9,9 @@ Layers (see each module's docstring):
   seeded fault injection).
 * ``store``, ``sqlite_store`` — durable state (in-memory with simulated crashes; SQLite).
 * ``trace`` — JSONL traces (``TRACE_FORMAT.md``).
-* ``harness``, ``procs``, ``nodeproc``, ``sender_proc``, ``receiver_proc``, ``killpoints``,
-  ``demo`` — ``ackproof demo`` and the crash soak (both nodes as killable processes).
+* ``harness``, ``procs``, ``role_procs``, ``nodeproc``, ``sender_proc``, ``receiver_proc``,
+  ``killpoints``, ``demo`` — ``ackproof demo`` and the crash soak (both nodes as killable
+  processes).
 """
 
 from ackproof.impl.codec import Frame, FrameKind

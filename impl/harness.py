@@ -46,7 +46,8 @@ import trio
 from ackproof.impl.events import Guarantee
 from ackproof.impl.faults import FaultRates
 from ackproof.impl.nodeproc import payload_for
-from ackproof.impl.procs import NodeProcess, ReceiverProcess, SenderProcess, free_udp_port
+from ackproof.impl.procs import NodeProcess, free_udp_port
+from ackproof.impl.role_procs import ReceiverProcess, SenderProcess
 from ackproof.spec.judge import tally
 
 if TYPE_CHECKING:

@@ -41,6 +41,8 @@ import sys
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
+import trio
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -87,6 +89,13 @@ def stat_line(pid: int, s: NodeStatistics) -> str:
         "out_of_range": s.out_of_range,
     }
     return f"STAT {pid} " + " ".join(f"{k}={v}" for k, v in counts.items())
+
+
+async def stat_loop(pid: int, statistics: Callable[[], NodeStatistics], interval: float) -> None:
+    """Say a ``STAT`` line every ``interval`` seconds until cancelled (or killed)."""
+    while True:
+        say(stat_line(pid, statistics()))
+        await trio.sleep(interval)
 
 
 def parse_stat(parts: list[bytes]) -> dict[str, int]:

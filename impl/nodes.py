@@ -1,7 +1,9 @@
 """The public trio nodes: :class:`SenderNode`, :class:`ReceiverNode` and their openers.
 
 ``open_sender`` / ``open_receiver`` run a node for the duration of an ``async with`` block.
-Everything else (the loop, group commit, the effect rules) lives in :mod:`ackproof.impl.shell`.
+Each node *has* a :class:`~ackproof.impl.shell.Shell` (the loop, group commit, the effect rules)
+and a core; it reads the shell for what it queued and carried out and the core for what is in
+flight, and adds its role's API (the sender's window, the receiver's ``deliveries``).
 """
 
 from __future__ import annotations
@@ -14,25 +16,31 @@ import trio
 
 from ackproof.impl.codec import MAX_PAYLOAD
 from ackproof.impl.errors import UsageError
-from ackproof.impl.events import Accepted, Effect, Guarantee, Submit
+from ackproof.impl.events import Guarantee
 from ackproof.impl.receiver import make_receiver
 from ackproof.impl.sender import RetryPolicy, SenderCore, make_sender
-from ackproof.impl.shell import Delivery, Node
+from ackproof.impl.shell import (
+    NULL_TRACER,
+    Delivery,
+    NodeStatistics,
+    NodeTracer,
+    Shell,
+    ignore_accepted,
+)
 from ackproof.impl.store import MemoryStore, Store
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
     from ackproof.impl.receiver import ReceiverCore
-    from ackproof.impl.trace import NodeName, Tracer
+    from ackproof.impl.trace import NodeName
     from ackproof.impl.transport import Transport
 
 
-class SenderNode(Node):
+class SenderNode:
     """Runs a sender core. Open one with :func:`open_sender`."""
 
     node: NodeName = "sender"
-    _core: SenderCore
 
     def __init__(
         self,
@@ -41,40 +49,39 @@ class SenderNode(Node):
         store: Store,
         *,
         max_in_flight: int,
-        tracer: Tracer | None,
+        tracer: NodeTracer,
         restarted: bool,
         batch_limit: int,
         on_accepted: Callable[[int], None] | None = None,
     ) -> None:
-        super().__init__(
-            core, transport, store, tracer=tracer, restarted=restarted, batch_limit=batch_limit
+        self._shell = Shell(
+            core,
+            transport,
+            store,
+            node=self.node,
+            tracer=tracer,
+            restarted=restarted,
+            batch_limit=batch_limit,
+            on_accepted=ignore_accepted if on_accepted is None else on_accepted,
         )
         if max_in_flight < 1:
             raise UsageError("max_in_flight must be >= 1")
+        self._core = core
+        self.guarantee = core.guarantee
         self._max_in_flight = max_in_flight
-        self._on_accepted = on_accepted
-        self._queued = 0
-        self._settled_in_flight = 0
 
-    def _settle(self) -> None:
-        self._settled_in_flight = self._core.in_flight
-
-    def _accepted(self, msg: int) -> None:
-        if self._on_accepted is not None:
-            self._on_accepted(msg)
-
-    def _in_flight(self) -> int:
-        return self._core.in_flight
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await self._shell.run(task_status=task_status)
 
     def _outstanding(self) -> int:
         # The window bounds the id span from the oldest unacked message, not only how many
         # are unacked (TCP's window is a span too): a message stuck in retries holds the
         # window, so the exactly-once receiver's dedup set above its watermark stays within it.
         core = self._core
-        return self._queued + max(core.in_flight, core.span)
+        return self._shell.queued + max(core.in_flight, core.span)
 
     def _check_payload(self, payload: bytes) -> None:
-        if self._closed:
+        if self._shell.closed:
             raise trio.ClosedResourceError("sender node is closed")
         if len(payload) > MAX_PAYLOAD:
             raise UsageError(f"payload of {len(payload)} bytes > {MAX_PAYLOAD}")
@@ -84,9 +91,7 @@ class SenderNode(Node):
         self._check_payload(payload)
         if self._outstanding() >= self._max_in_flight:
             raise trio.WouldBlock
-        self._queued += 1
-        self._inbox.append(Submit(payload))
-        self._wakeup.set()
+        self._shell.submit(payload)
 
     async def send(self, payload: bytes) -> None:
         """Queue ``payload``, waiting while ``max_in_flight`` messages are outstanding.
@@ -95,9 +100,9 @@ class SenderNode(Node):
         transmitted; ``send`` returns once it is queued, not once it is acknowledged.
         """
         self._check_payload(payload)
-        while self._outstanding() >= self._max_in_flight:
-            await self._changed.park()
-            self._check_payload(payload)
+        shell = self._shell
+        await shell.wait_until(lambda: shell.closed or self._outstanding() < self._max_in_flight)
+        self._check_payload(payload)
         await trio.lowlevel.checkpoint()
         self.send_nowait(payload)
 
@@ -106,15 +111,20 @@ class SenderNode(Node):
 
         Returns only after the last ACK's effects (outbox delete, ``ack`` trace) are done.
         """
-        while self._queued > 0 or self._settled_in_flight > 0:
-            await self._changed.park()
+        await self._shell.wait_until(lambda: self._shell.settled and self._core.in_flight == 0)
 
-    async def _execute(self, effects: list[Effect]) -> None:
-        self._queued -= sum(1 for e in effects if isinstance(e, Accepted))
-        await super()._execute(effects)
+    def statistics(self) -> NodeStatistics:
+        core = self._core
+        return self._shell.statistics(
+            in_flight=core.in_flight, retransmissions=core.retransmissions
+        )
+
+    async def wait_statistics(self, predicate: Callable[[NodeStatistics], bool]) -> None:
+        """Wait until ``predicate(self.statistics())`` holds (checked after every batch)."""
+        await self._shell.wait_until(lambda: predicate(self.statistics()))
 
 
-class ReceiverNode(Node):
+class ReceiverNode:
     """Runs a receiver core. Open one with :func:`open_receiver`; read ``deliveries``."""
 
     node: NodeName = "receiver"
@@ -126,15 +136,26 @@ class ReceiverNode(Node):
         store: Store,
         *,
         max_buffer: float,
-        tracer: Tracer | None,
+        tracer: NodeTracer,
         restarted: bool,
         batch_limit: int,
     ) -> None:
-        super().__init__(
-            core, transport, store, tracer=tracer, restarted=restarted, batch_limit=batch_limit
+        self._shell = Shell(
+            core,
+            transport,
+            store,
+            node=self.node,
+            tracer=tracer,
+            restarted=restarted,
+            batch_limit=batch_limit,
+            deliver=self._deliver,
         )
+        self.guarantee = core.guarantee
         self._deliver_tx, self.deliveries = trio.open_memory_channel[Delivery](max_buffer)
         self._nobody_reads = False
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await self._shell.run(task_status=task_status)
 
     async def _deliver(self, delivery: Delivery) -> None:
         # If nobody reads deliveries any more, the processed record is what counts.
@@ -147,6 +168,13 @@ class ReceiverNode(Node):
                 await self._deliver_tx.send(delivery)
         except trio.BrokenResourceError:
             self._nobody_reads = True
+
+    def statistics(self) -> NodeStatistics:
+        return self._shell.statistics()
+
+    async def wait_statistics(self, predicate: Callable[[NodeStatistics], bool]) -> None:
+        """Wait until ``predicate(self.statistics())`` holds (checked after every batch)."""
+        await self._shell.wait_until(lambda: predicate(self.statistics()))
 
 
 NodeT = TypeVar("NodeT", SenderNode, ReceiverNode)
@@ -171,7 +199,7 @@ async def open_sender(
     store: Store | None = None,
     policy: RetryPolicy | None = None,
     max_in_flight: int = 1024,
-    tracer: Tracer | None = None,
+    tracer: NodeTracer = NULL_TRACER,
     restarted: bool = False,
     batch_limit: int = 1024,
     on_accepted: Callable[[int], None] | None = None,
@@ -202,7 +230,7 @@ async def open_receiver(
     *,
     store: Store | None = None,
     max_buffer: float = math.inf,
-    tracer: Tracer | None = None,
+    tracer: NodeTracer = NULL_TRACER,
     restarted: bool = False,
     batch_limit: int = 1024,
 ) -> AsyncIterator[ReceiverNode]:

@@ -18,9 +18,10 @@ node process at a time (:mod:`ackproof.impl.nodeproc` has the line protocol). Ru
 * **A node may also die on its own** (the crash soak's kill points): a watcher per process
   notices (``pidfd``), and :attr:`died` tells the supervisor, which recovers it the same way.
 
-:class:`ReceiverProcess` reconciles the receiver's ``process`` lines with its ``processed``
-table; :class:`SenderProcess` collects ``ACCEPTED`` lines, reads the durable outbox after a
-death (what was accepted is a prefix of the workload), and reconciles ``submit`` lines.
+:class:`~ackproof.impl.role_procs.ReceiverProcess` and
+:class:`~ackproof.impl.role_procs.SenderProcess` add what each role reads and reconciles, through
+two hooks (``_on_node_line``, ``_after_death``) and the public surface (``pid``, ``db``,
+``trace``), never this class's private state.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 from contextlib import suppress
@@ -36,14 +36,11 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ackproof.impl.nodeproc import key_of, parse_stat
+from ackproof.impl.nodeproc import parse_stat
 from ackproof.impl.trace import (
-    EventCounts,
     NodeName,
     TraceEvent,
     append_event,
-    reconcile_processed,
-    reconcile_submitted,
 )
 from ackproof.impl.udp import LOOPBACK
 
@@ -80,11 +77,11 @@ async def kill_and_wait(pid: int) -> None:
         os.close(pidfd)
     # The fork server ignores SIGCHLD, so the kernel reaps the child; wait until it has (or,
     # under a parent that does not, until it is a zombie: dead all the same).
-    while _state(pid) not in (None, "Z", "X"):
+    while process_state(pid) not in (None, "Z", "X"):
         await trio.sleep(0.001)
 
 
-def _state(pid: int) -> str | None:
+def process_state(pid: int) -> str | None:
     """A process's state letter from ``/proc/<pid>/stat`` (``T``: stopped), None if gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
@@ -319,140 +316,3 @@ class NodeProcess:
             if zygote is not None:
                 zygote.kill()
                 await zygote.wait()
-
-
-class ReceiverProcess(NodeProcess):
-    node: NodeName = "receiver"
-    module = "ackproof.impl.receiver_proc"
-
-    def __init__(
-        self,
-        guarantee: Guarantee,
-        *,
-        db: Path,
-        trace: Path | None,
-        args: list[str],
-        start_timeout: float = 30.0,
-    ) -> None:
-        super().__init__(guarantee, db=db, trace=trace, args=args, start_timeout=start_timeout)
-        self._log: list[tuple[int, bytes]] = []
-        self._log_seq = 0
-        self._counts = None if trace is None else EventCounts(trace, TraceEvent.PROCESS)
-
-    def processed_log(self) -> list[tuple[int, bytes]]:
-        """The durable processed log (read incrementally: it is append-only)."""
-        if not self.db.exists():
-            return []
-        with sqlite3.connect(self.db) as conn:
-            try:
-                rows = list(
-                    conn.execute(
-                        "SELECT seq, msg, payload FROM processed WHERE seq > ? ORDER BY seq",
-                        (self._log_seq,),
-                    )
-                )
-            except sqlite3.OperationalError:  # killed before its schema was created
-                return list(self._log)
-        if rows:
-            self._log_seq = rows[-1][0]
-            self._log += [(msg, payload) for _, msg, payload in rows]
-        return list(self._log)
-
-    def _after_death(self, pid: int) -> None:
-        if self.trace is not None:
-            # A SIGKILL can land after a commit and before the trace lines it produced were
-            # flushed: the durable processed log is the truth, so the trace catches up to it.
-            reconcile_processed(
-                self.trace,
-                [msg for msg, _ in self.processed_log()],
-                node="receiver",
-                guarantee=self.guarantee,
-                counts=self._counts,
-            )
-
-
-class SenderProcess(NodeProcess):
-    node: NodeName = "sender"
-    module = "ackproof.impl.sender_proc"
-
-    def __init__(
-        self,
-        guarantee: Guarantee,
-        *,
-        db: Path,
-        trace: Path | None,
-        args: list[str],
-        start_timeout: float = 30.0,
-    ) -> None:
-        super().__init__(guarantee, db=db, trace=trace, args=args, start_timeout=start_timeout)
-
-        self.accepted: dict[int, int] = {}  # workload key -> message id
-        self._done: set[int] = set()
-        self._paused: set[int] = set()
-        self._counts = None if trace is None else EventCounts(trace, TraceEvent.SUBMIT)
-
-    @property
-    def done(self) -> bool:
-        """The current sender process has every item accepted and acknowledged (or sent)."""
-        return self._pid is not None and self._pid in self._done
-
-    @property
-    def first_unaccepted(self) -> int:
-        """Where a restarted producer resumes: accepted items are always a prefix."""
-        return max(self.accepted, default=-1) + 1
-
-    @property
-    def paused(self) -> bool:
-        """The current sender process said PAUSED (it stops itself) and was not resumed yet."""
-        return self._pid is not None and self._pid in self._paused
-
-    async def wait_stopped(self) -> None:
-        """Wait until the paused process has really stopped (it stops right after PAUSED)."""
-        pid = self._pid
-        for _ in range(1000):
-            if pid is None or _state(pid) in ("T", "t", None):
-                return
-            await trio.sleep(0.001)
-
-    def resume(self) -> None:
-        """SIGCONT the current process (paused by itself or by the parent)."""
-        pid = self._pid
-        if pid is None:
-            return
-        self._paused.discard(pid)
-        with suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGCONT)
-
-    def _on_node_line(self, kind: bytes, pid: int, parts: list[bytes]) -> None:
-        if kind == b"ACCEPTED" and len(parts) >= 4:
-            self.accepted[int(parts[2])] = int(parts[3])
-        elif kind == b"PAUSED":
-            self._paused.add(pid)
-        elif kind == b"DONE":
-            self._done.add(pid)
-
-    def outbox(self) -> dict[int, bytes]:
-        """The durable outbox: message id -> payload (unacknowledged messages)."""
-        if not self.db.exists():
-            return {}
-        with sqlite3.connect(self.db) as conn:
-            try:
-                return dict(conn.execute("SELECT msg, payload FROM outbox"))
-            except sqlite3.OperationalError:  # killed before its schema was created
-                return {}
-
-    def _after_death(self, pid: int) -> None:
-        # Accepted = reported before the death, or durable in the outbox (committed, and the
-        # ACCEPTED line lost with the process): the items the restarted producer must not redo.
-        for msg, payload in self.outbox().items():
-            key = key_of(payload)
-            if key is not None:
-                self.accepted.setdefault(key, msg)
-        if self.trace is not None:
-            reconcile_submitted(
-                self.trace,
-                sorted(self.accepted.values()),
-                node="sender",
-                guarantee=self.guarantee,
-                counts=self._counts,
-            )

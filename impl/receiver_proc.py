@@ -29,8 +29,9 @@ import trio
 
 from ackproof.impl.events import Guarantee
 from ackproof.impl.killpoints import KillPointStore
-from ackproof.impl.nodeproc import Options, report, say, serve_forks, stat_line
-from ackproof.impl.nodes import ReceiverNode, open_receiver
+from ackproof.impl.nodeproc import Options, report, say, serve_forks, stat_line, stat_loop
+from ackproof.impl.nodes import open_receiver
+from ackproof.impl.shell import NULL_TRACER, NodeTracer
 from ackproof.impl.sqlite_store import SQLiteStore
 from ackproof.impl.store import Store
 from ackproof.impl.trace import Tracer
@@ -74,11 +75,9 @@ async def serve(args: argparse.Namespace, options: Options | None = None) -> Non
     guarantee = Guarantee(args.guarantee)
     standalone = options is None
     store = await open_store(args, (options or {}).get("incarnation", "0"))
-    tracer = (
-        None
-        if args.trace is None
-        else Tracer.open(args.trace, node="receiver", guarantee=guarantee)
-    )
+    tracer: NodeTracer = NULL_TRACER
+    if args.trace is not None:
+        tracer = Tracer.open(args.trace, node="receiver", guarantee=guarantee)
     transport = await UDPTransport.bind(port=args.port, peer_port=args.peer_port)
     pid = os.getpid()
     async with open_receiver(
@@ -87,22 +86,16 @@ async def serve(args: argparse.Namespace, options: Options | None = None) -> Non
         await node.deliveries.aclose()  # the processed table is the application's record
         say(f"READY {pid}")
         if not standalone:
-            await stat_loop(pid, node, args.stat_interval)  # until SIGKILLed
+            await stat_loop(pid, node.statistics, args.stat_interval)  # until SIGKILLed
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(stat_loop, pid, node, args.stat_interval)
+                nursery.start_soon(stat_loop, pid, node.statistics, args.stat_interval)
                 async for _ in signals:
                     break
                 nursery.cancel_scope.cancel()
         final = node.statistics()
     say(stat_line(pid, final))
     print(report("receiver", final), file=sys.stderr)
-
-
-async def stat_loop(pid: int, node: ReceiverNode, interval: float) -> None:
-    while True:
-        say(stat_line(pid, node.statistics()))
-        await trio.sleep(interval)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -112,6 +112,11 @@ class SenderCore(Protocol):
         """Ids from the oldest unacknowledged one to the next to hand out (0: none pending)."""
         ...
 
+    @property
+    def retransmissions(self) -> int:
+        """DATA frames sent again: on a timeout, or from the outbox after a restart."""
+        ...
+
     def handle(self, event: Event, now: float) -> list[Effect]: ...
 
 
@@ -152,6 +157,10 @@ class AtMostOnceSender:
     def span(self) -> int:
         return 0
 
+    @property
+    def retransmissions(self) -> int:
+        return 0
+
     def handle(self, event: Event, now: float) -> list[Effect]:
         match event:
             case Submit(payload):
@@ -190,10 +199,15 @@ class RetryingSender:
         self._unacked: dict[int, _Pending] = {}
         self._heap: list[tuple[float, int, int]] = []  # (deadline, msg, attempt)
         self._armed: float | None = None
+        self._retransmissions = 0
 
     @property
     def in_flight(self) -> int:
         return len(self._unacked)
+
+    @property
+    def retransmissions(self) -> int:
+        return self._retransmissions
 
     @property
     def span(self) -> int:
@@ -230,6 +244,7 @@ class RetryingSender:
                 self._heap.clear()
                 for msg in sorted(snapshot.outbox):
                     self._transmit(msg, snapshot.outbox[msg], 0, now, out)
+                self._retransmissions += len(snapshot.outbox)
             case _:
                 assert_never(event)
         deadline = self._earliest()
@@ -253,6 +268,7 @@ class RetryingSender:
             pending = self._unacked.get(msg)
             if pending is None or pending.attempt != attempt:
                 continue  # stale: acked or already rescheduled
+            self._retransmissions += 1
             self._transmit(msg, pending.payload, attempt + 1, now, out)
 
     def _earliest(self) -> float | None:

@@ -31,9 +31,17 @@ import trio
 from ackproof.impl.events import Guarantee
 from ackproof.impl.faults import FaultRates, open_faulty_transport
 from ackproof.impl.killpoints import KillPointStore
-from ackproof.impl.nodeproc import Options, payload_for, say, serve_forks, stat_line
-from ackproof.impl.nodes import SenderNode, open_sender
+from ackproof.impl.nodeproc import (
+    Options,
+    payload_for,
+    say,
+    serve_forks,
+    stat_line,
+    stat_loop,
+)
+from ackproof.impl.nodes import open_sender
 from ackproof.impl.sender import RetryPolicy
+from ackproof.impl.shell import NULL_TRACER, NodeTracer
 from ackproof.impl.sqlite_store import SQLiteStore
 from ackproof.impl.store import Store
 from ackproof.impl.trace import Tracer
@@ -83,9 +91,9 @@ async def serve(args: argparse.Namespace, options: Options) -> None:
         store = KillPointStore(
             sqlite, seed=seed, mid_commit=args.kill_mid_commit, after_commit=args.kill_after_commit
         )
-    tracer = (
-        None if args.trace is None else Tracer.open(args.trace, node="sender", guarantee=guarantee)
-    )
+    tracer: NodeTracer = NULL_TRACER
+    if args.trace is not None:
+        tracer = Tracer.open(args.trace, node="sender", guarantee=guarantee)
     udp = await UDPTransport.bind(port=args.port, peer_port=args.peer_port)
     rates = FaultRates(loss=args.loss, dup=args.dup, reorder=args.reorder, max_delay=args.max_delay)
     policy = RetryPolicy(initial=args.rto, maximum=max(0.5, args.rto), minimum=args.rto)
@@ -115,7 +123,7 @@ async def serve(args: argparse.Namespace, options: Options) -> None:
         trio.open_nursery() as nursery,
     ):
         say(f"READY {pid}")
-        nursery.start_soon(stat_loop, pid, sender, args.stat_interval)
+        nursery.start_soon(stat_loop, pid, sender.statistics, args.stat_interval)
         for key in range(first_key, args.messages):
             keys.append(key)
             await sender.send(payload_for(key))
@@ -135,12 +143,6 @@ async def serve(args: argparse.Namespace, options: Options) -> None:
         say(stat_line(pid, sender.statistics()))
         say(f"DONE {pid}")
         await trio.sleep_forever()  # until killed: late copies still get their frames
-
-
-async def stat_loop(pid: int, node: SenderNode, interval: float) -> None:
-    while True:
-        say(stat_line(pid, node.statistics()))
-        await trio.sleep(interval)
 
 
 def main(argv: list[str] | None = None) -> int:

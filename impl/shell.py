@@ -2,6 +2,12 @@
 
 Theory of operation
 -------------------
+* The core owns the protocol state; the shell only moves inputs in and carries effects out.
+  A public node (:mod:`ackproof.impl.nodes`) *has* a :class:`Shell` and a core and reads each
+  for what it knows: the shell for what it queued and carried out, the core for what is in
+  flight. Nothing subclasses the shell; the role-specific effects (``Accepted`` for a sender's
+  producer, ``Deliver`` for a receiver's application) are callbacks it was given.
+* An untraced node has the :data:`NULL_TRACER`, so tracing is never a special case.
 * One task per node (``_main``) owns the core. Inputs — submissions from ``send``, frames from the
   receive task, the timer — are queued in ``_inbox``; ``_main`` takes them in batches (at most
   ``batch_limit``), feeds each to ``core.handle(event, now)`` and collects the effects in order.
@@ -31,11 +37,11 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, assert_never
+from typing import TYPE_CHECKING, Protocol, assert_never
 
 import trio
 
-from ackproof.impl.codec import FrameKind, decode, encode
+from ackproof.impl.codec import decode, encode
 from ackproof.impl.errors import FrameError, FrameErrorKind, UsageError
 from ackproof.impl.events import (
     Accepted,
@@ -50,17 +56,17 @@ from ackproof.impl.events import (
     Restart,
     SendFrame,
     SetTimer,
+    Submit,
     TimerFired,
     Write,
 )
-from ackproof.impl.sender import SenderCore
-from ackproof.impl.store import Store
-from ackproof.impl.trace import NodeName, TraceEvent, Tracer
+from ackproof.impl.trace import NodeName, TraceEvent
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
-    from ackproof.impl.receiver import ReceiverCore
+    from ackproof.impl.codec import Frame
+    from ackproof.impl.store import Store
     from ackproof.impl.transport import Transport
 
 LINK_ERRORS = (trio.EndOfChannel, trio.ClosedResourceError, trio.BrokenResourceError)
@@ -99,32 +105,91 @@ class NodeStatistics:
         return self.truncated + self.oversized + self.unknown + self.malformed + self.out_of_range
 
 
-class Node:
-    """The shell shared by both roles; :mod:`ackproof.impl.nodes` has the public ones."""
+class NodeTracer(Protocol):
+    """What the shell needs of a tracer (:class:`~ackproof.impl.trace.Tracer` is one)."""
 
-    node: NodeName
+    def emit(
+        self,
+        event: TraceEvent,
+        msg: int | None = None,
+        frame: Frame | None = None,
+        *,
+        fields: dict[str, object] | None = None,
+        reason: str | None = None,
+    ) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+class NullTracer:
+    """The tracer of an untraced node: records nothing, so no call site checks for None."""
+
+    def emit(self, *args: object, **kwargs: object) -> None:
+        del args, kwargs
+
+    def flush(self) -> None:
+        pass
+
+
+NULL_TRACER: NodeTracer = NullTracer()
+
+
+class Core(Protocol):
+    """What the shell needs of a sans-I/O core (every sender and receiver core is one)."""
+
+    @property
+    def guarantee(self) -> Guarantee: ...
+
+    def handle(self, event: Event, now: float) -> list[Effect]: ...
+
+
+def ignore_accepted(msg: int) -> None:
+    """The ``on_accepted`` of a sender whose producer does not ask."""
+    del msg
+
+
+async def _delivery_ignored(delivery: Delivery) -> None:
+    del delivery
+
+
+class Shell:
+    """Runs one core; :mod:`ackproof.impl.nodes` wraps one in each public node.
+
+    It owns only what the core cannot know: the inbox, the timer, the outgoing queue, the
+    frames rejected at the edge and the counts of effects carried out. What the core knows
+    (messages in flight, retransmissions) is read from the core by the node that owns both.
+    ``on_accepted(msg)`` runs when an ``Accepted`` is carried out, ``deliver`` on each
+    ``Deliver``: the two role-specific effects, passed in rather than overridden.
+    """
 
     def __init__(
         self,
-        core: SenderCore | ReceiverCore,
+        core: Core,
         transport: Transport,
         store: Store,
         *,
-        tracer: Tracer | None,
+        node: NodeName,
+        tracer: NodeTracer,
         restarted: bool,
         batch_limit: int,
+        on_accepted: Callable[[int], None] = ignore_accepted,
+        deliver: Callable[[Delivery], Awaitable[None]] = _delivery_ignored,
     ) -> None:
         if batch_limit < 1:
             raise UsageError("batch_limit must be >= 1")
+        self.node = node
         self._core = core
-        self.guarantee = core.guarantee
         self._transport = transport
         self._store = store
         self._tracer = tracer
         self._restarted = restarted
         self._batch_limit = batch_limit
+        self._on_accepted = on_accepted
+        self._deliver = deliver
         self._inbox: deque[Event] = deque()
         self._inbox_limit = 4 * batch_limit
+        self._queued = 0  # Submit events in the inbox (not yet handed to the core)
+        self._busy = True  # inputs handed to the core whose effects are not all carried out
         self._wakeup = trio.Event()
         self._drained = trio.Event()
         self._deadline: float | None = None
@@ -135,19 +200,47 @@ class Node:
         self._changed = trio.lowlevel.ParkingLot()
         self._closed = False
         self._rejected = dict.fromkeys(FrameErrorKind, 0)
-        self._submitted = self._acked = self._processed = 0
-        self._sent = self._received = self._data_sent = 0
+        self._accepted = self._acked = self._processed = 0
+        self._sent = self._received = 0
         self._discarded = self._send_failures = 0
+
+    # --- what a node asks of its shell ------------------------------------------------------------
+
+    def submit(self, payload: bytes) -> None:
+        """Queue a submission for the core (the window is the node's business)."""
+        self._inbox.append(Submit(payload))
+        self._queued += 1
+        self._wakeup.set()
+
+    @property
+    def queued(self) -> int:
+        """Submissions queued and not yet handed to the core."""
+        return self._queued
+
+    @property
+    def settled(self) -> bool:
+        """Nothing queued, and every input handed to the core has had all its effects."""
+        return self._queued == 0 and not self._busy
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def wait_until(self, condition: Callable[[], bool]) -> None:
+        """Wait until ``condition()`` holds (checked again after every batch)."""
+        while not condition():
+            await self._changed.park()
 
     # --- tasks ----------------------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        tracer = self._tracer
         snapshot = await self._store.load()
-        if self._tracer is not None and self._restarted:
-            self._tracer.emit(TraceEvent.RESTART)
-            self._tracer.flush()
+        if self._restarted:
+            tracer.emit(TraceEvent.RESTART)
+            tracer.flush()
         await self._execute(self._core.handle(Restart(snapshot), trio.current_time()))
-        self._settle()  # a recovered outbox is in flight from the start: wait_all_acked sees it
+        self._busy = False  # a recovered outbox is in flight from the start: the core says so
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._receive_loop)
             nursery.start_soon(self._send_loop)
@@ -156,11 +249,11 @@ class Node:
                 await self._main()
             finally:
                 self._closed = True
-                if self._tracer is not None:
-                    self._tracer.flush()
+                tracer.flush()
 
     async def _receive_loop(self) -> None:
         transport, inbox, rejected = self._transport, self._inbox, self._rejected
+        tracer = self._tracer
         while True:
             try:
                 raw = await transport.receive()
@@ -171,11 +264,9 @@ class Node:
                 frame = decode(raw)
             except FrameError as exc:
                 rejected[exc.kind] += 1
-                if self._tracer is not None and exc.msg is not None:
-                    self._tracer.emit(
-                        TraceEvent.REJECT, exc.msg, fields=exc.fields, reason=str(exc)
-                    )
-                    self._tracer.flush()
+                if exc.msg is not None:
+                    tracer.emit(TraceEvent.REJECT, exc.msg, fields=exc.fields, reason=str(exc))
+                    tracer.flush()
                 self._changed.unpark_all()
                 continue
             self._received += 1
@@ -195,21 +286,22 @@ class Node:
                     with trio.move_on_at(self._deadline):
                         await self._wakeup.wait()
             now = trio.current_time()
+            self._busy = True
             effects: list[Effect] = []
             if self._deadline is not None and self._deadline <= now:
                 effects += core.handle(TimerFired(), now)
             for _ in range(min(len(inbox), self._batch_limit)):
                 event = inbox.popleft()
-                if tracer is not None and isinstance(event, FrameIn):
-                    frame = event.frame
-                    tracer.emit(TraceEvent.RECEIVE, frame.msg, frame)
+                if isinstance(event, Submit):
+                    self._queued -= 1
+                elif isinstance(event, FrameIn):
+                    tracer.emit(TraceEvent.RECEIVE, event.frame.msg, event.frame)
                 effects += core.handle(event, now)
             self._drained.set()
             self._drained = trio.Event()
             await self._execute(effects)
-            if tracer is not None:
-                tracer.flush()
-            self._settle()
+            tracer.flush()
+            self._busy = False
             self._changed.unpark_all()
 
     # --- effects --------------------------------------------------------------------------------
@@ -237,24 +329,18 @@ class Node:
             match effect:
                 case SendFrame(frame):
                     frames.append(encode(frame))
-                    if frame.kind is FrameKind.DATA:
-                        self._data_sent += 1
-                    if tracer is not None:
-                        tracer.emit(TraceEvent.SEND, frame.msg, frame)
+                    tracer.emit(TraceEvent.SEND, frame.msg, frame)
                 case Accepted(msg):
-                    self._submitted += 1
-                    if tracer is not None:
-                        tracer.emit(TraceEvent.SUBMIT, msg)
-                    self._accepted(msg)
+                    self._accepted += 1
+                    tracer.emit(TraceEvent.SUBMIT, msg)
+                    self._on_accepted(msg)
                 case Deliver(msg, payload):
                     self._processed += 1
-                    if tracer is not None:
-                        tracer.emit(TraceEvent.PROCESS, msg)
+                    tracer.emit(TraceEvent.PROCESS, msg)
                     await self._deliver(Delivery(msg, payload))
                 case Acked(msg):
                     self._acked += 1
-                    if tracer is not None:
-                        tracer.emit(TraceEvent.ACK, msg)
+                    tracer.emit(TraceEvent.ACK, msg)
                 case Discarded():
                     self._discarded += 1
                 case SetTimer(deadline):
@@ -264,8 +350,7 @@ class Node:
                 case _:
                     assert_never(effect)
         if frames:
-            if tracer is not None:
-                tracer.flush()  # write-ahead: a line is on file before the frames it led to leave
+            tracer.flush()  # write-ahead: a line is on file before the frames it led to leave
             self._sent += len(frames)
             self._outgoing += frames
             self._outgoing_ready.set()
@@ -285,36 +370,22 @@ class Node:
             except LINK_ERRORS:
                 self._send_failures += 1
 
-    async def _deliver(self, delivery: Delivery) -> None:
-        del delivery
-
-    def _accepted(self, msg: int) -> None:
-        """Called when a submission got its id (after its durable write, before its frame)."""
-
-    def _settle(self) -> None:
-        """Called after each batch's effects have all been carried out."""
-
-    def _in_flight(self) -> int:
-        return 0
-
     # --- queries --------------------------------------------------------------------------------
 
-    def statistics(self) -> NodeStatistics:
+    def statistics(self, *, in_flight: int = 0, retransmissions: int = 0) -> NodeStatistics:
+        """The shell's counts, with what only the core knows passed in by the node."""
         store = self._store.statistics()
         rej = self._rejected
-        in_flight = self._in_flight()
         return NodeStatistics(
             node=self.node,
-            guarantee=self.guarantee,
-            submitted=self._submitted,
+            guarantee=self._core.guarantee,
+            submitted=self._accepted,
             acked=self._acked,
             processed=self._processed,
             in_flight=in_flight,
             frames_sent=self._sent,
             frames_received=self._received,
-            retransmissions=max(0, self._data_sent - self._submitted)
-            if self.node == "sender"
-            else 0,
+            retransmissions=retransmissions,
             discarded=self._discarded,
             truncated=rej[FrameErrorKind.TRUNCATED],
             oversized=rej[FrameErrorKind.OVERSIZED],
@@ -325,8 +396,3 @@ class Node:
             durable_commits=store.commits,
             durable_writes=store.writes,
         )
-
-    async def wait_statistics(self, predicate: Callable[[NodeStatistics], bool]) -> None:
-        """Wait until ``predicate(self.statistics())`` holds (checked after every batch)."""
-        while not predicate(self.statistics()):
-            await self._changed.park()

@@ -2,13 +2,15 @@
 
 Theory of operation
 -------------------
-:class:`ImplWorld` is the implementation: a sender core and a receiver core, each with a
-:class:`~ackproof.impl.store.MemoryStore` (simulated crash), and two lists of frames in flight.
-Every *move* of the environment (submit, deliver frame ``i``, lose, duplicate, fire the timer,
-crash a node) is carried out on the cores effect by effect, so a crash can be placed after any
-prefix of a step's effects (when the crash lands on a ``Persist`` the store is made to die in
-the middle of that commit, which must leave nothing behind).  Each move returns the labels of the
-spec actions it corresponds to (:func:`receiver_labels` etc. hold the correspondence).
+:class:`ImplWorld` is the implementation: it moves the test suite's one driver of the two cores,
+``tests/cores_testing.py``'s :class:`CorePair` (each core with a
+:class:`~ackproof.impl.store.MemoryStore` that can crash, two lists of frames in flight, the one
+effect loop).  Every *move* of the environment (submit, deliver frame ``i``, lose, duplicate,
+fire the timer, crash a node) is carried out on the cores effect by effect, so a crash can be
+placed after any prefix of a step's effects (when the crash lands on a ``Persist`` the store is
+made to die in the middle of that commit, which must leave nothing behind).  Each move returns
+the labels of the spec actions it corresponds to (:func:`receiver_labels` etc. hold the
+correspondence).
 
 :func:`abstract` is the abstraction function: impl state -> spec state, slot by slot.  Messages
 are renamed by acceptance order (the impl's ids are 0, 1, ... and jump by a reserved block after
@@ -21,10 +23,11 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
+from cores_testing import CorePair, NodeName
+from cores_testing import ReceiverFactory as ReceiverFactory
 from hypothesis import settings
 
 from ackproof.impl.codec import Frame, FrameKind
@@ -32,10 +35,7 @@ from ackproof.impl.events import (
     Accepted,
     Acked,
     CompactSeen,
-    Deliver,
-    Discarded,
     Effect,
-    Event,
     FrameIn,
     Guarantee,
     MarkSeen,
@@ -43,22 +43,18 @@ from ackproof.impl.events import (
     OutboxPut,
     Persist,
     RecordProcessed,
-    Restart,
     SendFrame,
-    SetTimer,
     Submit,
     TimerFired,
 )
-from ackproof.impl.receiver import ReceiverCore, make_receiver
-from ackproof.impl.sender import RetryingSender, RetryPolicy, SenderCore, make_sender
-from ackproof.impl.store import MemoryStore, StoreCrashed
+from ackproof.impl.receiver import make_receiver
+from ackproof.impl.sender import RetryingSender, SenderCore
+from ackproof.impl.store import MemoryStore
 from ackproof.spec import Faults, System, compile_system
 from ackproof.spec.expr import Value
 from ackproof.spec.history import GUARANTEES
 from ackproof.spec.interp import Compiled, PredFn
 from ackproof.spec.protocols import BUILTIN
-
-T = TypeVar("T")
 
 PROFILES = ("default", "nightly")
 
@@ -75,17 +71,6 @@ def nightly() -> bool:
     return os.environ.get("HYPOTHESIS_PROFILE", "default") == "nightly"
 
 
-def run_sync(coro: Coroutine[object, object, T]) -> T:
-    """Run a coroutine that never suspends (MemoryStore's methods) to completion."""
-    try:
-        coro.send(None)
-    except StopIteration as done:
-        result: T = done.value
-        return result
-    coro.close()
-    raise AssertionError("a MemoryStore call suspended; drive it from trio instead")
-
-
 # --- the implementation side -------------------------------------------------------------------
 
 
@@ -93,127 +78,74 @@ class Skip(Exception):
     """The move has no spec counterpart by design (a bound or a documented modelling gap)."""
 
 
-ReceiverFactory = Callable[[Guarantee], ReceiverCore]
-
-
-@dataclass
 class ImplWorld:
-    """Both cores, their stores, the frames in flight and what an observer has seen."""
+    """The tests' one driver of the two cores (:class:`impl_testing.CorePair`), moved by the
+    environment's moves, each of which returns the labels of the corresponding spec actions."""
 
-    guarantee: Guarantee
-    receiver_factory: ReceiverFactory = make_receiver
-    policy: RetryPolicy = field(default_factory=lambda: RetryPolicy(initial=1.0, maximum=4.0))
-    sender: SenderCore = field(init=False)
-    receiver: ReceiverCore = field(init=False)
-    sender_store: MemoryStore = field(default_factory=MemoryStore)
-    receiver_store: MemoryStore = field(default_factory=MemoryStore)
-    to_receiver: list[Frame] = field(default_factory=list)
-    to_sender: list[Frame] = field(default_factory=list)
-    now: float = 0.0
-    timer: float | None = None
-    #: impl message id -> spec message id (acceptance order)
-    index: dict[int, int] = field(default_factory=dict)
-    acked: set[int] = field(default_factory=set)
-    delivered: list[int] = field(default_factory=list)
+    def __init__(self, guarantee: Guarantee, receiver_factory: ReceiverFactory = make_receiver):
+        self.guarantee = guarantee
+        self.pair = CorePair(guarantee, receiver_factory=receiver_factory)
 
-    def __post_init__(self) -> None:
-        self.sender = make_sender(self.guarantee, policy=self.policy)
-        self.receiver = self.receiver_factory(self.guarantee)
+    # --- observation (what the abstraction function reads) -------------------------------------
 
-    # --- observation --------------------------------------------------------------------------
+    @property
+    def sender(self) -> SenderCore:
+        return self.pair.sender
+
+    @property
+    def sender_store(self) -> MemoryStore:
+        return self.pair.sender_store
+
+    @property
+    def receiver_store(self) -> MemoryStore:
+        return self.pair.receiver_store
+
+    @property
+    def to_receiver(self) -> list[Frame]:
+        return self.pair.to_receiver
+
+    @property
+    def to_sender(self) -> list[Frame]:
+        return self.pair.to_sender
+
+    @property
+    def timer(self) -> float | None:
+        return self.pair.timer
+
+    @property
+    def index(self) -> dict[int, int]:
+        """impl message id -> spec message id (acceptance order)"""
+        return self.pair.index
+
+    @property
+    def acked(self) -> set[int]:
+        return self.pair.acked
 
     def processed_log(self) -> list[int]:
-        return [msg for msg, _ in self.receiver_store.disk.processed]
+        return self.pair.processed_log()
 
     def processed_counts(self) -> Counter[int]:
-        return Counter(self.processed_log())
+        return self.pair.processed_counts()
 
     def spec_id(self, msg: int) -> int:
         if msg not in self.index:
             raise AssertionError(f"impl message id {msg} was never accepted (a phantom)")
         return self.index[msg]
 
-    # --- carrying out effects -----------------------------------------------------------------
-
-    def _carry_out(
-        self, node: str, effects: Sequence[Effect], crash_at: int | None
-    ) -> list[Effect]:
-        """Carry out ``effects`` in order; with ``crash_at``, crash before effect ``crash_at``.
-
-        Returns the effects that took place.  A crash that lands on a ``Persist`` kills the
-        store in the middle of that commit (after staging all but its last write).
-        """
-        store = self.sender_store if node == "sender" else self.receiver_store
-        net = self.to_receiver if node == "sender" else self.to_sender
-        done: list[Effect] = []
-        for i, effect in enumerate(effects):
-            if crash_at is not None and i >= crash_at:
-                if isinstance(effect, Persist) and effect.writes:
-                    before = store.disk.copy()
-                    store.inject_crash(after_writes=len(effect.writes) - 1)
-                    try:
-                        run_sync(store.commit(effect.writes))
-                    except StoreCrashed:
-                        pass
-                    else:
-                        raise AssertionError("inject_crash did not crash the commit")
-                    assert store.disk == before, "a crashed commit left writes behind"
-                break
-            match effect:
-                case Persist(writes):
-                    run_sync(store.commit(writes))
-                case SendFrame(frame):
-                    net.append(frame)
-                case Accepted(msg):
-                    assert msg not in self.index, f"message id {msg} handed out twice"
-                    self.index[msg] = len(self.index)
-                case Acked(msg):
-                    self.acked.add(msg)
-                case Deliver(msg, _):
-                    self.delivered.append(msg)
-                case SetTimer(deadline):
-                    self.timer = deadline
-                case Discarded():
-                    pass
-            done.append(effect)
-        return done
-
-    def _restart(self, node: str) -> list[Effect]:
-        """Crash ``node`` (its store dies, its core is dropped) and start a new incarnation."""
-        if node == "sender":
-            self.sender_store.crash()
-            self.sender_store = MemoryStore(self.sender_store.disk)
-            self.sender = make_sender(self.guarantee, policy=self.policy)
-            self.timer = None
-            snapshot = run_sync(self.sender_store.load())
-            return self._carry_out("sender", self.sender.handle(Restart(snapshot), self.now), None)
-        self.receiver_store.crash()
-        self.receiver_store = MemoryStore(self.receiver_store.disk)
-        self.receiver = self.receiver_factory(self.guarantee)
-        snapshot = run_sync(self.receiver_store.load())
-        return self._carry_out("receiver", self.receiver.handle(Restart(snapshot), self.now), None)
-
-    def _step(
-        self, node: str, event: Event, crash_at: int | None
-    ) -> tuple[list[Effect], list[Effect]]:
-        core: SenderCore | ReceiverCore = self.sender if node == "sender" else self.receiver
-        effects = core.handle(event, self.now)
-        if crash_at is not None and crash_at >= len(effects):
-            crash_at = len(effects)
-        return effects, self._carry_out(node, effects, crash_at)
-
     # --- moves: each returns the labels of the corresponding spec actions ---------------------
 
     def crash(self, node: str) -> list[str]:
-        return [f"crash {node} (restart)", *self._retransmit_labels(self._restart(node))]
+        assert node in ("sender", "receiver"), node
+        restarted = self.pair.restart("sender" if node == "sender" else "receiver")
+        return [f"crash {node} (restart)", *self._retransmit_labels(restarted)]
 
     def submit(self, payload: bytes, crash_at: int | None) -> list[str]:
-        effects = self.sender.handle(Submit(payload), self.now)
+        effects = self.sender.handle(Submit(payload), self.pair.now)
         if crash_at is not None:
             crash_at = min(crash_at, len(effects))
             if unrepresentable_submit_crash(effects, crash_at):
                 raise Skip("crash between the outbox write and Accepted")
-        done = self._carry_out("sender", effects, crash_at)
+        done = self.pair.carry_out("sender", effects, crash_at)
         labels = submit_labels(self, effects, done)
         if crash_at is not None:
             labels += self.crash("sender")
@@ -222,7 +154,7 @@ class ImplWorld:
     def deliver_to_receiver(self, i: int, crash_at: int | None) -> list[str]:
         frame = self.to_receiver.pop(i)
         m = self.spec_id(frame.msg)
-        effects, done = self._step("receiver", FrameIn(frame), crash_at)
+        effects, done = self.pair.step("receiver", FrameIn(frame), crash_at)
         if crash_at is None:
             return [f"receiver <- DATA(msg={m})"]
         return self._then_crash("receiver", receiver_labels(self.guarantee, m, effects, done))
@@ -230,32 +162,29 @@ class ImplWorld:
     def deliver_to_sender(self, i: int, crash_at: int | None) -> list[str]:
         frame = self.to_sender.pop(i)
         m = self.spec_id(frame.msg)
-        effects, done = self._step("sender", FrameIn(frame), crash_at)
+        effects, done = self.pair.step("sender", FrameIn(frame), crash_at)
         if crash_at is None:
             return [f"sender <- ACK(msg={m})"]
         return self._then_crash("sender", sender_ack_labels(m, effects, done))
 
-    def _then_crash(self, node: str, labels: list[str]) -> list[str]:
+    def _then_crash(self, node: NodeName, labels: list[str]) -> list[str]:
         """A step cut short by a crash: the spec's "crash after k" action already includes the
         crash and restart; a step that completed is followed by a separate crash action."""
         after = self.crash(node)
         return labels + (after[1:] if ", crash after" in labels[-1] else after)
 
     def lose(self, to_receiver: bool, i: int) -> list[str]:
-        net = self.to_receiver if to_receiver else self.to_sender
-        frame = net.pop(i)
+        frame = self.pair.drop(to_receiver=to_receiver, index=i)
         return [f"network loses {_frame_label(self, frame)} on {_channel(to_receiver)}"]
 
     def duplicate(self, to_receiver: bool, i: int) -> list[str]:
-        net = self.to_receiver if to_receiver else self.to_sender
-        frame = net[i]
-        net.append(frame)
+        frame = self.pair.duplicate(to_receiver=to_receiver, index=i)
         return [f"network duplicates {_frame_label(self, frame)} on {_channel(to_receiver)}"]
 
     def fire_timer(self, crash_at: int | None) -> list[str]:
         assert self.timer is not None
-        self.now = max(self.now, self.timer)
-        _, done = self._step("sender", TimerFired(), crash_at)
+        self.pair.now = max(self.pair.now, self.timer)
+        _, done = self.pair.step("sender", TimerFired(), crash_at)
         labels = self._retransmit_labels(done)
         if crash_at is not None:
             labels += self.crash("sender")
@@ -271,16 +200,7 @@ class ImplWorld:
     # --- a fair network from here on (for the eventual-delivery check) ------------------------
 
     def drain(self, *, max_rounds: int = 100) -> None:
-        for _ in range(max_rounds):
-            while self.to_receiver or self.to_sender:
-                if self.to_receiver:
-                    self.deliver_to_receiver(0, None)
-                if self.to_sender:
-                    self.deliver_to_sender(0, None)
-            if self.sender.in_flight == 0 or self.timer is None:
-                return
-            self.fire_timer(None)
-        raise AssertionError("the network was fair for 100 rounds and messages are still unacked")
+        self.pair.drain(max_rounds=max_rounds)
 
 
 def _channel(to_receiver: bool) -> str:

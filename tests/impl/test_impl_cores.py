@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from cores_testing import CorePair
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from impl_testing import CorePair
 
 from ackproof.impl.codec import Frame, FrameKind
 from ackproof.impl.errors import UsageError
@@ -190,13 +190,13 @@ class PairMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.pair.to_receiver)
     @rule(data=st.data(), crash_at=st.none() | st.integers(0, 3))
-    def to_receiver(self, data: st.DataObject, crash_at: int | None) -> None:
+    def deliver_to_receiver(self, data: st.DataObject, crash_at: int | None) -> None:
         index = data.draw(st.integers(0, len(self.pair.to_receiver) - 1))
         self.crashes += self.pair.deliver_to_receiver(index, crash_at=crash_at)
 
     @precondition(lambda self: self.pair.to_sender)
     @rule(data=st.data())
-    def to_sender(self, data: st.DataObject) -> None:
+    def deliver_to_sender(self, data: st.DataObject) -> None:
         self.pair.deliver_to_sender(data.draw(st.integers(0, len(self.pair.to_sender) - 1)))
 
     @precondition(lambda self: self.pair.to_receiver)
