@@ -86,4 +86,4 @@ def spent(timeout: float | None) -> str:
     """Why a run stopped on time: its budget, or none left when it was asked to start."""
     if timeout is None or timeout > 0:
         return f"timeout after {timeout:g} s" if timeout is not None else "timeout"
-    return "no time left in the budget"
+    return "timeout: no time left in the budget"
