@@ -32,10 +32,12 @@ The semantics are those of :mod:`ackproof.spec.history` (what the model checker 
   Ids count in submission order; ids never submitted come after every submitted one
   (in the spec, submission is in id order), in id order among themselves.
 
-:meth:`Judgement.verdict` decides a promise (a tuple of property ids,
-:data:`ackproof.spec.history.GUARANTEES`): *broken* if the run violates one of them, else
-*unfinished* if the run did not finish or (no-loss promised) an id is still in flight, else
-*kept*.  Pure Python: no z3, no trio, no I/O.
+*eventual-delivery* on a recorded run (finite, so no fairness to speak of) is violated
+exactly when an id is lost.  :meth:`Judgement.verdict` decides a promise (property ids, as
+:data:`ackproof.spec.history.GUARANTEES` lists them): *broken* if the run violates one of
+them, else *unfinished* if the run did not finish or (no-loss or eventual-delivery
+promised) an id is still in flight, else *kept*.  The words are those of the trace
+vocabulary, :class:`ackproof.events.TraceEvent`.  Pure Python: no z3, no trio, no I/O.
 """
 
 from __future__ import annotations
