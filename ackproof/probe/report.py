@@ -11,7 +11,7 @@ from ackproof.spec.judge import overall as judged_overall
 
 LEGEND = (
     "counted per message id by the judge `ackproof validate` uses: lost = submitted, not "
-    "processed when a finished run settled;\nduplicated = ids processed more than once (extra = "
+    "processed when the run settled;\nduplicated = ids processed more than once (extra = "
     "processings beyond the first); out of order = ids first processed after a later-"
     "submitted one;\nkills = broker+consumer+producer SIGKILLs; proxy = connection resets + "
     "blackholes + delayed chunks."
