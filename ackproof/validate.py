@@ -47,8 +47,8 @@ from ackproof.spec.history import GUARANTEES, PROPERTIES, resolve
 from ackproof.spec.judge import Culprit, Duplicated, Judgement, Lost, Observation, Tally
 from ackproof.spec.judge import judge as judge_history
 
-#: The words a trace may use (ackproof/events.py is their one definition).
-EVENTS = frozenset(TraceEvent)
+#: The words a trace may use (ackproof/events.py is their one definition), by their text.
+EVENTS = {str(e): e for e in TraceEvent}
 #: Message ids are 64-bit unsigned on the wire (impl/codec.py).
 MAX_ID = 2**64 - 1
 
@@ -148,7 +148,7 @@ def _event(file: str, n: int, obj: dict[str, Any], last_t: dict[str, float]) -> 
         raise InputError(f"{where}: field 'event' must be a string, got {_short(event)}")
     if event not in EVENTS:
         raise InputError(f"{where}: unknown event {event!r} (known: {', '.join(sorted(EVENTS))})")
-    kind = TraceEvent(event)
+    kind = EVENTS[event]
     msg = obj.get("msg")
     if kind in NEEDS_MSG and msg is None:
         raise InputError(f"{where}: event {event!r} needs field 'msg' (the message id)")

@@ -52,9 +52,9 @@ from .history import EVENTUAL_DELIVERY, IN_ORDER, NO_DUPLICATE, NO_LOSS, NO_PHAN
 Verdict = Literal["kept", "broken", "unfinished"]
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """One event of the observable history: ``kind`` (submit, process or ack) of ``msg``."""
+class Observation(NamedTuple):
+    """One event of the observable history: ``kind`` (submit, process or ack) of ``msg``.
+    (A named tuple: a trace makes millions of them.)"""
 
     kind: TraceEvent
     msg: int
@@ -62,10 +62,6 @@ class Observation:
     payload: bytes | None = None
     #: Where it was seen (a trace's ``file:line``), for the culprits of a report.
     where: str = ""
-
-    def __post_init__(self) -> None:
-        if self.kind not in NEEDS_MSG:
-            raise ValueError(f"{self.kind!r} is not part of the history ({sorted(NEEDS_MSG)})")
 
 
 class Culprit(NamedTuple):
@@ -213,8 +209,11 @@ def judge(
             if m.first_process_order < 0:
                 m.first_process_order = order
                 order += 1
-        elif m.acked is None:
-            m.acked = o.where
+        elif o.kind is TraceEvent.ACK:
+            if m.acked is None:
+                m.acked = o.where
+        else:
+            raise ValueError(f"{o.kind!r} is not part of the history ({sorted(NEEDS_MSG)})")
     return _judgement(msgs, phantom, corrupted, holding, finished)
 
 

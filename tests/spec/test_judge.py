@@ -228,7 +228,7 @@ def test_eventual_delivery_on_a_recorded_run_is_what_it_loses() -> None:
 
 def test_only_history_events_are_observations_and_verdicts_fold() -> None:
     with pytest.raises(ValueError, match="not part of the history"):
-        Observation(TraceEvent.SEND, 0)
+        judge([Observation(TraceEvent.SEND, 0)])
     assert overall(["kept", "unfinished", "kept"]) == "unfinished"
     assert overall(["unfinished", "broken"]) == "broken"
     assert overall([]) == "kept"
