@@ -42,7 +42,7 @@ vocabulary, :class:`ackproof.events.TraceEvent`.  Pure Python: no z3, no trio, n
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Literal, NamedTuple
 
@@ -113,7 +113,7 @@ class Judgement:
     """What a run shows, per message id (the module docstring defines each field)."""
 
     submitted: frozenset[int]
-    times: dict[int, int]  # id -> how many times it was processed (ids processed only)
+    times: Mapping[int, int]  # id -> how many times it was processed (ids processed only)
     acked: frozenset[int]
     lost: tuple[Lost, ...]
     in_flight: tuple[int, ...]
