@@ -8,9 +8,11 @@ Counterexamples exported with ``--trace-out`` add ``drop``/``duplicate`` lines f
 
 Theory of operation
 -------------------
-The trace is streamed, never loaded whole: one pass keeps, per message id, the line of its
-first submit, the lines of its first two processings and of its ack.  At the end the
-history predicates of :mod:`ackproof.spec.history` are judged on that summary:
+The trace is streamed, never loaded whole: its ``submit``, ``process`` and ``ack`` lines
+go to :func:`ackproof.spec.judge.judge`, the one judge (the demo, the probe and the
+conformance tests call it too), which keeps per message id the line of its first submit,
+of its first two processings and of its ack, and judges the history predicates of
+:mod:`ackproof.spec.history` on that summary:
 
 * **duplicate** — a message processed twice (both lines reported);
 * **phantom** — a message processed with no earlier submit;
@@ -18,7 +20,7 @@ history predicates of :mod:`ackproof.spec.history` are judged on that summary:
   while frames were in flight shows up here too: record until the system is quiet);
   an *acked* message never processed is the strongest evidence and is reported as such;
 * **out of order** — (with ``in-order`` in the guarantee) a message first processed
-  after a later-submitted one.
+  after a later-submitted one (a message never submitted counts as submitted last).
 
 Several files (one per node) are merged by ``t``, so each line needs ``t`` then.  ``-``
 (or ``/dev/stdin``, a pipe) reads standard input; a UTF-8 byte-order mark is skipped.  Every
@@ -39,62 +41,61 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ackproof.events import Event
+from ackproof.events import NEEDS_MSG, Event, TraceEvent
 from ackproof.loader import InputError
 from ackproof.spec.history import GUARANTEES, PROPERTIES, resolve
-from ackproof.spec.judge import Tally, tally
+from ackproof.spec.judge import Culprit, Duplicated, Judgement, Lost, Observation, Tally
+from ackproof.spec.judge import judge as judge_history
 
-EVENTS = frozenset(
-    {
-        "submit",
-        "send",
-        "receive",
-        "process",
-        "ack",
-        "crash",
-        "restart",
-        "reject",
-        "drop",
-        "duplicate",
-    }
-)
-NEEDS_MSG = frozenset({"submit", "process", "ack"})
+#: The words a trace may use (ackproof/events.py is their one definition), by their text.
+EVENTS = {str(e): e for e in TraceEvent}
 #: Message ids are 64-bit unsigned on the wire (impl/codec.py).
 MAX_ID = 2**64 - 1
 
 
-@dataclass(slots=True)
-class _Msg:
-    submitted: str | None = None
-    submit_order: int = -1
-    processed: list[str] = field(default_factory=list)
-    times: int = 0
-    first_process_order: int = -1
-    acked: str | None = None
-
-
 @dataclass
 class Report:
+    """A trace judged: its lines and crashes, and :func:`ackproof.spec.judge.judge`'s
+    judgement (the one definition of lost, duplicated, phantom, out of order)."""
+
     lines: int = 0
-    submitted: int = 0  # ids submitted } counted per message id by ackproof.spec.judge.tally,
-    processed: int = 0  # ids processed }  the one definition the demo uses too
-    extra_deliveries: int = 0  # processings beyond each id's first
-    lost: list[tuple[int, str, str | None]] = field(default_factory=list)  # msg, submit, ack
-    duplicated: list[tuple[int, list[str]]] = field(default_factory=list)
-    phantom: list[tuple[int, str]] = field(default_factory=list)
-    out_of_order: list[tuple[int, str]] = field(default_factory=list)
     crashes: int = 0
-    counts: Tally = field(default_factory=lambda: tally((), {}))
+    judgement: Judgement = field(default_factory=lambda: judge_history(()))
+
+    @property
+    def counts(self) -> Tally:
+        return self.judgement.counts
+
+    @property
+    def submitted(self) -> int:  # ids submitted
+        return len(self.judgement.submitted)
+
+    @property
+    def processed(self) -> int:  # ids processed at least once
+        return self.judgement.processed
+
+    @property
+    def extra_deliveries(self) -> int:  # processings beyond each id's first
+        return self.judgement.extra_deliveries
+
+    @property
+    def lost(self) -> tuple[Lost, ...]:
+        return self.judgement.lost
+
+    @property
+    def duplicated(self) -> tuple[Duplicated, ...]:
+        return self.judgement.duplicated
+
+    @property
+    def phantom(self) -> tuple[Culprit, ...]:
+        return self.judgement.phantom
+
+    @property
+    def out_of_order(self) -> tuple[Culprit, ...]:
+        return self.judgement.out_of_order
 
     def violated(self, prop: str) -> bool:
-        return bool(
-            {
-                "no-loss": self.lost,
-                "no-duplicate": self.duplicated,
-                "no-phantom": self.phantom,
-                "in-order": self.out_of_order,
-            }[prop]
-        )
+        return self.judgement.violated(prop)
 
 
 def _lines(file: str, stream: BinaryIO) -> Iterator[tuple[int, str]]:
@@ -147,8 +148,9 @@ def _event(file: str, n: int, obj: dict[str, Any], last_t: dict[str, float]) -> 
         raise InputError(f"{where}: field 'event' must be a string, got {_short(event)}")
     if event not in EVENTS:
         raise InputError(f"{where}: unknown event {event!r} (known: {', '.join(sorted(EVENTS))})")
+    kind = EVENTS[event]
     msg = obj.get("msg")
-    if event in NEEDS_MSG and msg is None:
+    if kind in NEEDS_MSG and msg is None:
         raise InputError(f"{where}: event {event!r} needs field 'msg' (the message id)")
     if msg is not None and (not isinstance(msg, int) or isinstance(msg, bool)):
         raise InputError(f"{where}: field 'msg' must be an integer, got {_short(msg)}")
@@ -171,7 +173,7 @@ def _event(file: str, n: int, obj: dict[str, Any], last_t: dict[str, float]) -> 
         raise InputError(f"{where}: field 'frame' must be an object with a 'kind', got {frame!r}")
     fields = None if frame is None else tuple(sorted(frame.items()))
     recovered = obj.get("recovered") is True
-    return Event(file, n, node, event, msg, None if t is None else float(t), fields, recovered)
+    return Event(file, n, node, kind, msg, None if t is None else float(t), fields, recovered)
 
 
 def _short(v: object) -> str:
@@ -224,56 +226,20 @@ def _timed(stream: Iterator[Event]) -> Iterator[Event]:
         yield e
 
 
-def judge(stream: Iterator[Event]) -> Report:
+def judge(stream: Iterator[Event], *, finished: bool = True) -> Report:
+    """Judge a trace (streamed) by :func:`ackproof.spec.judge.judge`; ``finished``: the run
+    was recorded to its end (else a submitted, unprocessed id may still be in flight)."""
     report = Report()
-    msgs: dict[int, _Msg] = {}
-    order = 0
-    for e in stream:
-        report.lines += 1
-        if e.event == "crash":
-            report.crashes += 1
-        if e.msg is None or e.event not in NEEDS_MSG:
-            continue
-        m = msgs.setdefault(e.msg, _Msg())
-        if e.event == "submit":
-            if m.submitted is None:
-                m.submitted = e.where
-                m.submit_order = order
-                order += 1
-        elif e.event == "process":
-            if m.submitted is None and not m.processed:
-                report.phantom.append((e.msg, e.where))
-            m.times += 1
-            if len(m.processed) < 2:
-                m.processed.append(e.where)
-            if m.first_process_order < 0:
-                m.first_process_order = order
-                order += 1
-        elif e.event == "ack" and m.acked is None:
-            m.acked = e.where
-    counts = tally(
-        (i for i, m in msgs.items() if m.submitted is not None),
-        {i: m.times for i, m in msgs.items()},
-        early=(msg for msg, _ in report.phantom),
-    )
-    report.counts = counts
-    report.submitted = counts.submitted
-    report.processed = counts.processed
-    report.extra_deliveries = counts.extra_deliveries
-    firsts: list[tuple[int, int, int, str]] = []
-    for msg_id, m in sorted(msgs.items()):
-        if m.processed and m.submitted is not None:
-            firsts.append((m.first_process_order, m.submit_order, msg_id, m.processed[0]))
-        if len(m.processed) >= 2:
-            report.duplicated.append((msg_id, list(m.processed)))
-        if m.submitted is not None and not m.processed:
-            report.lost.append((msg_id, m.submitted, m.acked))
-    firsts.sort()
-    latest = -1
-    for _, sub_order, msg_id, where in firsts:
-        if sub_order < latest:
-            report.out_of_order.append((msg_id, where))
-        latest = max(latest, sub_order)
+
+    def history() -> Iterator[Observation]:
+        for e in stream:
+            report.lines += 1
+            if e.event is TraceEvent.CRASH:
+                report.crashes += 1
+            elif e.msg is not None and e.event in NEEDS_MSG:
+                yield Observation(e.event, e.msg, where=e.where)
+
+    report.judgement = judge_history(history(), finished=finished)
     return report
 
 

@@ -27,6 +27,7 @@ from ackproof.impl.faults import FaultRates
 from ackproof.impl.harness import GuaranteeResult, RunConfig, run_guarantee
 from ackproof.impl.procs import NodeProcessError
 from ackproof.impl.sender import RetryPolicy
+from ackproof.spec.judge import overall
 
 PROMISES = {
     Guarantee.AT_MOST_ONCE: "never twice",
@@ -146,8 +147,10 @@ def _promise(r: GuaranteeResult) -> str:
             return "kept: " + PROMISES[r.guarantee]
         case "broken":
             return "BROKEN: " + PROMISES[r.guarantee]
-        case "unfinished":
+        case "unfinished" if r.in_flight:
             return f"unfinished: {r.in_flight} still in flight (inconclusive)"
+        case "unfinished":
+            return "unfinished: cut short by --timeout (inconclusive)"
 
 
 def render_table(results: list[GuaranteeResult]) -> str:
@@ -204,23 +207,15 @@ def to_json(results: list[GuaranteeResult]) -> str:
     for r in results:
         d = asdict(r)
         d["guarantee"] = str(r.guarantee)
-        d["verdict"] = r.verdict
         d["kept_promise"] = r.kept_promise
         out.append(d)
     return json.dumps(
         {
             "ok": all(r.kept_promise for r in results),
-            "verdict": _overall(results),
+            "verdict": overall(r.verdict for r in results),
             "guarantees": out,
         },
         indent=2,
-    )
-
-
-def _overall(results: list[GuaranteeResult]) -> str:
-    verdicts = {r.verdict for r in results}
-    return (
-        "broken" if "broken" in verdicts else "unfinished" if "unfinished" in verdicts else "kept"
     )
 
 
@@ -292,7 +287,7 @@ def run(args: argparse.Namespace) -> int:
     if signum:
         return _interrupted(signum)
     print(to_json(results) if args.json else render_table(results))
-    return EXIT[_overall(results)]
+    return EXIT[overall(r.verdict for r in results)]
 
 
 def _first(group: BaseExceptionGroup[NodeProcessError]) -> BaseException:

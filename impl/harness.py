@@ -23,10 +23,10 @@ process, which recovers from its SQLite file alone (the sender from its outbox, 
 retransmits).
 
 The verdict is computed from durable records only: the items accepted by the sender (its
-``ACCEPTED`` reports and its outbox) against the receiver's ``processed`` table, counted per
-message id by :func:`ackproof.spec.judge.tally` -- the definition ``ackproof validate`` uses.
-A run that timed out is *unfinished*: messages still in the sender's outbox are in flight, not
-lost, and a promise not yet broken is inconclusive rather than kept.
+``ACCEPTED`` reports and its outbox) against the receiver's ``processed`` table (ids and
+payloads), judged by :func:`ackproof.spec.judge.judge` -- the judge ``ackproof validate``
+uses. Messages still in the sender's outbox are in flight, not lost; a run that timed out is
+*unfinished*: a promise not yet broken is inconclusive rather than kept.
 """
 
 from __future__ import annotations
@@ -35,20 +35,23 @@ import os
 import random
 import signal
 import time
-from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import trio
 
+from ackproof.events import TraceEvent
 from ackproof.impl.events import Guarantee
 from ackproof.impl.faults import FaultRates
 from ackproof.impl.nodeproc import payload_for
 from ackproof.impl.procs import NodeProcess, free_udp_port
 from ackproof.impl.role_procs import ReceiverProcess, SenderProcess
-from ackproof.spec.judge import tally
+from ackproof.spec.history import GUARANTEES
+from ackproof.spec.judge import Observation, Verdict
+from ackproof.spec.judge import judge as judge_history
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -56,7 +59,6 @@ if TYPE_CHECKING:
     from ackproof.impl.sender import RetryPolicy
 
 Kill = Literal["receiver", "sender", "both"]
-Verdict = Literal["kept", "broken", "unfinished"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,23 +100,9 @@ class GuaranteeResult:
     durable_commits: int
     elapsed: float
     finished: bool
-
-    @property
-    def verdict(self) -> Verdict:
-        """``broken`` when the run shows a violation of the promise, else ``unfinished`` when
-        the run did not finish (no-loss cannot be judged yet), else ``kept``."""
-        no_dup = self.duplicated == 0
-        clean = self.phantom == 0 and self.corrupted == 0
-        match self.guarantee:
-            case Guarantee.AT_MOST_ONCE:
-                return "kept" if no_dup and clean else "broken"
-            case Guarantee.AT_LEAST_ONCE:
-                broken = self.lost > 0 or not clean
-            case Guarantee.EXACTLY_ONCE:
-                broken = self.lost > 0 or not no_dup or not clean
-        if broken:
-            return "broken"
-        return "kept" if self.finished and self.in_flight == 0 else "unfinished"
+    #: ``broken`` when the run shows a violation of the promise, else ``unfinished`` when the
+    #: run did not finish or (no-loss promised) an id is still in flight, else ``kept``.
+    verdict: Verdict
 
     @property
     def kept_promise(self) -> bool:
@@ -298,22 +286,24 @@ def judge(
     elapsed: float,
     finished: bool,
 ) -> GuaranteeResult:
-    """Compare the accepted items (key -> message id) with the durable processed log."""
-    counts = tally(accepted.values(), Counter(msg for msg, _ in log))
-    payloads = {msg: payload_for(key) for key, msg in accepted.items()}
-    corrupted = sum(1 for msg, p in log if msg in payloads and p != payloads[msg])
-    done = {msg for msg, _ in log}
-    in_flight = len({m for m in payloads if m not in done} & outbox)
+    """Judge the accepted items (key -> message id) against the durable processed log
+    (message id, payload); ``outbox``: the ids the sender still holds."""
+    submits = (
+        Observation(TraceEvent.SUBMIT, msg, payload_for(key)) for key, msg in accepted.items()
+    )
+    processings = (Observation(TraceEvent.PROCESS, msg, payload) for msg, payload in log)
+    j = judge_history(chain(submits, processings), holding=outbox, finished=finished)
+    counts = j.counts
     return GuaranteeResult(
         guarantee=guarantee,
         submitted=counts.submitted,
         processed=counts.processed,
-        lost=counts.lost - in_flight,
-        in_flight=in_flight,
+        lost=counts.lost,
+        in_flight=counts.in_flight,
         duplicated=counts.duplicated,
         extra_deliveries=counts.extra_deliveries,
         phantom=counts.phantom,
-        corrupted=corrupted,
+        corrupted=counts.corrupted,
         kills=receiver_kills + sender_kills,
         receiver_kills=receiver_kills,
         sender_kills=sender_kills,
@@ -323,4 +313,5 @@ def judge(
         durable_commits=durable_commits,
         elapsed=elapsed,
         finished=finished,
+        verdict=j.verdict(GUARANTEES[str(guarantee)]),
     )

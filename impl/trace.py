@@ -1,9 +1,10 @@
 """JSONL traces of a node's observable events (format: ``impl/TRACE_FORMAT.md``).
 
-One JSON object per line: ``node``, ``event``, ``msg`` (not for crash/restart), and the optional
-``t`` (seconds, from a monotonic clock shared by all processes on the host, so a restarted node's
-lines keep increasing), ``seq`` (per-node line counter, continued across restarts by counting the
-lines already in the file), ``frame`` and ``guarantee``. Lines are buffered and written by
+One JSON object per line: ``node``, ``event`` (a :class:`ackproof.events.TraceEvent`, the
+one vocabulary), ``msg`` (not for crash/restart), and the optional ``t`` (seconds, from a
+monotonic clock shared by all processes on the host, so a restarted node's lines keep
+increasing), ``seq`` (per-node line counter, continued across restarts by counting the lines
+already in the file), ``frame`` and ``guarantee``. Lines are buffered and written by
 :meth:`Tracer.flush`, which the shell calls after every batch of steps.
 """
 
@@ -12,9 +13,12 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
+
+# The vocabulary is defined once, in ackproof/events.py (re-exported for the shell).
+from ackproof.events import NO_MSG
+from ackproof.events import TraceEvent as TraceEvent
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -23,20 +27,6 @@ if TYPE_CHECKING:
     from ackproof.impl.events import Guarantee
 
 NodeName = Literal["sender", "receiver"]
-
-
-class TraceEvent(StrEnum):
-    SUBMIT = "submit"
-    SEND = "send"
-    RECEIVE = "receive"
-    PROCESS = "process"
-    ACK = "ack"
-    CRASH = "crash"
-    RESTART = "restart"
-    REJECT = "reject"
-
-
-NO_MSG = frozenset({TraceEvent.CRASH, TraceEvent.RESTART})
 
 
 class Tracer:

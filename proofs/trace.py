@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ackproof.events import TraceEvent
 from ackproof.spec.explore import Path
 from ackproof.spec.expr import evaluate
 from ackproof.spec.interp import compile_system
@@ -365,7 +366,7 @@ def to_trace_lines(cx: Counterexample) -> list[str]:
     lines: list[dict[str, Any]] = []
     current = 0
 
-    def emit(node: str | None, event: str, **extra: Any) -> None:
+    def emit(node: str | None, event: TraceEvent, **extra: Any) -> None:
         rec: dict[str, Any] = {"node": node or "network", "event": event}
         rec.update(extra)
         rec["seq"] = len(lines)
@@ -375,7 +376,10 @@ def to_trace_lines(cx: Counterexample) -> list[str]:
     for s in cx.steps:
         current = s.number
         if s.kind in ("lose", "duplicate") and s.frame is not None:
-            emit(None, "drop" if s.kind == "lose" else "duplicate", frame=_frame_json(s.frame))
+            lost = s.kind == "lose"
+            emit(
+                None, TraceEvent.DROP if lost else TraceEvent.DUPLICATE, frame=_frame_json(s.frame)
+            )
         for node, event, what in observations(s):
             if isinstance(what, FrameValue):
                 emit(node, event, frame=_frame_json(what), **_msg_of(what))
@@ -386,7 +390,7 @@ def to_trace_lines(cx: Counterexample) -> list[str]:
     return [json.dumps(r, sort_keys=True) for r in lines]
 
 
-Observation = tuple[str, str, int | FrameValue | None]  # (node, event, msg or frame)
+Observation = tuple[str, TraceEvent, int | FrameValue | None]  # (node, event, msg or frame)
 
 
 def observations(step: Step) -> list[Observation]:
@@ -397,16 +401,16 @@ def observations(step: Step) -> list[Observation]:
     if step.kind in ("lose", "duplicate"):
         return []
     node = step.node or "network"
-    out: list[Observation] = [(node, "submit", m) for m in step.submitted]
+    out: list[Observation] = [(node, TraceEvent.SUBMIT, m) for m in step.submitted]
     if step.kind == "deliver" and step.frame is not None:
-        out.append((node, "receive", step.frame))
+        out.append((node, TraceEvent.RECEIVE, step.frame))
     for d in step.done:
         if d.kind == "crash":
-            out += [(node, "crash", None), (node, "restart", None)]
+            out += [(node, TraceEvent.CRASH, None), (node, TraceEvent.RESTART, None)]
         elif d.kind == "send":
-            out.append((node, "send", d.frame))
+            out.append((node, TraceEvent.SEND, d.frame))
         else:
-            out.append((node, d.kind, d.msg))
+            out.append((node, TraceEvent(d.kind), d.msg))
     return out
 
 

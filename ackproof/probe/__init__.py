@@ -6,8 +6,8 @@ producer and a consumer — each its own process, killable with SIGKILL — thro
 mechanism the broker offers for a guarantee (MQTT QoS 1/2 with persistent sessions; AMQP
 publisher confirms and manual acks; NATS JetStream acks, with ``Nats-Msg-Id`` dedup). Both
 clients write a JSONL trace in the documented format (``impl/TRACE_FORMAT.md``); the run is
-judged by :func:`ackproof.validate.judge`, the code ``ackproof validate`` uses, which counts
-with :func:`ackproof.spec.judge.tally`.
+judged by :func:`ackproof.validate.judge`, the code ``ackproof validate`` uses, which calls
+the one judge, :func:`ackproof.spec.judge.judge`.
 
 Modules:
 

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import pika
 import pika.exceptions
 
+from ackproof.events import TraceEvent
+
 if TYPE_CHECKING:
     from ackproof.probe.journal import Outbox, Trace
     from ackproof.probe.node import NodeArgs
@@ -58,7 +60,7 @@ def produce(args: NodeArgs, outbox: Outbox, trace: Trace) -> int:
                 if conn is None or conn.is_closed:
                     conn, ch = _connect(args.port)
                     ch.confirm_delivery()
-                trace.line("send", msg)
+                trace.line(TraceEvent.SEND, msg)
                 ch.basic_publish("", QUEUE, str(msg).encode(), properties=props, mandatory=True)
             except RETRYABLE:
                 _close(conn)
@@ -66,14 +68,14 @@ def produce(args: NodeArgs, outbox: Outbox, trace: Trace) -> int:
                 time.sleep(0.2)
                 continue
             outbox.ack(msg)
-            trace.line("ack", msg)
+            trace.line(TraceEvent.ACK, msg)
             return
 
     for msg in outbox.unacked():
         publish(msg)
     for msg in range(outbox.next_id, args.messages):
         outbox.submit(msg)
-        trace.line("submit", msg)
+        trace.line(TraceEvent.SUBMIT, msg)
         publish(msg)
         time.sleep(1.0 / args.rate)
     _close(conn)
@@ -93,10 +95,10 @@ def consume(args: NodeArgs, trace: Trace) -> int:
                     continue
                 msg = int(body)
                 info = {"redelivered": bool(method.redelivered), "tag": method.delivery_tag}
-                trace.line("receive", msg, frame=info)
+                trace.line(TraceEvent.RECEIVE, msg, frame=info)
                 trace.process(msg, inbox=args.inbox)
                 ch.basic_ack(method.delivery_tag)
-                trace.line("send", msg, frame={"kind": "ACK", "confirmed": False})
+                trace.line(TraceEvent.SEND, msg, frame={"kind": "ACK", "confirmed": False})
         except RETRYABLE:
             _close(conn)
             time.sleep(0.2)

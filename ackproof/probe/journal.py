@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ackproof.events import TraceEvent
+
 
 def _append(fd: int, obj: dict[str, object]) -> None:
     os.write(fd, (json.dumps(obj, separators=(",", ":")) + "\n").encode())
@@ -61,17 +63,21 @@ class Trace:
         existing = _lines(path)
         self.seq = len(existing)
         self.submitted = {
-            int(str(o["msg"])) for o in existing if o.get("event") == "submit" and "msg" in o
+            int(str(o["msg"]))
+            for o in existing
+            if o.get("event") == TraceEvent.SUBMIT and "msg" in o
         }
         self.processed = {
-            int(str(o["msg"])) for o in existing if o.get("event") == "process" and "msg" in o
+            int(str(o["msg"]))
+            for o in existing
+            if o.get("event") == TraceEvent.PROCESS and "msg" in o
         }
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._lock = threading.Lock()
 
     def line(
         self,
-        event: str,
+        event: TraceEvent,
         msg: int | None = None,
         *,
         recovered: bool = False,
@@ -92,9 +98,9 @@ class Trace:
                 obj["recovered"] = True
             _append(self._fd, obj)
             self.seq += 1
-            if event == "submit" and msg is not None:
+            if event is TraceEvent.SUBMIT and msg is not None:
                 self.submitted.add(msg)
-            elif event == "process" and msg is not None:
+            elif event is TraceEvent.PROCESS and msg is not None:
                 self.processed.add(msg)
 
     def process(self, msg: int, *, inbox: bool) -> bool:
@@ -103,7 +109,7 @@ class Trace:
         the effect in one write, so no kill can fall between them. True if processed."""
         if inbox and msg in self.processed:
             return False
-        self.line("process", msg)
+        self.line(TraceEvent.PROCESS, msg)
         return True
 
     def close(self) -> None:
@@ -164,4 +170,4 @@ def recover_submits(outbox: Outbox, trace: Trace) -> None:
     """Trace (as recovered) the submits that were durable when the producer died untraced."""
     for msg in outbox.submitted:
         if msg not in trace.submitted:
-            trace.line("submit", msg, recovered=True)
+            trace.line(TraceEvent.SUBMIT, msg, recovered=True)

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ackproof.events import TraceEvent
+
 if TYPE_CHECKING:
     from ackproof.probe.journal import Outbox, Trace
     from ackproof.probe.node import NodeArgs
@@ -48,7 +50,7 @@ def produce(args: NodeArgs, outbox: Outbox, trace: Trace) -> int:
 
     def acked(msg: int) -> None:
         outbox.ack(msg)
-        trace.line("ack", msg)
+        trace.line(TraceEvent.ACK, msg)
         if len(outbox.acked) >= args.messages:
             everything.set()
 
@@ -63,7 +65,7 @@ def produce(args: NodeArgs, outbox: Outbox, trace: Trace) -> int:
         acked(msg)
 
     def publish(msg: int) -> None:
-        trace.line("send", msg)
+        trace.line(TraceEvent.SEND, msg)
         info = client.publish(TOPIC, str(msg).encode(), qos=qos)
         with lock:
             if info.mid in early:
@@ -83,7 +85,7 @@ def produce(args: NodeArgs, outbox: Outbox, trace: Trace) -> int:
     gap = 1.0 / args.rate
     for msg in range(outbox.next_id, args.messages):
         outbox.submit(msg)
-        trace.line("submit", msg)
+        trace.line(TraceEvent.SUBMIT, msg)
         publish(msg)
         time.sleep(gap)
     if len(outbox.acked) >= args.messages:
@@ -107,7 +109,9 @@ def consume(args: NodeArgs, trace: Trace) -> int:
 
     def on_message(c: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         msg = int(message.payload)
-        trace.line("receive", msg, frame={"redelivered": bool(message.dup), "mid": message.mid})
+        trace.line(
+            TraceEvent.RECEIVE, msg, frame={"redelivered": bool(message.dup), "mid": message.mid}
+        )
         trace.process(msg, inbox=args.inbox)
 
     client.on_connect = on_connect

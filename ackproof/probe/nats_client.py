@@ -23,6 +23,8 @@ import nats.errors
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType
 
+from ackproof.events import TraceEvent
+
 if TYPE_CHECKING:
     from ackproof.probe.journal import Outbox, Trace
     from ackproof.probe.node import NodeArgs
@@ -55,21 +57,21 @@ async def _produce(args: NodeArgs, outbox: Outbox, trace: Trace) -> int:
     async def publish(msg: int) -> None:
         headers = {"Nats-Msg-Id": f"m{msg}"} if dedup else None
         while True:
-            trace.line("send", msg)
+            trace.line(TraceEvent.SEND, msg)
             try:
                 await js.publish(SUBJECT, str(msg).encode(), timeout=2, headers=headers)
             except RETRYABLE:
                 await asyncio.sleep(0.2)
                 continue
             outbox.ack(msg)
-            trace.line("ack", msg)
+            trace.line(TraceEvent.ACK, msg)
             return
 
     for msg in outbox.unacked():
         await publish(msg)
     for msg in range(outbox.next_id, args.messages):
         outbox.submit(msg)
-        trace.line("submit", msg)
+        trace.line(TraceEvent.SUBMIT, msg)
         await publish(msg)
         await asyncio.sleep(1.0 / args.rate)
     await nc.close()
@@ -104,11 +106,11 @@ async def _consume(args: NodeArgs, trace: Trace) -> int:
             msg = int(m.data)
             meta = m.metadata
             info = {"redelivered": meta.num_delivered > 1, "stream_seq": meta.sequence.stream}
-            trace.line("receive", msg, frame=info)
+            trace.line(TraceEvent.RECEIVE, msg, frame=info)
             trace.process(msg, inbox=args.inbox)
             with contextlib.suppress(*RETRYABLE):  # not acked: redelivered after ack_wait
                 await (m.ack_sync(timeout=2) if double else m.ack())
-                trace.line("send", msg, frame={"kind": "ACK", "confirmed": double})
+                trace.line(TraceEvent.SEND, msg, frame={"kind": "ACK", "confirmed": double})
 
 
 def produce(args: NodeArgs, outbox: Outbox, trace: Trace) -> int:

@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict
 
 from ackproof.probe.runner import RunResult
+from ackproof.spec.judge import Verdict
+from ackproof.spec.judge import overall as judged_overall
 
 LEGEND = (
     "counted per message id by the judge `ackproof validate` uses: lost = submitted, not "
@@ -69,17 +71,10 @@ def render_table(results: list[RunResult]) -> str:
     return table + "\n" + LEGEND
 
 
-def overall(results: list[RunResult]) -> str:
-    verdicts = {r.verdict for r in results}
-    if "broken" in verdicts:
-        return "broken"
-    return "unfinished" if "unfinished" in verdicts else "kept"
+def overall(results: list[RunResult]) -> Verdict:
+    return judged_overall(r.verdict for r in results)
 
 
 def to_json(results: list[RunResult], skipped: dict[str, str]) -> str:
-    runs = []
-    for r in results:
-        d = asdict(r)
-        d["verdict"] = r.verdict
-        runs.append(d)
+    runs = [asdict(r) for r in results]
     return json.dumps({"verdict": overall(results), "runs": runs, "skipped": skipped}, indent=2)

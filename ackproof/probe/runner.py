@@ -18,9 +18,11 @@ Theory of operation
    then. The default ``settle`` (10 s) is longer than a consumer's way back from a
    blackholed connection: the proxy's hold (1.5 s), keepalive detection (MQTT: 1.5 x 2 s)
    and paho's reconnect delay (1-2 s). A run that does not finish
-   within ``timeout`` is *unfinished*: ids still unconfirmed are not counted as a verdict.
+   within ``timeout`` is *unfinished*: ids still unprocessed are in flight, not lost.
 5. Judge: the producer's, consumer's and broker's traces are merged by ``t`` and judged by
-   :func:`ackproof.validate.judge` — exactly what ``ackproof validate --guarantee`` runs.
+   :func:`ackproof.validate.judge` — exactly what ``ackproof validate --guarantee`` runs,
+   which calls the one judge (:func:`ackproof.spec.judge.judge`) — told whether the run
+   finished.
 """
 
 from __future__ import annotations
@@ -37,11 +39,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ackproof.events import TraceEvent
 from ackproof.probe.brokers import Broker
 from ackproof.probe.journal import append_line
 from ackproof.probe.proxy import FaultyProxy, ProxyFaults
 from ackproof.probe.settings import Setting
 from ackproof.spec.history import resolve
+from ackproof.spec.judge import Verdict
 from ackproof.validate import events, judge
 
 KILL_GAP = 0.5
@@ -62,7 +66,7 @@ class RunConfig:
     proxy_faults: ProxyFaults = PROXY_FAULTS
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunResult:
     broker: str
     setting: str
@@ -72,6 +76,7 @@ class RunResult:
     submitted: int
     processed: int
     lost: int
+    in_flight: int  # submitted, not processed when an unfinished run stopped
     duplicated: int
     extra_deliveries: int
     out_of_order: int
@@ -82,15 +87,11 @@ class RunResult:
     elapsed: float
     traces: list[str] = field(default_factory=list)
     note: str = ""
-
-    @property
-    def verdict(self) -> str:
-        if self.violated and (self.finished or self.violated != ["no-loss"]):
-            return "broken"
-        return "kept" if self.finished else "unfinished"
+    #: The judge's verdict on the claim: broken, else unfinished, else kept.
+    verdict: Verdict
 
 
-def _count(path: Path, event: str) -> int:
+def _count(path: Path, event: TraceEvent) -> int:
     """Distinct ids with an ``event`` line in ``path`` (0 if it does not exist yet)."""
     if not path.exists():
         return 0
@@ -152,10 +153,10 @@ class _Client:
         self.process.kill()
         self.process.wait()
         self.kills += 1
-        append_line(self.trace, {"node": self.node, "event": "crash"})
+        append_line(self.trace, {"node": self.node, "event": TraceEvent.CRASH})
 
     def restart(self) -> None:
-        append_line(self.trace, {"node": self.node, "event": "restart"})
+        append_line(self.trace, {"node": self.node, "event": TraceEvent.RESTART})
         self.start()
 
     def stop(self) -> None:
@@ -243,36 +244,40 @@ def run(cfg: RunConfig) -> RunResult:
         consumer.stop()
         proxy.close()
         broker.stop()
-    report = judge(events([str(producer.trace), str(consumer.trace), str(broker_trace)]))
-    props = resolve([s.claim])
+    traces = [producer.trace, consumer.trace, broker_trace]
+    report = judge(events([str(t) for t in traces]), finished=finished)
+    judged, props = report.judgement, resolve([s.claim])
+    counts = judged.counts
     return RunResult(
         broker=s.broker,
         setting=s.name,
         claim=s.claim,
         fault=cfg.fault,
         finished=finished,
-        submitted=report.counts.submitted,
-        processed=report.counts.processed,
-        lost=report.counts.lost,
-        duplicated=report.counts.duplicated,
-        extra_deliveries=report.counts.extra_deliveries,
-        out_of_order=len(report.out_of_order),
-        phantom=report.counts.phantom,
+        submitted=counts.submitted,
+        processed=counts.processed,
+        lost=counts.lost,
+        in_flight=counts.in_flight,
+        duplicated=counts.duplicated,
+        extra_deliveries=counts.extra_deliveries,
+        out_of_order=len(judged.out_of_order),
+        phantom=counts.phantom,
         kills={"broker": broker.kills, "consumer": consumer.kills, "producer": producer.kills},
         proxy=proxy.statistics().as_dict(),
-        violated=[p for p in props if report.violated(p)],
+        violated=list(judged.violations(props)),
         elapsed=time.monotonic() - started,
-        traces=[str(producer.trace), str(consumer.trace), str(broker_trace)],
+        traces=[str(t) for t in traces],
         note=note or ("" if finished else f"not finished within {cfg.timeout:.0f} s"),
+        verdict=judged.verdict(props),
     )
 
 
 def _progress(fault: str, producer: _Client, consumer: _Client) -> int:
     if fault == "kill-producer":
-        return _count(producer.trace, "submit")
+        return _count(producer.trace, TraceEvent.SUBMIT)
     if fault == "kill-consumer":
-        return _count(consumer.trace, "process")
-    return _count(producer.trace, "ack")
+        return _count(consumer.trace, TraceEvent.PROCESS)
+    return _count(producer.trace, TraceEvent.ACK)
 
 
 def _kill(
@@ -288,10 +293,10 @@ def _kill(
         consumer.restart()
     elif fault == "kill-broker":
         broker.kill()
-        append_line(broker_trace, {"node": "broker", "event": "crash"})
+        append_line(broker_trace, {"node": "broker", "event": TraceEvent.CRASH})
         time.sleep(0.2)
         broker.restart()
-        append_line(broker_trace, {"node": "broker", "event": "restart"})
+        append_line(broker_trace, {"node": "broker", "event": TraceEvent.RESTART})
 
 
 def _settle(cfg: RunConfig, producer: _Client, consumer: _Client, deadline: float) -> None:
@@ -299,8 +304,8 @@ def _settle(cfg: RunConfig, producer: _Client, consumer: _Client, deadline: floa
     last_size = -1
     quiet_since = time.monotonic()
     while time.monotonic() < deadline:
-        submitted = _count(producer.trace, "submit")
-        if _count(consumer.trace, "process") >= submitted:
+        submitted = _count(producer.trace, TraceEvent.SUBMIT)
+        if _count(consumer.trace, TraceEvent.PROCESS) >= submitted:
             time.sleep(min(0.5, cfg.settle))  # late duplicates still count
             return
         size = os.path.getsize(consumer.trace) if consumer.trace.exists() else 0

@@ -217,3 +217,30 @@ def test_frame_level_replay_refuses_big_traces(
     code, _, err = validate([f, "--protocol", "exactly-once"], capsys)
     assert code == 2
     assert "validate it without --protocol" in err
+
+
+def test_eventual_delivery_is_judged_not_an_internal_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--guarantee eventual-delivery`` is a property ``resolve`` accepts; the report had no
+    entry for it and validate died with ``internal error: KeyError``. On a recorded (finite)
+    run the one judge reads it as no-loss."""
+    lost = write(tmp_path, "lost.jsonl", [sub(0), proc(0), sub(1)])
+    code, out, err = validate([lost, "--guarantee", "eventual-delivery"], capsys)
+    assert (code, err) == (1, "")
+    assert "eventual-delivery VIOLATED" in out
+    fine = write(tmp_path, "fine.jsonl", [sub(0), proc(0)])
+    assert validate([fine, "--guarantee", "eventual-delivery"], capsys)[0] == 0
+
+
+def test_in_order_ranks_a_never_submitted_id_last(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As the spec's in-order does (ids in submission order): message 0 first processed after
+    phantom 7 is out of order (the phantom used to be left out of the order)."""
+    f = write(tmp_path, "order.jsonl", [sub(0), proc(7), proc(0)])
+    code, out, _ = validate([f, "--guarantee", "in-order", "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 1
+    assert [x["msg"] for x in doc["out_of_order"]] == [0]
+    assert [x["msg"] for x in doc["phantom"]] == [7]

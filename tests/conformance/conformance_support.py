@@ -12,7 +12,8 @@ made to die in the middle of that commit, which must leave nothing behind).  Eac
 the labels of the spec actions it corresponds to (:func:`receiver_labels` etc. hold the
 correspondence).
 
-:func:`abstract` is the abstraction function: impl state -> spec state, slot by slot.  Messages
+:func:`abstract` is the abstraction function: impl state -> spec state, slot by slot; the history
+slots are the one judge's (:func:`ackproof.spec.judge.judge`) reading of the impl.  Messages
 are renamed by acceptance order (the impl's ids are 0, 1, ... and jump by a reserved block after
 a sender restart; the spec's ids are 0..N-1 in submission order).
 
@@ -25,11 +26,13 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 from cores_testing import CorePair, NodeName
 from cores_testing import ReceiverFactory as ReceiverFactory
 from hypothesis import settings
 
+from ackproof.events import TraceEvent
 from ackproof.impl.codec import Frame, FrameKind
 from ackproof.impl.events import (
     Accepted,
@@ -54,6 +57,7 @@ from ackproof.spec import Faults, System, compile_system
 from ackproof.spec.expr import Value
 from ackproof.spec.history import GUARANTEES
 from ackproof.spec.interp import Compiled, PredFn
+from ackproof.spec.judge import Judgement, Observation, judge
 from ackproof.spec.protocols import BUILTIN
 
 PROFILES = ("default", "nightly")
@@ -124,8 +128,20 @@ class ImplWorld:
     def processed_log(self) -> list[int]:
         return self.pair.processed_log()
 
-    def processed_counts(self) -> Counter[int]:
-        return self.pair.processed_counts()
+    def judgement(self, *, finished: bool = True) -> Judgement:
+        """What an observer saw, judged by the one judge: the accepted ids (in acceptance
+        order), the durable processed log, the acked ids; a copy is held while an id is in
+        the sender's outbox or in a frame to the receiver."""
+        held = set(self.sender_store.disk.outbox) | {f.msg for f in self.to_receiver}
+        return judge(
+            chain(
+                (Observation(TraceEvent.SUBMIT, msg) for msg in self.index),
+                (Observation(TraceEvent.PROCESS, msg) for msg in self.processed_log()),
+                (Observation(TraceEvent.ACK, msg) for msg in self.acked),
+            ),
+            holding=held,
+            finished=finished,
+        )
 
     def spec_id(self, msg: int) -> int:
         if msg not in self.index:
@@ -358,17 +374,13 @@ class SpecSide:
 
 
 def abstract(world: ImplWorld, system: System) -> tuple[Value, ...]:
-    """The abstraction function: the spec state that the impl's state stands for."""
+    """The abstraction function: the spec state that the impl's state stands for.  The
+    history slots are the judge's reading of what an observer saw (``ImplWorld.judgement``);
+    ids are renamed by acceptance order, the order the judge ranks them by."""
     back = {m: impl for impl, m in world.index.items()}
-    counts = world.processed_counts()
-    first_order: list[int] = []
-    for msg in world.processed_log():
-        m = world.spec_id(msg)
-        if m not in first_order:
-            first_order.append(m)
-    order_broken = any(
-        any(later > m for later in first_order[:j]) for j, m in enumerate(first_order)
-    )
+    history = world.judgement()
+    for phantom in history.phantom:
+        world.spec_id(phantom.msg)  # raises: processed, never accepted
     outbox = world.sender_store.disk.outbox
     seen = world.receiver_store.disk.seen
     low = world.receiver_store.disk.low  # every id below the dedup watermark counts as seen
@@ -383,13 +395,13 @@ def abstract(world: ImplWorld, system: System) -> tuple[Value, ...]:
         m = int(rest.rstrip("]")) if rest else -1
         impl = back.get(m)
         if name == "order_broken":
-            v: Value = order_broken
+            v: Value = history.order_broken
         elif base == "submitted":
-            v = impl is not None
+            v = impl is not None and impl in history.submitted
         elif base == "processed":
-            v = min(counts[impl], 2) if impl is not None else 0
+            v = min(history.times.get(impl, 0), 2) if impl is not None else 0
         elif base == "acked":
-            v = impl is not None and impl in world.acked
+            v = impl is not None and impl in history.acked
         elif base == "sender.unacked":
             v = impl is not None and impl in outbox
         elif base in ("receiver.seen", "receiver.taken"):

@@ -95,7 +95,7 @@ def test_validate_gives_the_right_verdicts_on_demo_traces(
 def test_demo_and_validate_count_the_same_run_the_same_way(
     guarantee: str, demo: tuple[Path, dict[str, dict[str, object]]]
 ) -> None:
-    """One definition (``ackproof.spec.judge.tally``, per message id) for both: the demo's row,
+    """One judge (``ackproof.spec.judge.judge``, per message id) for both: the demo's row,
     from the durable records, equals what ``validate`` reads off the reconciled traces (they
     used to differ: 852 vs 300 "processed" for one run, processings against ids)."""
     trace_dir, rows = demo

@@ -42,6 +42,7 @@ from ackproof.impl import (
     open_sender,
 )
 from ackproof.impl.trace import NodeName, TraceEvent
+from ackproof.spec.history import GUARANTEES
 from ackproof.validate import Report, events, judge
 
 if TYPE_CHECKING:
@@ -55,11 +56,6 @@ T = TypeVar("T")
 
 
 POLICY = RetryPolicy(initial=0.05, maximum=0.4)
-PROMISES: dict[Guarantee, tuple[str, ...]] = {
-    Guarantee.AT_MOST_ONCE: ("no-duplicate", "no-phantom"),
-    Guarantee.AT_LEAST_ONCE: ("no-loss", "no-phantom"),
-    Guarantee.EXACTLY_ONCE: ("no-loss", "no-duplicate", "no-phantom"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +239,7 @@ def run_and_judge(
 
 
 def _check(g: Guarantee, plan: Plan, report: Report, files: list[str]) -> None:
-    for prop in PROMISES[g]:
+    for prop in GUARANTEES[str(g)]:
         assert not report.violated(prop), f"{g}: {prop} violated under {plan}: {report}"
     assert report.submitted > 0
     points = plan.receiver_crashes + plan.sender_crashes

@@ -19,6 +19,7 @@ import pytest
 from probe_brokers import mosquitto_fixture  # noqa: F401 (the fixture)
 
 from ackproof.cli import main
+from ackproof.events import TraceEvent
 from ackproof.probe import brokers
 from ackproof.probe.journal import Outbox, Trace, append_line, recover_submits
 from ackproof.probe.proxy import FaultyProxy, ProxyFaults
@@ -123,7 +124,7 @@ def test_submit_durable_but_untraced_is_traced_as_recovered(tmp_path: Path) -> N
     trace = Trace(tmp_path / "sender.jsonl", node="sender", guarantee="exactly-once")
     box = Outbox.open(tmp_path / "outbox.jsonl")
     box.submit(0)
-    trace.line("submit", 0)
+    trace.line(TraceEvent.SUBMIT, 0)
     box.submit(1)  # the producer dies here: durable, not traced
     trace.close()
     append_line(tmp_path / "sender.jsonl", {"node": "sender", "event": "crash"})
@@ -175,11 +176,11 @@ def test_trace_lines_from_two_threads_keep_t_and_seq_in_file_order(tmp_path: Pat
     """paho confirms on its network thread while the main thread submits."""
     trace = Trace(tmp_path / "sender.jsonl", node="sender", guarantee="at-least-once")
 
-    def write(event: str) -> None:
+    def write(event: TraceEvent) -> None:
         for m in range(1500):
             trace.line(event, m)
 
-    threads = [threading.Thread(target=write, args=(e,)) for e in ("send", "ack")]
+    threads = [threading.Thread(target=write, args=(e,)) for e in (TraceEvent.SEND, TraceEvent.ACK)]
     for t in threads:
         t.start()
     for t in threads:
