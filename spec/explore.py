@@ -258,7 +258,7 @@ def _explore_packed(
         all_violated |= 1 << 2 * k
     frontier = [init]
     depth = 0
-    succ, expand = pk.succ, pk.expand
+    expand = pk.expand
     # ``expand`` links a state's successors all at once; near a state count where the
     # search must stop (the cap, or a ``stop`` question every 1024 states) the state is
     # expanded one successor at a time instead, so the search stops where the tuple
@@ -286,7 +286,7 @@ def _explore_packed(
                     new.clear()
                 continue
             base = s << abits
-            for a, t in succ(s):
+            for a, t in pk.succ(s):  # compiled on first use
                 transitions += 1
                 if t in parent:
                     continue
