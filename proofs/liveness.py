@@ -71,8 +71,12 @@ def check_obligations(graph: CalmGraph, obligations: Sequence[Eventually]) -> Li
     """The first violated obligation's lasso, if any; else, a reachable deadlock of the
     bounded model (every fault-free step waits for room on a full channel) in which an
     obligation is pending, if any."""
-    for ob in obligations:
-        found = _violation(graph, ob, room=True)
+    marks = graph.truth([x for ob in obligations for x in (ob.goal, ob.trigger)])
+    for k, ob in enumerate(obligations):
+        goal, trig = graph.bit(2 * k), graph.bit(2 * k + 1)
+        if not _doomed_somewhere(graph, marks, goal, trig, room=True):
+            continue
+        found = _violation(graph, ob, marks, goal, trig, room=True)
         if found is not None:
             return Liveness(violation=found)
     for v in range(graph.n):
@@ -88,9 +92,40 @@ def check_obligations(graph: CalmGraph, obligations: Sequence[Eventually]) -> Li
     return Liveness()
 
 
-def _violation(graph: CalmGraph, ob: Eventually, *, room: bool = True) -> LivenessViolation | None:
-    marks = graph.truth([ob.goal, ob.trigger])
-    goal, trig = graph.bit(0), graph.bit(1)
+def _doomed_somewhere(
+    graph: CalmGraph, marks: list[int], goal: int, trig: int, *, room: bool
+) -> bool:
+    """Whether :func:`_violation` finds a lasso, decided on ``R``: the states of ``G``
+    reachable inside ``G`` from its trigger states (``marks``: :meth:`CalmGraph.truth`
+    masks; ``goal`` and ``trig``, the bits of this obligation's goal and trigger).
+
+    ``R`` is closed under ``G``'s edges, so a component of ``G`` that meets ``R`` lies in
+    it and is a component of ``R`` (with the same edges, so equally fair), a stuck state
+    of ``R`` is one of ``G``, and a trigger state reaches ``Bad`` inside ``G`` iff
+    ``Bad`` meets ``R``.  ``R`` is usually a small part of ``G`` (for a claim's
+    obligation: the states between losing the last copy and resending it), and the
+    component analysis costs the same per state: the common case, where nothing is
+    violated, is decided here; a violation is then found (and shown) on ``G`` as before,
+    so the lasso shown is the same."""
+    succ, starved = graph.succ, graph.starved
+    stack = [v for v, m in enumerate(marks) if m & trig and not m & goal]
+    seen = bytearray(graph.n)
+    for v in stack:
+        seen[v] = 1
+    while stack:
+        for _, w in succ[stack.pop()]:
+            if not seen[w] and not marks[w] & goal:
+                seen[w] = 1
+                stack.append(w)
+    part = [v for v in range(graph.n) if seen[v]]
+    if any(not succ[v] and not (room and starved[v]) for v in part):
+        return True  # a stuck state
+    return bool(graph.fair_components(part, room=room))
+
+
+def _violation(
+    graph: CalmGraph, ob: Eventually, marks: list[int], goal: int, trig: int, *, room: bool
+) -> LivenessViolation | None:
     n = graph.n
     in_g = [not m & goal for m in marks]
     if not any(m & trig and not m & goal for m in marks):
