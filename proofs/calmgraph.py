@@ -87,17 +87,16 @@ class CalmGraph:
         assert links is not None
         abits = self.ex.action_bits
         index = {s: i for i, s in enumerate(keys)}
-        depth = self.depth
-        for s in keys:  # parents come first: the depth is one more than the parent's
-            link = links[s]
-            depth.append(0 if link < 0 else depth[index[link >> abits]] + 1)
         calm = self.comp.packed().calm()
+        depth, succ, starved = self.depth, self.succ, self.starved
         for k, s in enumerate(keys):
-            if k % 4096 == 0:
+            if not k & 4095:
                 self.tick()
-            out, starved = calm(s)
-            self.succ.append([(a, index[t]) for a, t in out])
-            self.starved.append(starved)
+            out, st = calm(s)
+            succ.append([(a, index[t]) for a, t in out])
+            starved.append(st)
+            link = links[s]  # parents come first: one more than the parent's depth
+            depth.append(0 if link < 0 else depth[index[link >> abits]] + 1)
 
     @property
     def states(self) -> list[State]:
