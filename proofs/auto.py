@@ -10,7 +10,11 @@ BMC, then Spacer again, and the liveness-to-safety system for response obligatio
 proves large systems it could never enumerate and finds deep bugs.  So:
 
 * a **child process** (forked: it inherits the system) runs the symbolic route property
-  by property and sends each result as it comes;
+  by property and sends each result as it comes.  It starts once the explicit search
+  has :data:`HEAD_START` states (at once with ``certify``), or when the search stops
+  short of deciding: what the explicit search decides alone within that head start is
+  decided by it alone, with the states ``--engine explicit`` explores and no second
+  process sharing the CPU (a test pins it);
 * **this process** runs one explicit exploration for every property, with no fixed state
   cap: it goes on while it makes progress and memory allows, and asks, every 1024 states,
   whether the child already answered everything (then it stops);
@@ -43,6 +47,11 @@ from .result import Result
 MEMORY_FLOOR = 0.15
 #: The explicit search's state cap in ``auto`` (a bound on a run away from the memory guard).
 AUTO_MAX_STATES = 50_000_000
+#: The explicit search runs alone until it has this many states (asked every 1024): a
+#: system it decides within them never pays for forking the symbolic route and sharing
+#: the CPU with it (under load, ``auto`` took 2-5x ``--engine explicit`` on the library's
+#: small systems); a larger one starts the race a fraction of a second late.
+HEAD_START = 10_000
 
 _DECISIVE = ("proved", "violated", "vacuous")
 _RANK = {"violated": 5, "proved": 4, "vacuous": 4, "holds": 2, "inconclusive": 1}
@@ -69,6 +78,49 @@ class _Race:
         return self.error is not None or all(p in self.decided for p in self.props)
 
 
+class _Child:
+    """The symbolic route's process, started on demand (:data:`HEAD_START`)."""
+
+    def __init__(self, args: tuple[Any, ...]) -> None:
+        self.args = args
+        self.process: multiprocessing.process.BaseProcess | None = None
+        self.recv: multiprocessing.connection.Connection | None = None
+
+    def start(self) -> None:
+        if self.process is not None:
+            return
+        ctx = multiprocessing.get_context("fork")
+        recv, send = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=_symbolic, args=(*self.args, send), daemon=True)
+        self.process.start()
+        send.close()
+        self.recv = recv
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.is_alive()
+
+    def poll(self, timeout: float | None = 0.0) -> bool:
+        return self.recv is not None and self.recv.poll(timeout)
+
+    def take(self) -> tuple[Any, ...] | None:
+        """The next message, or ``None`` when the child has closed its end."""
+        assert self.recv is not None
+        try:
+            msg: tuple[Any, ...] = self.recv.recv()
+        except EOFError:
+            return None
+        return msg
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        assert self.recv is not None
+        self.recv.close()
+
+
 def check_auto(
     system: System,
     props: Sequence[str],
@@ -79,26 +131,23 @@ def check_auto(
     certify: bool = False,
 ) -> dict[str, Result]:
     """Every property of ``props`` on ``system`` by the race (see the module docstring)."""
-    ctx = multiprocessing.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(
-        target=_symbolic, args=(system, list(props), depth, clock, comp, send), daemon=True
-    )
-    child.start()
-    send.close()
+    child = _Child((system, list(props), depth, clock, comp))
+    if certify:  # a proof waits for the child's certificate: no head start
+        child.start()
     race = _Race(props, certify)
     floor = _memory_floor()
 
     def absorb() -> None:
-        while not race.done() and recv.poll():
-            try:
-                msg = recv.recv()
-            except EOFError:
+        while not race.done() and child.poll():
+            msg = child.take()
+            if msg is None:
                 return
             _absorb(race, msg)
 
     class RaceStop(explicit.Stop):
         def __call__(self, states: int) -> bool:
+            if states >= HEAD_START:
+                child.start()
             absorb()
             if race.done():
                 self.why = "the symbolic engines answered first"
@@ -127,14 +176,16 @@ def check_auto(
             if final or decisive(r):
                 race.decided[p] = _tagged(r, clock)
         waiting = [p for p in props if p not in race.decided or _wants_certificate(race, p)]
-        while waiting and child.is_alive():
+        left = clock.left()
+        if waiting and (left is None or left > 0):
+            child.start()  # the explicit search stopped short of deciding
+        while waiting and child.alive():
             left = clock.left()
             if left is not None and left <= 0:
                 break
-            if recv.poll(left if left is not None else None):
-                try:
-                    msg = recv.recv()
-                except EOFError:
+            if child.poll(left if left is not None else None):
+                msg = child.take()
+                if msg is None:
                     break
                 _absorb(race, msg)
                 if race.error is not None:
@@ -145,10 +196,7 @@ def check_auto(
             out[p] = _settle(race, p, found[p], clock)
         return out
     finally:
-        if child.is_alive():
-            child.kill()
-        child.join()
-        recv.close()
+        child.stop()
 
 
 def _absorb(race: _Race, msg: tuple[Any, ...]) -> None:

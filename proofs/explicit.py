@@ -22,7 +22,8 @@ from ackproof.spec import System, explore
 from ackproof.spec.explore import Exploration
 from ackproof.spec.interp import Compiled, compile_system
 
-from .liveness import CalmGraph, Liveness, OutOfTime, check_obligations, lasso_detail
+from .calmgraph import CalmGraph, OutOfTime
+from .liveness import Liveness, check_obligations, lasso_detail
 from .result import EngineError, Result, Verdict, ends_violating, ends_witnessing, replay
 
 #: The explicit engine's default state cap; ``auto`` uses a memory guard instead.
@@ -120,7 +121,8 @@ def run_all(
         compiled=comp,
         stop_when_decided=not live,
         stop=stop,
-        keep=bool(live),
+        keep=bool(live) and not packed,
+        graph=bool(live),
         packed=packed,
     )
     graph = None
@@ -135,7 +137,7 @@ def run_all(
                 lives[p] = check_obligations(graph, system.properties[p].eventually)
         except OutOfTime:
             ex.complete, ex.timed_out = False, True
-    ex.visited = ex.keys = None  # the graph is no longer needed: let it go
+    ex.visited = ex.keys = ex.links = None  # the graph is no longer needed: let it go
     seconds = time.monotonic() - start
     why = stop.why if stop is not None else ""
     out = {

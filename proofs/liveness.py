@@ -37,22 +37,16 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ackproof.spec.explore import Exploration, Path
-from ackproof.spec.expr import Expr, evaluate
+from ackproof.spec.explore import Path
+from ackproof.spec.expr import evaluate
 from ackproof.spec.interp import Compiled
 from ackproof.spec.system import Eventually, State
 
+from .calmgraph import CalmGraph
 from .result import EngineError, replay
-
-Edges = list[list[tuple[int, int]]]  # per state: (action, successor state id)
-Hops = list[tuple[int, int]]  # a path: (action, state id after it) per step
-
-
-class OutOfTime(Exception):
-    """The liveness check was stopped (its time limit, or its caller's stop hook)."""
 
 
 @dataclass(frozen=True)
@@ -61,200 +55,6 @@ class LivenessViolation:
     path: Path
     #: The node whose ``holds()`` claim was not backed (``None`` for plain delivery).
     claim: str | None
-
-
-class CalmGraph:
-    """Every reachable state of a complete exploration, with its fault-free successors."""
-
-    def __init__(self, comp: Compiled, ex: Exploration, stop: Callable[[int], bool] | None) -> None:
-        assert ex.visited is not None
-        assert ex.complete
-        system = comp.system
-        self.system = system
-        self.comp = comp
-        self.ex = ex
-        self.stop = stop
-        self.states: list[State] = list(ex.visited)  # breadth-first order
-        self.succ: Edges = []
-        #: Per state, the fault-free actions that wait only for room on a full channel.
-        self.starved: list[tuple[int, ...]] = []
-        index = {s: i for i, s in enumerate(self.states)}
-        #: Per state, the length of a shortest path to it (parents come first).
-        self.depth: list[int] = []
-        for s in self.states:
-            link = ex.visited[s]
-            self.depth.append(0 if link is None else self.depth[index[link[0]]] + 1)
-        if ex.keys is not None:  # the packed search's states: the packed graph is faster
-            self._packed(ex.keys)
-            return
-        calm = [(a.index, comp.steps[a.index]) for a in system.calm_actions()]
-        starving = [
-            (a.index, comp.predicate(a.starved))
-            for a in system.calm_actions()
-            if a.starved is not None
-        ]
-        for k, s in enumerate(self.states):
-            if k % 4096 == 0:
-                self.tick()
-            out = []
-            for a, f in calm:
-                t = f(s)
-                if t is not None:
-                    out.append((a, index[t]))
-            self.succ.append(out)
-            self.starved.append(tuple(a for a, p in starving if p(s)))
-
-    def _packed(self, keys: list[int]) -> None:
-        """The same graph from the packed states (``keys[i]`` is ``states[i]`` packed)."""
-        index = {s: i for i, s in enumerate(keys)}
-        calm = self.comp.packed().calm()
-        for k, s in enumerate(keys):
-            if k % 4096 == 0:
-                self.tick()
-            out, starved = calm(s)
-            self.succ.append([(a, index[t]) for a, t in out])
-            self.starved.append(starved)
-
-    def tick(self) -> None:
-        if self.stop is not None and self.stop(len(self.states)):
-            raise OutOfTime
-
-    def holds(self, e: Expr) -> list[bool]:
-        pred = self.comp.predicate(e)
-        return [bool(pred(s)) for s in self.states]
-
-    # -- components ------------------------------------------------------------------------
-    def components(self, part: Sequence[int]) -> list[list[int]]:
-        """Strongly connected components of the subgraph induced by ``part`` (Tarjan,
-        iterative)."""
-        inside = set(part)
-        order: dict[int, int] = {}
-        low: dict[int, int] = {}
-        stack: list[int] = []
-        on_stack: set[int] = set()
-        out: list[list[int]] = []
-        counter = 0
-        for root in part:
-            if root in order:
-                continue
-            work = [(root, 0)]
-            order[root] = low[root] = counter
-            counter += 1
-            stack.append(root)
-            on_stack.add(root)
-            while work:
-                v, k = work[-1]
-                edges = self.succ[v]
-                if k < len(edges):
-                    work[-1] = (v, k + 1)
-                    w = edges[k][1]
-                    if w not in inside:
-                        continue
-                    if w not in order:
-                        order[w] = low[w] = counter
-                        counter += 1
-                        stack.append(w)
-                        on_stack.add(w)
-                        work.append((w, 0))
-                    elif w in on_stack:
-                        low[v] = min(low[v], order[w])
-                    continue
-                work.pop()
-                if work:
-                    u = work[-1][0]
-                    low[u] = min(low[u], low[v])
-                if low[v] == order[v]:
-                    comp = []
-                    while True:
-                        w = stack.pop()
-                        on_stack.discard(w)
-                        comp.append(w)
-                        if w == v:
-                            break
-                    out.append(comp)
-            if len(order) % 4096 == 0:
-                self.tick()
-        return out
-
-    def fair_components(self, part: Sequence[int], *, room: bool) -> list[list[int]]:
-        """The fair components inside ``part``: each has an edge, and every action enabled
-        somewhere in it has an edge inside it (with ``room``, an action that waits only
-        for room on a full channel counts as enabled: channels are as big as needed)."""
-        out: list[list[int]] = []
-        work = [list(part)]
-        while work:
-            self.tick()
-            for comp in self.components(work.pop()):
-                members = set(comp)
-                enabled: set[int] = set()
-                internal: set[int] = set()
-                for v in comp:
-                    for a, w in self.succ[v]:
-                        enabled.add(a)
-                        if w in members:
-                            internal.add(a)
-                    if room:
-                        enabled.update(self.starved[v])
-                if not internal:
-                    continue  # a single state without a self-loop: no cycle here
-                unfair = enabled - internal
-                if not unfair:
-                    out.append(comp)
-                    continue
-                rest = [v for v in comp if not unfair.intersection(self.enabled(v, room=room))]
-                if rest:
-                    work.append(rest)
-        return out
-
-    def enabled(self, v: int, *, room: bool) -> set[int]:
-        on = {a for a, _ in self.succ[v]}
-        return on.union(self.starved[v]) if room else on
-
-    # -- paths -------------------------------------------------------------------------------
-    def bfs(self, start: int, allowed: Callable[[int], bool], targets: Container[int]) -> Hops:
-        """A shortest list of (action, state id) hops from ``start`` to a state in
-        ``targets`` through ``allowed`` states (empty if ``start`` is a target)."""
-        parent: dict[int, tuple[int, int] | None] = {start: None}
-        queue = deque([start])
-        while queue:
-            v = queue.popleft()
-            if v in targets:
-                hops: Hops = []
-                while (link := parent[v]) is not None:
-                    a, u = link
-                    hops.append((a, v))
-                    v = u
-                return hops[::-1]
-            for a, w in self.succ[v]:
-                if w not in parent and allowed(w):
-                    parent[w] = (a, v)
-                    queue.append(w)
-        raise EngineError("liveness: no path where the graph analysis found one")
-
-    def fair_loop(self, start: int, comp: Sequence[int]) -> Hops:
-        """A cycle from ``start`` through ``comp`` that takes an internal edge of every
-        action enabled somewhere in ``comp``."""
-        members = set(comp)
-        wanted: dict[int, tuple[int, int]] = {}  # action -> one of its edges inside comp
-        for v in comp:
-            for a, w in self.succ[v]:
-                if w in members and a not in wanted:
-                    wanted[a] = (v, w)
-        loop: Hops = []
-        cur = start
-        while wanted:
-            hop = self.bfs(cur, members.__contains__, {v for v, _ in wanted.values()})
-            loop += hop
-            cur = hop[-1][1] if hop else cur
-            a = next(a for a, (v, _) in wanted.items() if v == cur)
-            loop.append((a, wanted[a][1]))
-            cur = wanted[a][1]
-            for b, _ in loop:
-                wanted.pop(b, None)
-        return loop + self.bfs(cur, members.__contains__, {start})
-
-    def steps(self, hops: Hops) -> list[tuple[int, State]]:
-        return [(a, self.states[w]) for a, w in hops]
 
 
 @dataclass(frozen=True)
@@ -271,28 +71,64 @@ def check_obligations(graph: CalmGraph, obligations: Sequence[Eventually]) -> Li
     """The first violated obligation's lasso, if any; else, a reachable deadlock of the
     bounded model (every fault-free step waits for room on a full channel) in which an
     obligation is pending, if any."""
-    for ob in obligations:
-        found = _violation(graph, ob, room=True)
+    marks = graph.truth([x for ob in obligations for x in (ob.goal, ob.trigger)])
+    for k, ob in enumerate(obligations):
+        goal, trig = graph.bit(2 * k), graph.bit(2 * k + 1)
+        if not _doomed_somewhere(graph, marks, goal, trig, room=True):
+            continue
+        found = _violation(graph, ob, marks, goal, trig, room=True)
         if found is not None:
             return Liveness(violation=found)
-    for v, s in enumerate(graph.states):
+    for v in range(graph.n):
         if graph.succ[v] or not graph.starved[v]:
             continue
+        s = graph.state(v)
         for ob in obligations:
             if evaluate(ob.trigger, s) and not evaluate(ob.goal, s):
-                stem = graph.ex.path_to(s)
+                stem = graph.stem(v)
                 path = Path(stem.initial, stem.steps, calm=len(stem.steps), stuck=True)
                 check_lasso(graph.comp, path, ob, room=False)
                 return Liveness(capacity=LivenessViolation(ob, path, None))
     return Liveness()
 
 
-def _violation(graph: CalmGraph, ob: Eventually, *, room: bool = True) -> LivenessViolation | None:
-    goal = graph.holds(ob.goal)
-    trigger = graph.holds(ob.trigger)
-    n = len(graph.states)
-    in_g = [not g for g in goal]
-    if not any(t and i for t, i in zip(trigger, in_g, strict=True)):
+def _doomed_somewhere(
+    graph: CalmGraph, marks: list[int], goal: int, trig: int, *, room: bool
+) -> bool:
+    """Whether :func:`_violation` finds a lasso, decided on ``R``: the states of ``G``
+    reachable inside ``G`` from its trigger states (``marks``: :meth:`CalmGraph.truth`
+    masks; ``goal`` and ``trig``, the bits of this obligation's goal and trigger).
+
+    ``R`` is closed under ``G``'s edges, so a component of ``G`` that meets ``R`` lies in
+    it and is a component of ``R`` (with the same edges, so equally fair), a stuck state
+    of ``R`` is one of ``G``, and a trigger state reaches ``Bad`` inside ``G`` iff
+    ``Bad`` meets ``R``.  ``R`` is usually a small part of ``G`` (for a claim's
+    obligation: the states between losing the last copy and resending it), and the
+    component analysis costs the same per state: the common case, where nothing is
+    violated, is decided here; a violation is then found (and shown) on ``G`` as before,
+    so the lasso shown is the same."""
+    succ, starved = graph.succ, graph.starved
+    stack = [v for v, m in enumerate(marks) if m & trig and not m & goal]
+    seen = bytearray(graph.n)
+    for v in stack:
+        seen[v] = 1
+    while stack:
+        for _, w in succ[stack.pop()]:
+            if not seen[w] and not marks[w] & goal:
+                seen[w] = 1
+                stack.append(w)
+    part = [v for v in range(graph.n) if seen[v]]
+    if any(not succ[v] and not (room and starved[v]) for v in part):
+        return True  # a stuck state
+    return bool(graph.fair_components(part, room=room))
+
+
+def _violation(
+    graph: CalmGraph, ob: Eventually, marks: list[int], goal: int, trig: int, *, room: bool
+) -> LivenessViolation | None:
+    n = graph.n
+    in_g = [not m & goal for m in marks]
+    if not any(m & trig and not m & goal for m in marks):
         return None
     part = [v for v in range(n) if in_g[v]]
     stuck = {v for v in part if not graph.enabled(v, room=room)}
@@ -316,11 +152,11 @@ def _violation(graph: CalmGraph, ob: Eventually, *, room: bool = True) -> Livene
                 doomed[v] = doomed[w] + 1
                 queue.append(v)
     # the trigger state whose stem and way to Bad are shortest together
-    firsts = [(graph.depth[v] + doomed[v], v) for v in range(n) if trigger[v] and v in doomed]
+    firsts = [(graph.depth[v] + doomed[v], v) for v in range(n) if marks[v] & trig and v in doomed]
     if not firsts:
         return None
     _, first = min(firsts)
-    stem = graph.ex.path_to(graph.states[first])
+    stem = graph.stem(first)
     to_bad = graph.bfs(first, in_g.__getitem__, bad)
     end = to_bad[-1][1] if to_bad else first
     steps = list(stem.steps) + graph.steps(to_bad)
@@ -333,7 +169,7 @@ def _violation(graph: CalmGraph, ob: Eventually, *, room: bool = True) -> Livene
         steps += graph.steps(loop)
         path = Path(stem.initial, tuple(steps), calm=calm, loop=loop_at)
     check_lasso(graph.comp, path, ob, room=room)
-    at = graph.states[first]
+    at = graph.state(first)
     claim = next((who for who, c in ob.claims if evaluate(c, at)), None)
     return LivenessViolation(ob, path, claim)
 

@@ -61,9 +61,14 @@ class Exploration:
     #: Bytes the visited set held at the end, estimated (``sys.getsizeof`` of the dict,
     #: its keys and its parent links).
     memory: int = 0
-    #: With ``keep`` on the packed search: the visited states packed (:mod:`.packed`), in
-    #: the same order as ``visited``.
+    #: With ``keep`` (or ``graph``) on the packed search: the visited states packed
+    #: (:mod:`.packed`), in breadth-first order (the order of ``visited``).
     keys: list[int] | None = None
+    #: With ``keep`` (or ``graph``) on the packed search: every visited packed state ->
+    #: its link (``parent << action_bits | action``; ``-1`` for the initial state).
+    links: dict[int, int] | None = None
+    #: Bits of a link that hold the action (the packed search's ``action_bits``).
+    action_bits: int = 0
 
     def violated(self, prop: str) -> bool:
         return prop in self.violations
@@ -95,6 +100,7 @@ def explore(
     stop_when_decided: bool = False,
     stop: Callable[[int], bool] | None = None,
     keep: bool = False,
+    graph: bool = False,
     packed: bool = True,
 ) -> Exploration:
     """Visit the reachable states breadth-first, checking ``properties`` in each.
@@ -104,6 +110,11 @@ def explore(
     ``stop(states)``, asked every 1024 new states, stops the search like ``max_states``
     does (not ``complete``, ``stopped`` set): the caller's time or memory policy — this
     module reads no clock.
+
+    ``keep`` keeps the visited states (``visited``, as tuples; and, when packed, ``keys``
+    and ``links``); ``graph`` keeps only the packed ones (``keys``, ``links``: the
+    liveness graph decodes a state only where it needs one, and every state as a tuple
+    costs time and memory); the tuple search ignores it.
 
     ``packed`` (the default) searches over packed states (:mod:`.packed`); ``False``
     keeps the tuple search, the reference the packed one is tested against.  Both visit
@@ -120,6 +131,7 @@ def explore(
             stop_when_decided=stop_when_decided,
             stop=stop,
             keep=keep,
+            graph=graph,
         )
     props = list(system.properties) if properties is None else list(properties)
     inv = {p: comp.predicate(system.properties[p].invariant) for p in props}
@@ -199,6 +211,7 @@ def _explore_packed(
     stop_when_decided: bool,
     stop: Callable[[int], bool] | None,
     keep: bool,
+    graph: bool,
 ) -> Exploration:
     """:func:`explore` over packed states: the same visiting order, the same result."""
     pk = comp.packed()
@@ -245,7 +258,7 @@ def _explore_packed(
         all_violated |= 1 << 2 * k
     frontier = [init]
     depth = 0
-    succ, expand = pk.succ, pk.expand
+    expand = pk.expand
     # ``expand`` links a state's successors all at once; near a state count where the
     # search must stop (the cap, or a ``stop`` question every 1024 states) the state is
     # expanded one successor at a time instead, so the search stops where the tuple
@@ -273,7 +286,7 @@ def _explore_packed(
                     new.clear()
                 continue
             base = s << abits
-            for a, t in succ(s):
+            for a, t in pk.succ(s):  # compiled on first use
                 transitions += 1
                 if t in parent:
                     continue
@@ -301,9 +314,12 @@ def _explore_packed(
         result.depth = depth
         result.complete = not frontier
     result.memory = _memory(parent)
+    if keep or graph:
+        result.keys = list(parent)
+        result.links = parent
+        result.action_bits = abits
     if keep:
         result.visited = _unpack(parent, layout.decoder(), abits, amask)
-        result.keys = list(parent)
     return result
 
 

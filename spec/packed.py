@@ -415,11 +415,10 @@ class Probe:
 
 @dataclass
 class Packed:
-    """A system's packed layout and its compiled successor function."""
+    """A system's packed layout and its compiled successor functions."""
 
     system: System
     layout: Layout
-    succ: SuccFn
     #: ``expand(s, parent, new) -> successors``: the breadth-first search's inner loop for
     #: one state (new successors linked in ``parent`` and appended to ``new``).
     expand: ExpandFn
@@ -428,6 +427,21 @@ class Packed:
     #: The namespace the functions were compiled in (``_fail``, ``_range``).
     namespace: dict[str, object] = field(default_factory=dict, repr=False)
     _calm: CalmFn | None = field(default=None, repr=False)
+    _succ: SuccFn | None = field(default=None, repr=False)
+
+    @property
+    def succ(self) -> SuccFn:
+        """``succ(s) -> [(action, successor)]``, compiled on first use: the search needs it
+        only near a state count where it must stop, and a small system never gets there
+        (generating code is most of the time a small system takes)."""
+        if self._succ is None:
+            src = _step_source(self.system, self.layout, self.action_bits, expand=False)
+            ns = dict(self.namespace)
+            exec(compile(src, f"<ackproof {self.system.protocol} succ>", "exec"), ns)
+            fn = ns["succ"]
+            assert callable(fn)
+            self._succ = fn
+        return self._succ
 
     def calm(self) -> CalmFn:
         """``calm(s) -> (successors by fault-free actions, starved actions)``, compiled on
@@ -472,9 +486,8 @@ def compile_packed(system: System) -> Packed:
 
     abits = max(1, (len(actions) - 1).bit_length())
     ns: dict[str, object] = {"_fail": fail, "_range": out_of_range}
-    src = "\n\n".join(_step_source(system, layout, abits, expand=e) for e in (False, True))
+    src = _step_source(system, layout, abits, expand=True)
     exec(compile(src, f"<ackproof {system.protocol} packed>", "exec"), ns)
-    succ, expand = ns["succ"], ns["expand"]
-    assert callable(succ)
+    expand = ns["expand"]
     assert callable(expand)
-    return Packed(system, layout, succ, expand, abits)
+    return Packed(system, layout, expand, abits, ns)
