@@ -1,6 +1,6 @@
 """What every command writes besides its table: the progress line, the report files, the
-exit code.  Shared by :mod:`ackproof.cli` and :mod:`ackproof.library_cmd` (so neither
-imports the other)."""
+exit code (the one mapping from a command's status to it).  Shared by the command
+modules (``*_cmd.py``) and :mod:`ackproof.cli`."""
 
 from __future__ import annotations
 

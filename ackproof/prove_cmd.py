@@ -26,7 +26,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
         from ackproof.library_cmd import run as run_library
 
         return run_library(args)
-    from ackproof.report import Row
+    from ackproof.report import Row, to_json_document
     from ackproof.run import run_many
 
     progress = Progress(args.quiet or args.json)
@@ -60,8 +60,6 @@ def cmd_prove(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - started
     write_reports(args, "prove", rows, title="ackproof prove")
     if args.json:
-        from ackproof.report import to_json_document
-
         print(to_json_document("prove", rows))
     else:
         print("\n".join(summary(rows, args.messages, elapsed)))
