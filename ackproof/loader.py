@@ -26,14 +26,13 @@ class Stop(BaseException):
 
 def shipped() -> dict[str, ProtocolDef]:
     """Every protocol ackproof ships: built-ins, broken variants, examples."""
+    # Imported here, not at the top: building every shipped protocol waits until a
+    # command names one (start-up stays fast).
+    from ackproof.spec.examples import EXAMPLES
     from ackproof.spec.protocols import BROKEN, BUILTIN
 
     out: dict[str, ProtocolDef] = dict(BUILTIN)
     out.update({k: v for k, (v, _) in BROKEN.items()})
-    try:
-        from ackproof.spec.examples import EXAMPLES
-    except ImportError:
-        EXAMPLES = {}
     out.update(EXAMPLES)
     return out
 
