@@ -18,9 +18,11 @@ import dataclasses
 import time
 from collections.abc import Sequence
 
+from ackproof import __version__
 from ackproof.loader import InputError
+from ackproof.output import Progress, exit_code, write_reports
 from ackproof.proofs import EngineName, Result
-from ackproof.report import Row, cell
+from ackproof.report import Row, cell, to_json_document
 from ackproof.run import run_many
 from ackproof.spec.library import LIBRARY, Entry
 
@@ -92,10 +94,6 @@ def table(entries: Sequence[Entry], rows: Sequence[Row]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """``ackproof prove --library [--only NAMES]``: the exit code as ``prove``'s."""
-    from ackproof import __version__
-    from ackproof.output import Progress, exit_code, write_reports
-    from ackproof.report import to_json_document
-
     entries = select(getattr(args, "only", None))
     progress = Progress(args.quiet or args.json)
     rows: list[Row] = []

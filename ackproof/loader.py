@@ -26,14 +26,13 @@ class Stop(BaseException):
 
 def shipped() -> dict[str, ProtocolDef]:
     """Every protocol ackproof ships: built-ins, broken variants, examples."""
+    # Imported here, not at the top: building every shipped protocol waits until a
+    # command names one (start-up stays fast).
+    from ackproof.spec.examples import EXAMPLES
     from ackproof.spec.protocols import BROKEN, BUILTIN
 
     out: dict[str, ProtocolDef] = dict(BUILTIN)
     out.update({k: v for k, (v, _) in BROKEN.items()})
-    try:
-        from ackproof.spec.examples import EXAMPLES
-    except ImportError:
-        EXAMPLES = {}
     out.update(EXAMPLES)
     return out
 
@@ -105,11 +104,9 @@ def _is_path(target: str, names: dict[str, ProtocolDef]) -> bool:
     return target not in names and Path(target).exists()
 
 
-def resolve(
-    target: str, protocol: str | None = None, *, flag: str = "--protocol NAME"
-) -> ProtocolDef:
+def resolve(target: str, protocol: str | None = None, *, flag: str = "--protocol") -> ProtocolDef:
     """A protocol from a file path or a shipped protocol's name; ``protocol`` picks one of
-    a file's protocols (``flag`` is how the user gives it, for the error messages)."""
+    a file's protocols (``flag`` is the option that gives it, for the error messages)."""
     names = shipped()
     if _is_path(target, names):
         found = load_file(target)
@@ -119,7 +116,7 @@ def resolve(
         if target in found:
             if protocol is not None and protocol != target:
                 raise InputError(
-                    f"{target} is a shipped protocol; {flag.split()[0]} {protocol} names "
+                    f"{target} is a shipped protocol; {flag} {protocol} names "
                     "another (give one of them)"
                 )
             return found[target]
@@ -145,6 +142,6 @@ def resolve(
     if len(found) > 1:
         raise InputError(
             f"{where}: defines {len(found)} protocols ({', '.join(sorted(found))}); "
-            f"choose one with {flag}"
+            f"choose one with {flag} NAME"
         )
     return next(iter(found.values()))

@@ -1,6 +1,6 @@
 """What every command writes besides its table: the progress line, the report files, the
-exit code.  Shared by :mod:`ackproof.cli` and :mod:`ackproof.library_cmd` (so neither
-imports the other)."""
+exit code (the one mapping from a command's status to it).  Shared by the command
+modules (``*_cmd.py``) and :mod:`ackproof.cli`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO, TypeAlias
 
 from ackproof.loader import InputError
 
@@ -42,16 +42,38 @@ class Progress:
             self.width = 0
 
 
-def exit_code(rows: Sequence[Row], *, prove: bool) -> int:
+#: How a command ended, as far as its exit code goes (bad input and internal errors are
+#: exceptions, mapped by :func:`ackproof.cli.main`).
+Status: TypeAlias = Literal["ok", "violated", "inconclusive"]
+
+_EXIT: dict[Status, int] = {
+    "ok": EXIT_OK,
+    "violated": EXIT_VIOLATED,
+    "inconclusive": EXIT_INCONCLUSIVE,
+}
+
+
+def exit_for(status: Status) -> int:
+    """The exit code of a command that ended with ``status``: the one mapping."""
+    return _EXIT[status]
+
+
+def status(rows: Sequence[Row], *, prove: bool) -> Status:
+    """``prove``: a verdict other than the expected one is violated (an inconclusive one is
+    inconclusive); otherwise (``check``, ``explain``) a violated or vacuous verdict is."""
     verdicts = [(r.result.verdict, r.ok) for r in rows]
     if prove:
         if any(not ok and v != "inconclusive" for v, ok in verdicts):
-            return EXIT_VIOLATED
+            return "violated"
     elif any(v in ("violated", "vacuous") for v, _ in verdicts):
-        return EXIT_VIOLATED
+        return "violated"
     if any(v == "inconclusive" for v, _ in verdicts):
-        return EXIT_INCONCLUSIVE
-    return EXIT_OK
+        return "inconclusive"
+    return "ok"
+
+
+def exit_code(rows: Sequence[Row], *, prove: bool) -> int:
+    return exit_for(status(rows, prove=prove))
 
 
 def write_reports(

@@ -291,7 +291,7 @@ def _spare(
 def replay_trace(trace: Sequence[Event], target: str, name: str | None = None) -> Replay:
     """Replay ``trace`` on the protocol ``target`` (a shipped name or a file; ``name``
     picks one protocol of a file that defines several)."""
-    pdef = resolve(target, name, flag="--protocol-name NAME")
+    pdef = resolve(target, name, flag="--protocol-name")
     original = [e for e in trace if e.node != "network" and e.event != "reject"]
     relevant, n = _dense(original)
     n = max(n, 1)

@@ -30,7 +30,6 @@ finite, a field of the wrong type, a negative id — is an error naming ``file:l
 
 from __future__ import annotations
 
-import argparse
 import codecs
 import heapq
 import json
@@ -39,13 +38,17 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ackproof.events import NEEDS_MSG, Event, TraceEvent
 from ackproof.loader import InputError
+from ackproof.output import Status
 from ackproof.spec.history import GUARANTEES, PROPERTIES, resolve
 from ackproof.spec.judge import Culprit, Duplicated, Judgement, Lost, Observation, Tally
 from ackproof.spec.judge import judge as judge_history
+
+if TYPE_CHECKING:
+    from ackproof.replay import Replay
 
 #: The words a trace may use (ackproof/events.py is their one definition), by their text.
 EVENTS = {str(e): e for e in TraceEvent}
@@ -281,46 +284,74 @@ def _show(report: Report, props: Sequence[str], limit: int = 5) -> list[str]:
     return out
 
 
-def run(args: argparse.Namespace) -> int:
-    props = _properties(args.guarantee)
-    target = getattr(args, "protocol", None)
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What ``ackproof validate`` was asked: the trace files (``-`` reads stdin), the
+    guarantee (or a comma-separated list of guarantees and properties) and, optionally, a
+    protocol to replay the trace on (``protocol_name`` picks one of its file's)."""
+
+    traces: tuple[str, ...]
+    guarantee: str = "exactly-once"
+    protocol: str | None = None
+    protocol_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What validating found: the judged trace, the properties checked, those violated
+    (plus ``spec-behaviour`` when the replay refused the trace) and the replay, if any."""
+
+    request: Request
+    properties: tuple[str, ...]
+    report: Report
+    violated: tuple[str, ...]
+    replay: Replay | None
+
+    @property
+    def status(self) -> Status:
+        """Violated beats an inconclusive replay, which beats holds."""
+        if self.violated:
+            return "violated"
+        return "inconclusive" if self.replay is not None and self.replay.inconclusive else "ok"
+
+    def lines(self) -> list[str]:
+        """The text report: the counts, a line per property, the replay's verdict."""
+        out = _show(self.report, self.properties)
+        return out if self.replay is None else [*out, self.replay.describe()]
+
+    def to_json(self) -> dict[str, Any]:
+        report = self.report
+        return {
+            "lines": report.lines,
+            "guarantee": self.request.guarantee,
+            "verdict": "violated" if self.violated else "holds",
+            "violated": list(self.violated),
+            "submitted": report.submitted,
+            "processed": report.processed,
+            "extra_deliveries": report.extra_deliveries,
+            "lost": [{"msg": m, "submit": s, "ack": a} for m, s, a in report.lost],
+            "duplicated": [{"msg": m, "process": ls} for m, ls in report.duplicated],
+            "phantom": [{"msg": m, "process": w} for m, w in report.phantom],
+            "out_of_order": [{"msg": m, "process": w} for m, w in report.out_of_order],
+            "spec": None if self.replay is None else self.replay.to_json(),
+        }
+
+
+def run(request: Request) -> Outcome:
+    """Judge the trace against the guarantee and, with ``request.protocol``, replay it on
+    that spec; a bad trace, guarantee or protocol is an :class:`InputError`."""
+    props = _properties(request.guarantee)
     # A trace read from a pipe can be read once: keep it when the replay needs it again.
-    kept = list(events(args.trace)) if target else None
-    report = judge(iter(kept) if kept is not None else events(args.trace))
+    kept = list(events(request.traces)) if request.protocol else None
+    report = judge(iter(kept) if kept is not None else events(request.traces))
     if report.lines == 0:
-        raise InputError(f"{args.trace[0]}: the trace is empty")
+        raise InputError(f"{request.traces[0]}: the trace is empty")
     bad = [p for p in props if report.violated(p)]
     replay = None
-    if target and kept is not None:
-        from ackproof.replay import replay_trace
+    if request.protocol and kept is not None:
+        from ackproof.replay import replay_trace  # loads z3: only when a replay is asked
 
-        replay = replay_trace(kept, target, getattr(args, "protocol_name", None))
+        replay = replay_trace(kept, request.protocol, request.protocol_name)
         if not replay.allowed and not replay.inconclusive:
             bad.append("spec-behaviour")
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "lines": report.lines,
-                    "guarantee": args.guarantee,
-                    "verdict": "violated" if bad else "holds",
-                    "violated": bad,
-                    "submitted": report.submitted,
-                    "processed": report.processed,
-                    "extra_deliveries": report.extra_deliveries,
-                    "lost": [{"msg": m, "submit": s, "ack": a} for m, s, a in report.lost],
-                    "duplicated": [{"msg": m, "process": ls} for m, ls in report.duplicated],
-                    "phantom": [{"msg": m, "process": w} for m, w in report.phantom],
-                    "out_of_order": [{"msg": m, "process": w} for m, w in report.out_of_order],
-                    "spec": None if replay is None else replay.to_json(),
-                },
-                indent=2,
-            )
-        )
-    else:
-        print("\n".join(_show(report, props)))
-        if replay is not None:
-            print(replay.describe())
-    if bad:
-        return 1
-    return 3 if replay is not None and replay.inconclusive else 0
+    return Outcome(request, props, report, tuple(bad), replay)

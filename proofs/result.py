@@ -16,12 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from ackproof.engine_names import ENGINES as ENGINES  # re-exported: defined once, there
+from ackproof.engine_names import EngineName as EngineName
 from ackproof.spec.explore import Path
 from ackproof.spec.interp import Compiled
 from ackproof.spec.system import System
 
 Verdict: TypeAlias = Literal["proved", "holds", "violated", "inconclusive", "vacuous"]
-EngineName: TypeAlias = Literal["auto", "bmc", "pdr", "kinduction", "explicit"]
 
 
 class EngineError(Exception):

@@ -41,14 +41,18 @@ class SpecError(Exception):
         super().__init__(self._render())
 
     def _render(self) -> str:
-        where = [self.where] if self.where is not None else []
+        """``file:line: protocol 'p', action 'a', field 'f': message``, each part only
+        when known."""
+        named = []
         if self.protocol is not None:
-            where.append(f"protocol {self.protocol!r}")
+            named.append(f"protocol {self.protocol!r}")
         if self.action is not None:
-            where.append(f"action {self.action!r}")
+            named.append(f"action {self.action!r}")
         if self.field is not None:
-            where.append(f"field {self.field!r}")
-        prefix = ", ".join(where).replace(f"{self.where}, ", f"{self.where}: ", 1)
+            named.append(f"field {self.field!r}")
+        prefix = ", ".join(named)
+        if self.where is not None:
+            prefix = f"{self.where}: {prefix}" if prefix else self.where
         return f"{prefix}: {self.message}" if prefix else self.message
 
     def located(

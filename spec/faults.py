@@ -104,7 +104,12 @@ class Faults:
         """Everything this model checks, on one line: the faults, every budget, the
         capacity, per-link and per-node settings and the clock bound, e.g.
         ``loss+crash(receiver), at most 1 loss, at most 2 crashes, capacity 2``."""
-        parts = [self.name]
+        return ", ".join([self.name, *self.settings()])
+
+    def settings(self) -> list[str]:
+        """What :meth:`describe` says after the name, item by item (budgets, capacity,
+        clock bound, links): never empty, the capacity is always there."""
+        parts: list[str] = []
         for v, one, many in (
             (self.max_losses, "loss", "losses"),
             (self.max_duplicates, "duplicate", "duplicates"),
@@ -117,7 +122,7 @@ class Faults:
         if self.within is not None:
             parts.append(f"delivered or lost within {self.within} ticks")
         parts.extend(f"{name}: {_link_text(spec)}" for name, spec in dict(self.links).items())
-        return ", ".join(parts)
+        return parts
 
     def to_json(self) -> dict[str, object]:
         """The model as a JSON object: every field, links and crash budgets as objects."""

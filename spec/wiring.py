@@ -67,7 +67,7 @@ class Wiring:
                             f"frame {k.name} goes from {src} to itself", protocol=low.pdef.name
                         )
                     pairs.setdefault((src, dst), []).append(k)
-        conns: dict[frozenset[str], tuple[str, Connection]] = {}
+        conns: dict[frozenset[str], tuple[str, str, str, Connection]] = {}
         for name, spec in dict(faults.links).items():
             a, b, _ = link_key(name)
             for n in (a, b):
@@ -76,7 +76,7 @@ class Wiring:
                         f"links[{name!r}] names unknown node {n!r}", protocol=low.pdef.name
                     )
             if isinstance(spec, Connection):
-                conns[frozenset((a, b))] = (name, spec)
+                conns[frozenset((a, b))] = (name, a, b, spec)
             elif (a, b) not in pairs:
                 raise SpecError(
                     f"links[{name!r}]: no frame kind goes from {a} to {b}", protocol=low.pdef.name
@@ -84,8 +84,8 @@ class Wiring:
         for (src, dst), group in pairs.items():
             conn = conns.get(frozenset((src, dst)))
             if conn is not None:
-                ordered, capacity = True, conn[1].capacity or faults.capacity
-                within = conn[1].within or faults.within
+                ordered, capacity = True, conn[3].capacity or faults.capacity
+                within = conn[3].within or faults.within
             else:
                 link = self.link(src, dst)
                 ordered = not (faults.reorder and link.reorder is not False)
@@ -100,8 +100,7 @@ class Wiring:
                 layout=low.layout,
                 within=within,
             )
-        for name, spec in conns.values():
-            a, b, _ = link_key(name)
+        for name, a, b, spec in conns.values():
             up = low.layout.add(
                 f"{name}.up", sort="bool", lo=0, hi=1, init=True, owner=f"net:{name}"
             )

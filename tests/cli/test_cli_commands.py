@@ -203,7 +203,10 @@ def test_a_timeout_is_inconclusive_with_exit_3(capsys: pytest.CaptureFixture[str
     assert code == 3
     (r,) = json.loads(out)["results"]
     assert r["verdict"] == "inconclusive"
-    assert "timeout" in r["detail"]
+    # The budget can be gone before the engine starts (compiling takes most of 0.05 s, all
+    # of it on a loaded machine): proofs.result.spent says so instead. This failed about
+    # one run in two under load, on main too.
+    assert "timeout" in r["detail"] or "no time left in the budget" in r["detail"]
 
 
 def test_beyond_the_explicit_cap_auto_proves_with_spacer_and_a_witness_run(

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from cli_testing import one_line_error, run
 
+from ackproof.engine_names import ENGINES
+
 TWO = """
 from ackproof.spec import Builder, Ctx, Expr, Faults, FrameView, protocol
 
@@ -149,7 +151,7 @@ def overflow(p: Builder) -> None:
 """
 
 
-@pytest.mark.parametrize("engine", ["auto", "explicit", "bmc", "pdr", "kinduction"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_a_value_out_of_range_is_found_by_every_engine(
     engine: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

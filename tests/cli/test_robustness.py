@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ackproof.cli import main
+from ackproof.engine_names import ENGINES
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "nightly" or os.environ.get("ACKPROOF_SLOW") == "1"
 SETTINGS = settings(
@@ -59,7 +60,7 @@ FLAG_VALUES: dict[str, list[str]] = {
     "--messages": ["1", "2", "0", "-1", "65", "two", "1e3", ""],
     "--faults": ["loss", "loss,dup", "", "loss,crash:", "crash:receiver", "warp", "none,loss"],
     "--property": ["no-loss", "no-duplicate", "eventual-delivery", "exactly-once", "x", ""],
-    "--engine": ["auto", "bmc", "explicit", "pdr", "kinduction", "magic"],
+    "--engine": [*ENGINES, "magic"],
     "--depth": ["0", "3", "-2", "abc"],
     "--timeout": ["2", "0", "-1", "nan", "inf", "1e-9", "x"],
     "--protocol": ["exactly-once", "x"],

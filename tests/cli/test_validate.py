@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from ackproof import replay
 from ackproof.cli import main
+from ackproof.output import exit_for
+from ackproof.validate import Request, run
 
 
 def write(tmp_path: Path, name: str, lines: list[dict[str, object] | str]) -> str:
@@ -244,3 +247,32 @@ def test_in_order_ranks_a_never_submitted_id_last(
     assert code == 1
     assert [x["msg"] for x in doc["out_of_order"]] == [0]
     assert [x["msg"] for x in doc["phantom"]] == [7]
+
+
+def test_a_replay_that_gives_up_is_inconclusive_with_exit_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one status no other test reached: the judge finds nothing, the replay gives up."""
+    monkeypatch.setattr(replay, "MAX_CONFIGURATIONS", 0)
+    f = write(tmp_path, "run.jsonl", happy_path())
+    code, out, _ = validate([f, "--protocol", "exactly-once"], capsys)
+    assert code == 3
+    assert "spec exactly-once: inconclusive: gave up after " in out
+    code, out, _ = validate([f, "--protocol", "exactly-once", "--json"], capsys)
+    assert code == 3
+    doc = json.loads(out)
+    assert (doc["verdict"], doc["violated"], doc["spec"]["inconclusive"]) == ("holds", [], True)
+
+
+def test_validate_run_takes_a_request_and_returns_an_outcome(tmp_path: Path) -> None:
+    """``validate.run`` is typed both ways: a request in, an outcome out (nothing printed);
+    the command maps the outcome's status to the exit code (``output.exit_for``)."""
+    f = write(tmp_path, "dup.jsonl", [sub(0), proc(0), proc(0), ack(0)])
+    outcome = run(Request((f,), "exactly-once"))
+    assert outcome.status == "violated"
+    assert outcome.violated == ("no-duplicate",)
+    assert outcome.properties == ("no-loss", "no-duplicate", "no-phantom")
+    assert outcome.replay is None
+    assert outcome.lines()[1:3] == ["  no-loss       holds", "  no-duplicate  VIOLATED"]
+    assert exit_for(outcome.status) == 1
+    assert run(Request((f,), "at-least-once")).status == "ok"
