@@ -20,6 +20,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ackproof.events import TraceEvent
+from ackproof.probe.settings import find
 
 if TYPE_CHECKING:
     from ackproof.probe.journal import Outbox, Trace
@@ -39,8 +40,15 @@ def _client(name: str) -> mqtt.Client:
     return c
 
 
+def _qos(args: NodeArgs) -> int:
+    qos = find("mosquitto", args.setting).qos
+    if qos is None:
+        raise ValueError(f"setting {args.setting!r} names no MQTT QoS level")
+    return qos
+
+
 def produce(args: NodeArgs, outbox: Outbox, trace: Trace) -> int:
-    qos = 2 if args.setting.startswith("qos2") else 1
+    qos = _qos(args)
     client = _client("probe-producer")
     client.max_inflight_messages_set(20)
     lock = threading.Lock()
@@ -97,7 +105,7 @@ def produce(args: NodeArgs, outbox: Outbox, trace: Trace) -> int:
 
 
 def consume(args: NodeArgs, trace: Trace) -> int:
-    qos = 2 if args.setting.startswith("qos2") else 1
+    qos = _qos(args)
     client = _client("probe-consumer")
     ready = args.state / "ready"
 

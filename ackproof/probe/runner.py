@@ -43,7 +43,7 @@ from ackproof.events import TraceEvent
 from ackproof.probe.brokers import Broker
 from ackproof.probe.journal import append_line
 from ackproof.probe.proxy import FaultyProxy, ProxyFaults
-from ackproof.probe.settings import Setting
+from ackproof.probe.settings import KILLS, Setting
 from ackproof.spec.history import resolve
 from ackproof.spec.judge import Verdict
 from ackproof.validate import events, judge
@@ -205,7 +205,7 @@ def run(cfg: RunConfig) -> RunResult:
     consumer = _Client("consumer", cfg, proxy.port, run_dir)
     producer = _Client("producer", cfg, proxy.port, run_dir)
     rng = random.Random(cfg.seed)
-    kills = cfg.kills if cfg.fault.startswith("kill-") else 0
+    kills = cfg.kills if cfg.fault in KILLS else 0
     step = cfg.messages / (kills + 1)
     thresholds = [
         max(1, round(step * (k + 1) + rng.uniform(-step / 4, step / 4))) for k in range(kills)

@@ -13,6 +13,7 @@ class Setting:
     mechanism: str
     broker_config: tuple[str, ...] = ()  # extra lines for the broker's configuration file
     inbox: bool = False  # the consumer deduplicates (the inbox pattern) on top of the broker
+    qos: int | None = None  # MQTT settings: the QoS level both clients use
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -21,12 +22,14 @@ SETTINGS: tuple[Setting, ...] = (
         "qos1",
         "at-least-once",
         "MQTT 3.1.1 QoS 1, persistent sessions (clean session off), broker persistence on",
+        qos=1,
     ),
     Setting(
         "mosquitto",
         "qos2",
         "exactly-once",
         "MQTT 3.1.1 QoS 2, persistent sessions (clean session off), broker persistence on",
+        qos=2,
     ),
     Setting(
         "mosquitto",
@@ -34,6 +37,7 @@ SETTINGS: tuple[Setting, ...] = (
         "at-least-once",
         "as qos1, and mosquitto saves its database after every change (autosave_on_changes)",
         ("autosave_on_changes true", "autosave_interval 1"),
+        qos=1,
     ),
     Setting(
         "mosquitto",
@@ -42,6 +46,7 @@ SETTINGS: tuple[Setting, ...] = (
         "as qos1-autosave, and the consumer skips ids it processed before (the inbox pattern)",
         ("autosave_on_changes true", "autosave_interval 1"),
         inbox=True,
+        qos=1,
     ),
     Setting(
         "nats",
@@ -78,7 +83,9 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 BROKERS = ("mosquitto", "nats", "rabbitmq")
-FAULTS = ("none", "kill-broker", "kill-consumer", "kill-producer", "proxy")
+#: The faults that kill a process (``kills`` times over a run).
+KILLS = ("kill-broker", "kill-consumer", "kill-producer")
+FAULTS = ("none", *KILLS, "proxy")
 
 
 def settings_of(broker: str) -> list[Setting]:

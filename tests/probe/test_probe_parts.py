@@ -223,3 +223,18 @@ def test_inbox_consumer_skips_what_its_trace_shows_processed(tmp_path: Path) -> 
     assert restarted.process(4, inbox=False)  # without the inbox every copy is processed
     events = [json.loads(x)["msg"] for x in path.read_text().splitlines()]
     assert events == [4, 5, 4]
+
+
+def test_the_mqtt_clients_read_their_qos_from_the_setting_not_its_name() -> None:
+    """Every MQTT setting carries its QoS level as data (the clients used to test whether
+    the setting's name began with "qos2"); no other broker's setting has one."""
+    from ackproof.probe.settings import KILLS, SETTINGS
+
+    assert {s.name: s.qos for s in SETTINGS if s.broker == "mosquitto"} == {
+        "qos1": 1,
+        "qos2": 2,
+        "qos1-autosave": 1,
+        "qos1-autosave-inbox": 1,
+    }
+    assert all(s.qos is None for s in SETTINGS if s.broker != "mosquitto")
+    assert set(KILLS) == {"kill-broker", "kill-consumer", "kill-producer"}
