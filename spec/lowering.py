@@ -314,6 +314,7 @@ class Lowering:
                     cut_short=cut_short(m),
                     handler="submit",
                     params=(("m", str(m)),),
+                    arg_values=(m,),
                 )
 
     def _lower_frames(self, node: Node) -> None:
@@ -373,6 +374,7 @@ class Lowering:
                         (f"p{i}", p.show(v))
                         for i, (p, v) in enumerate(zip(t.params, combo, strict=True))
                     ),
+                    arg_values=tuple(combo),
                 )
 
     def _lower_crash(self, node: Node) -> None:

@@ -169,6 +169,9 @@ class Action:
     channel: str | None = None
     handler: str | None = None
     params: tuple[tuple[str, str], ...] = ()
+    #: The same arguments as values (a submit's message id, a timer's parameters):
+    #: ``params`` is how they are shown, ``arg_values`` what code compares.
+    arg_values: tuple[Value, ...] = ()
     frame: FrameValue | None = None
     position: int | None = None
     #: For a handler that crashed part-way: how many effects of its program came before

@@ -9,15 +9,17 @@ effect loop).  Every *move* of the environment (submit, deliver frame ``i``, los
 fire the timer, crash a node) is carried out on the cores effect by effect, so a crash can be
 placed after any prefix of a step's effects (when the crash lands on a ``Persist`` the store is
 made to die in the middle of that commit, which must leave nothing behind).  Each move returns
-the labels of the spec actions it corresponds to (:func:`receiver_labels` etc. hold the
-correspondence).
+the spec actions it corresponds to, each a :class:`SpecStep` (the action's kind, node or channel,
+message and crash point: its data, never its label text; :func:`_crash_step` holds the
+correspondence of a step cut short).
 
 :func:`abstract` is the abstraction function: impl state -> spec state, slot by slot; the history
 slots are the one judge's (:func:`ackproof.spec.judge.judge`) reading of the impl.  Messages
 are renamed by acceptance order (the impl's ids are 0, 1, ... and jump by a reserved block after
 a sender restart; the spec's ids are 0..N-1 in submission order).
 
-:class:`SpecSide` holds the spec system and its concrete interpreter and steps it by label.
+:class:`SpecSide` holds the spec system and its concrete interpreter and steps it by
+:class:`SpecStep`.
 """
 
 from __future__ import annotations
@@ -59,8 +61,36 @@ from ackproof.spec.history import GUARANTEES
 from ackproof.spec.interp import Compiled, PredFn
 from ackproof.spec.judge import Judgement, Observation, judge
 from ackproof.spec.protocols import BUILTIN
+from ackproof.spec.system import Action
 
 PROFILES = ("default", "nightly")
+
+
+@dataclass(frozen=True)
+class SpecStep:
+    """A spec action named by its data, never by its label text: the kind of step, the node
+    that takes it (the channel, for the network's own moves), the message it is about, and,
+    for a step a crash cut short, how many of its effects ran."""
+
+    kind: str
+    where: str
+    msg: int | None = None
+    crash_after: int | None = None
+
+    @classmethod
+    def of(cls, a: Action) -> SpecStep:
+        if a.frame is not None:
+            msg: int | None = int(a.frame.get("msg"))
+        elif a.arg_values:
+            msg = int(a.arg_values[0])
+        else:
+            msg = None
+        where = a.node if a.node is not None else a.channel
+        assert where is not None, a.label
+        return cls(a.kind, where, msg, a.crash_after)
+
+    def cut(self, k: int) -> SpecStep:
+        return SpecStep(self.kind, self.where, self.msg, k)
 
 
 def profile() -> settings:
@@ -83,8 +113,8 @@ class Skip(Exception):
 
 
 class ImplWorld:
-    """The tests' one driver of the two cores (:class:`impl_testing.CorePair`), moved by the
-    environment's moves, each of which returns the labels of the corresponding spec actions."""
+    """The tests' one driver of the two cores (:class:`cores_testing.CorePair`), moved by the
+    environment's moves, each of which returns the corresponding spec actions."""
 
     def __init__(self, guarantee: Guarantee, receiver_factory: ReceiverFactory = make_receiver):
         self.guarantee = guarantee
@@ -148,67 +178,68 @@ class ImplWorld:
             raise AssertionError(f"impl message id {msg} was never accepted (a phantom)")
         return self.index[msg]
 
-    # --- moves: each returns the labels of the corresponding spec actions ---------------------
+    # --- moves: each returns the corresponding spec actions -----------------------------------
 
-    def crash(self, node: str) -> list[str]:
+    def crash(self, node: str) -> list[SpecStep]:
         assert node in ("sender", "receiver"), node
         restarted = self.pair.restart("sender" if node == "sender" else "receiver")
-        return [f"crash {node} (restart)", *self._retransmit_labels(restarted)]
+        return [SpecStep("crash", node), *self._retransmits(restarted)]
 
-    def submit(self, payload: bytes, crash_at: int | None) -> list[str]:
+    def submit(self, payload: bytes, crash_at: int | None) -> list[SpecStep]:
         effects = self.sender.handle(Submit(payload), self.pair.now)
         if crash_at is not None:
             crash_at = min(crash_at, len(effects))
             if unrepresentable_submit_crash(effects, crash_at):
                 raise Skip("crash between the outbox write and Accepted")
         done = self.pair.carry_out("sender", effects, crash_at)
-        labels = submit_labels(self, effects, done)
+        steps = submit_steps(self, effects, done)
         if crash_at is not None:
-            labels += self.crash("sender")
-        return labels
+            steps += self.crash("sender")
+        return steps
 
-    def deliver_to_receiver(self, i: int, crash_at: int | None) -> list[str]:
+    def deliver_to_receiver(self, i: int, crash_at: int | None) -> list[SpecStep]:
         frame = self.to_receiver.pop(i)
-        m = self.spec_id(frame.msg)
+        step = SpecStep("deliver", "receiver", self.spec_id(frame.msg))
         effects, done = self.pair.step("receiver", FrameIn(frame), crash_at)
         if crash_at is None:
-            return [f"receiver <- DATA(msg={m})"]
-        return self._then_crash("receiver", receiver_labels(self.guarantee, m, effects, done))
+            return [step]
+        cut = _crash_step(step, _RECEIVER_ORDER[self.guarantee], effects, done)
+        return self._then_crash("receiver", cut)
 
-    def deliver_to_sender(self, i: int, crash_at: int | None) -> list[str]:
+    def deliver_to_sender(self, i: int, crash_at: int | None) -> list[SpecStep]:
         frame = self.to_sender.pop(i)
-        m = self.spec_id(frame.msg)
+        step = SpecStep("deliver", "sender", self.spec_id(frame.msg))
         effects, done = self.pair.step("sender", FrameIn(frame), crash_at)
         if crash_at is None:
-            return [f"sender <- ACK(msg={m})"]
-        return self._then_crash("sender", sender_ack_labels(m, effects, done))
+            return [step]
+        return self._then_crash("sender", _crash_step(step, _SENDER_ORDER, effects, done))
 
-    def _then_crash(self, node: NodeName, labels: list[str]) -> list[str]:
+    def _then_crash(self, node: NodeName, step: SpecStep) -> list[SpecStep]:
         """A step cut short by a crash: the spec's "crash after k" action already includes the
         crash and restart; a step that completed is followed by a separate crash action."""
         after = self.crash(node)
-        return labels + (after[1:] if ", crash after" in labels[-1] else after)
+        return [step, *(after[1:] if step.crash_after is not None else after)]
 
-    def lose(self, to_receiver: bool, i: int) -> list[str]:
+    def lose(self, to_receiver: bool, i: int) -> list[SpecStep]:
         frame = self.pair.drop(to_receiver=to_receiver, index=i)
-        return [f"network loses {_frame_label(self, frame)} on {_channel(to_receiver)}"]
+        return [SpecStep("lose", _channel(to_receiver), self.spec_id(frame.msg))]
 
-    def duplicate(self, to_receiver: bool, i: int) -> list[str]:
+    def duplicate(self, to_receiver: bool, i: int) -> list[SpecStep]:
         frame = self.pair.duplicate(to_receiver=to_receiver, index=i)
-        return [f"network duplicates {_frame_label(self, frame)} on {_channel(to_receiver)}"]
+        return [SpecStep("duplicate", _channel(to_receiver), self.spec_id(frame.msg))]
 
-    def fire_timer(self, crash_at: int | None) -> list[str]:
+    def fire_timer(self, crash_at: int | None) -> list[SpecStep]:
         assert self.timer is not None
         self.pair.now = max(self.pair.now, self.timer)
         _, done = self.pair.step("sender", TimerFired(), crash_at)
-        labels = self._retransmit_labels(done)
+        steps = self._retransmits(done)
         if crash_at is not None:
-            labels += self.crash("sender")
-        return labels
+            steps += self.crash("sender")
+        return steps
 
-    def _retransmit_labels(self, done: Sequence[Effect]) -> list[str]:
+    def _retransmits(self, done: Sequence[Effect]) -> list[SpecStep]:
         return [
-            f"sender timer retransmit({self.spec_id(e.frame.msg)})"
+            SpecStep("timer", "sender", self.spec_id(e.frame.msg))
             for e in done
             if isinstance(e, SendFrame)
         ]
@@ -221,10 +252,6 @@ class ImplWorld:
 
 def _channel(to_receiver: bool) -> str:
     return "sender->receiver" if to_receiver else "receiver->sender"
-
-
-def _frame_label(world: ImplWorld, frame: Frame) -> str:
-    return f"{frame.kind.name}(msg={world.spec_id(frame.msg)})"
 
 
 # --- the correspondence of one impl step (a prefix of its effects) to spec actions ---------------
@@ -268,14 +295,18 @@ def _tokens(effects: Sequence[Effect]) -> set[str]:
     return out
 
 
-def _crash_label(
-    head: str, order: tuple[frozenset[str], ...], full: set[str], done: set[str]
-) -> list[str]:
-    """The spec label(s) for a step with effects ``full`` that crashed after ``done``."""
+def _crash_step(
+    step: SpecStep,
+    order: tuple[frozenset[str], ...],
+    effects: Sequence[Effect],
+    done_effects: Sequence[Effect],
+) -> SpecStep:
+    """The spec action for ``step`` with ``effects`` that crashed after ``done_effects``."""
+    full, done = _tokens(effects), _tokens(done_effects)
     if done == full:
-        return [head]  # nothing of meaning was cut off: the whole step, then a crash
+        return step  # nothing of meaning was cut off: the whole step, then a crash
     if not done:
-        return [f"{head}, crash after 0 effects"]
+        return step.cut(0)
     k = 0
     covered: set[str] = set()
     for group in order:
@@ -284,31 +315,24 @@ def _crash_label(
         k += len(group)
         covered |= group
     if covered != done:
-        return [f"<no spec counterpart: {head} with only {sorted(done)} of {sorted(full)}>"]
-    return [f"{head}, crash after {k} effect{'s' if k != 1 else ''}"]
+        raise AssertionError(
+            f"no spec counterpart: {step} with only {sorted(done)} of {sorted(full)} done"
+        )
+    return step.cut(k)
 
 
-def receiver_labels(
-    g: Guarantee, m: int, effects: Sequence[Effect], done: Sequence[Effect]
-) -> list[str]:
-    head = f"receiver <- DATA(msg={m})"
-    return _crash_label(head, _RECEIVER_ORDER[g], _tokens(effects), _tokens(done))
-
-
-def sender_ack_labels(m: int, effects: Sequence[Effect], done: Sequence[Effect]) -> list[str]:
-    return _crash_label(f"sender <- ACK(msg={m})", _SENDER_ORDER, _tokens(effects), _tokens(done))
-
-
-def submit_labels(world: ImplWorld, effects: Sequence[Effect], done: Sequence[Effect]) -> list[str]:
+def submit_steps(
+    world: ImplWorld, effects: Sequence[Effect], done: Sequence[Effect]
+) -> list[SpecStep]:
     """``submit(m)`` sends as part of the same spec action; a crash before the send is a loss."""
     accepted = [e.msg for e in done if isinstance(e, Accepted)]
     if not accepted:
         return []
     m = world.spec_id(accepted[0])
-    labels = [f"submit(m={m})"]
+    steps = [SpecStep("submit", "sender", m)]
     if not any(isinstance(e, SendFrame) for e in done):
-        labels.append(f"network loses DATA(msg={m}) on sender->receiver")
-    return labels
+        steps.append(SpecStep("lose", _channel(True), m))
+    return steps
 
 
 def unrepresentable_submit_crash(effects: Sequence[Effect], crash_at: int) -> bool:
@@ -336,7 +360,8 @@ class SpecSide:
     capacity: int
     system: System = field(init=False)
     compiled: Compiled = field(init=False)
-    labels: dict[str, int] = field(init=False)
+    #: Each action by its data (unique: checked when the spec side is built).
+    actions: dict[SpecStep, Action] = field(init=False)
     invariants: dict[str, PredFn] = field(init=False)
     #: The properties' reachability witness ("every message submitted and processed").
     witness: PredFn = field(init=False)
@@ -346,7 +371,8 @@ class SpecSide:
             self.messages, faults=spec_faults(self.capacity)
         )
         self.compiled = compile_system(self.system)
-        self.labels = {a.label: a.index for a in self.system.actions}
+        self.actions = {SpecStep.of(a): a for a in self.system.actions}
+        assert len(self.actions) == len(self.system.actions), "two actions share their data"
         self.invariants = {
             p: self.compiled.predicate(self.system.properties[p].invariant)
             for p in GUARANTEES[str(self.guarantee)]
@@ -354,13 +380,19 @@ class SpecSide:
         (witness,) = {p.witness for p in self.system.properties.values()}
         self.witness = self.compiled.predicate(witness)
 
-    def step(self, state: tuple[Value, ...], label: str) -> tuple[Value, ...]:
-        if label not in self.labels:
-            raise AssertionError(f"the impl did something the spec has no action for: {label}")
-        nxt = self.compiled.step(state, self.labels[label])
+    def label(self, step: SpecStep) -> str:
+        """The spec's name for ``step`` (for messages), or the step itself if it has none."""
+        a = self.actions.get(step)
+        return a.label if a is not None else str(step)
+
+    def step(self, state: tuple[Value, ...], step: SpecStep) -> tuple[Value, ...]:
+        a = self.actions.get(step)
+        if a is None:
+            raise AssertionError(f"the impl did something the spec has no action for: {step}")
+        nxt = self.compiled.step(state, a.index)
         if nxt is None:
             raise AssertionError(
-                f"the impl did {label!r}, which the spec does not allow in state "
+                f"the impl did {a.label!r}, which the spec does not allow in state "
                 f"{self.system.show_state(state)}"
             )
         return nxt
@@ -390,28 +422,29 @@ def abstract(world: ImplWorld, system: System) -> tuple[Value, ...]:
     assert all(f.kind is FrameKind.ACK for f in world.to_sender)
     out: list[Value] = []
     for s in system.slots:
-        name = s.name
-        base, _, rest = name.partition("[")
-        m = int(rest.rstrip("]")) if rest else -1
+        # A slot is read by its family (its name with message ids starred) and the ids it is
+        # about, both data of the lowering: no slot name is taken apart.
+        base = s.family
+        m = s.msgs[0] if s.msgs else -1
         impl = back.get(m)
-        if name == "order_broken":
+        if base == "order_broken":
             v: Value = history.order_broken
-        elif base == "submitted":
+        elif base == "submitted[*]":
             v = impl is not None and impl in history.submitted
-        elif base == "processed":
+        elif base == "processed[*]":
             v = min(history.times.get(impl, 0), 2) if impl is not None else 0
-        elif base == "acked":
+        elif base == "acked[*]":
             v = impl is not None and impl in history.acked
-        elif base == "sender.unacked":
+        elif base == "sender.unacked[*]":
             v = impl is not None and impl in outbox
-        elif base in ("receiver.seen", "receiver.taken"):
+        elif base in ("receiver.seen[*]", "receiver.taken[*]"):
             v = impl is not None and (impl in seen or impl < low)
-        elif name.startswith("sender->receiver#DATA(msg="):
-            v = data[int(name.split("=")[1].rstrip(")"))]
-        elif name.startswith("receiver->sender#ACK(msg="):
-            v = acks[int(name.split("=")[1].rstrip(")"))]
+        elif base == "sender->receiver#DATA(msg=*)":
+            v = data[m]
+        elif base == "receiver->sender#ACK(msg=*)":
+            v = acks[m]
         else:
-            raise AssertionError(f"the abstraction function does not know slot {name}")
+            raise AssertionError(f"the abstraction function does not know slot {s.name}")
         out.append(v)
     return tuple(out)
 

@@ -290,3 +290,18 @@ def test_ctx_offers_the_handler_api_and_nothing_else() -> None:
     assert public == {"ack", "atomic", "bag", "process", "queue", "require", "send", "when"}
     assert public <= _RESERVED
     assert Ctx.__slots__ == ("_rec",)
+
+
+def test_an_action_carries_its_arguments_as_values_beside_their_display() -> None:
+    """``arg_values`` is what code compares (the conformance tests find a spec action by its
+    kind, node, message and crash point, never by parsing its label); ``params`` shows them."""
+    from ackproof.spec.protocols import BUILTIN
+
+    system = BUILTIN["at-least-once"].system(3)
+    for a in system.actions:
+        assert len(a.arg_values) == len(a.params), a.label
+        if a.kind == "submit":
+            assert a.label.startswith(f"submit(m={a.arg_values[0]})"), a.label
+        if a.kind == "timer":
+            assert a.label == f"sender timer retransmit({a.arg_values[0]})", a.label
+    assert sorted(a.arg_values for a in system.actions if a.kind == "timer") == [(0,), (1,), (2,)]
