@@ -1,6 +1,6 @@
 """The Kafka and dedup-window library entries: each verdict computed and pinned.
 
-For every entry of ``spec/library/kafka.py`` and ``spec/library/dedup.py``: the explicit
+For every entry of ``spec/library/kafka.py``, ``kafka_txn.py`` and ``dedup.py``: the explicit
 engine explores the whole state space at the entry's bound and must give exactly the
 expected verdict for each property — a holding property with its reachability witness
 (every message processed), a violated one with exactly the pinned shortest length.  BMC
@@ -18,9 +18,10 @@ import pytest
 from ackproof.cli import main
 from ackproof.proofs import check
 from ackproof.spec import ProtocolDef, explore
-from ackproof.spec.library import LIBRARY, Entry, dedup, kafka
+from ackproof.spec.library import LIBRARY, Entry, dedup, kafka, kafka_txn
 
-ENTRIES: list[Entry] = [*kafka.ENTRIES, *dedup.ENTRIES]
+KAFKA: list[Entry] = [*kafka.ENTRIES, *kafka_txn.ENTRIES]
+ENTRIES: list[Entry] = [*KAFKA, *dedup.ENTRIES]
 BY_NAME = {e.name: e for e in ENTRIES}
 LIBRARY_DIR = Path(__file__).resolve().parents[2] / "spec" / "library"
 
@@ -28,7 +29,7 @@ LIBRARY_DIR = Path(__file__).resolve().parents[2] / "spec" / "library"
 def test_the_entries_are_in_the_library_under_their_systems() -> None:
     names = {e.name for e in LIBRARY}
     assert set(BY_NAME) <= names
-    assert {e.system for e in kafka.ENTRIES} == {"Kafka"}
+    assert {e.system for e in KAFKA} == {"Kafka"}
     assert {e.system for e in dedup.ENTRIES} == {"Dedup windows"}
     assert len(ENTRIES) == 15
 
