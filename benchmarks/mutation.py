@@ -26,7 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ackproof.agreement import ENGINES
-from ackproof.mutants import OPERATORS, Judged, all_originals, judge, mutants, shipped_sources
+from ackproof.mutant_judge import Judged, judge
+from ackproof.mutants import OPERATORS, all_originals, mutants, shipped_sources
 from ackproof.proofs import EngineName
 
 

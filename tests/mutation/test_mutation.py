@@ -15,12 +15,11 @@ from functools import cache
 import pytest
 
 from ackproof.agreement import ENGINES, Outcome, contradicts, oracle
+from ackproof.mutant_judge import Judged, judge
 from ackproof.mutants import (
     OPERATORS,
-    Judged,
     Source,
     all_originals,
-    judge,
     mutant,
     mutants,
     original,
