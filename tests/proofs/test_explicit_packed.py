@@ -246,7 +246,7 @@ def test_same_liveness_graph_from_packed_states(name: str) -> None:
 
 
 def test_guard_ranges_narrow_what_the_guard_says_and_no_more() -> None:
-    from ackproof.spec.packed import _implied
+    from ackproof.spec.packsource import _implied
 
     s = BUILTIN["at-least-once"].system(2)
     data = [s.slot(f"sender->receiver#DATA(msg={m})").index for m in range(2)]
