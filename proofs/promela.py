@@ -43,12 +43,8 @@ from pathlib import Path
 from typing import assert_never
 
 from ackproof.spec.expr import TRUE, Expr, and_, walk
-from ackproof.spec.ops import Leaf, Op, Source
+from ackproof.spec.ops import Leaf, Op, Source, infix
 from ackproof.spec.system import System
-
-
-def _infix(sym: str) -> Source:
-    return lambda a: f"({a[0]} {sym} {a[1]})"
 
 
 def _promela(op: Op) -> Source:
@@ -60,17 +56,17 @@ def _promela(op: Op) -> Source:
         case Op.OR:
             return lambda a: "(" + " || ".join(a) + ")"
         case Op.EQ:
-            return _infix("==")
+            return infix("==")
         case Op.LT:
-            return _infix("<")
+            return infix("<")
         case Op.LE:
-            return _infix("<=")
+            return infix("<=")
         case Op.ADD:
-            return _infix("+")
+            return infix("+")
         case Op.SUB:
-            return _infix("-")
+            return infix("-")
         case Op.MUL:
-            return _infix("*")
+            return infix("*")
         case Op.MOD:  # Python's (Euclidean) % for a positive constant divisor
             return lambda a: f"((({a[0]}) % {a[1]} + {a[1]}) % {a[1]})"
         case Op.ITE:

@@ -123,7 +123,8 @@ CONCRETE: dict[Op, Callable[..., bool | int]] = {op: _concrete(op) for op in Op}
 Source: TypeAlias = Callable[[Sequence[str]], str]
 
 
-def _infix(sym: str) -> Source:
+def infix(sym: str) -> Source:
+    """Generated source for a binary operator written ``a sym b`` (Python and Promela)."""
     return lambda a: f"({a[0]} {sym} {a[1]})"
 
 
@@ -136,19 +137,19 @@ def _python(op: Op) -> Source:
         case Op.OR:
             return lambda a: "(" + " or ".join(a) + ")"
         case Op.EQ:
-            return _infix("==")
+            return infix("==")
         case Op.LT:
-            return _infix("<")
+            return infix("<")
         case Op.LE:
-            return _infix("<=")
+            return infix("<=")
         case Op.ADD:
-            return _infix("+")
+            return infix("+")
         case Op.SUB:
-            return _infix("-")
+            return infix("-")
         case Op.MUL:
-            return _infix("*")
+            return infix("*")
         case Op.MOD:
-            return _infix("%")
+            return infix("%")
         case Op.ITE:
             return lambda a: f"({a[1]} if {a[0]} else {a[2]})"
         case Op.MIN:
