@@ -49,7 +49,8 @@ from dataclasses import dataclass
 
 from ackproof.proofs import EngineName, Result, check_many
 from ackproof.proofs import explicit as explicit_engine
-from ackproof.proofs.loss import check_loss_is_real, deadline_in
+from ackproof.proofs.budget import Clock
+from ackproof.proofs.loss import LOSS_RECHECK_SECONDS, check_loss_is_real
 from ackproof.spec import System
 from ackproof.spec.errors import SpecError, StepError
 from ackproof.spec.interp import compile_system
@@ -135,7 +136,7 @@ def oracle(system: System, props: Sequence[str] | None = None) -> Oracle:
     cex = loss.counterexample if loss is not None else None
     if cex is not None and cex.calm is None:  # as every engine's check does
         try:
-            check_loss_is_real(comp, cex, deadline_in(30.0))
+            check_loss_is_real(comp, cex, Clock(LOSS_RECHECK_SECONDS))
         except SpecError as e:
             outcomes["no-loss"] = Outcome("rejected", len(cex), str(e))
     return Oracle(outcomes, ex.complete, ex.states, ex.depth)

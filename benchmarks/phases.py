@@ -44,7 +44,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ackproof.proofs import explicit
-from ackproof.proofs.engines import Clock, run_z3
+from ackproof.proofs.budget import Clock
+from ackproof.proofs.engines import run_z3
 from ackproof.spec.interp import compile_system
 from ackproof.spec.protocols import BUILTIN
 

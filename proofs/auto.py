@@ -16,8 +16,10 @@ proves large systems it could never enumerate and finds deep bugs.  So:
   decided by it alone, with the states ``--engine explicit`` explores and no second
   process sharing the CPU (a test pins it);
 * **this process** runs one explicit exploration for every property, with no fixed state
-  cap: it goes on while it makes progress and memory allows, and asks, every 1024 states,
-  whether the child already answered everything (then it stops);
+  cap: it goes on while the budget allows (:meth:`.budget.Clock.stop`: time, the
+  address-space limit and the machine's memory, checked as ``--engine explicit`` checks
+  them), and asks, every 1024 states, whether the child already answered everything
+  (then it stops);
 * a property is decided by the first *decisive* answer — violated, proved, vacuous, or the
   explicit search's "undecided at this channel capacity", which no engine can improve on;
   a complete explicit search decides every property and the child is stopped at once;
@@ -40,11 +42,10 @@ from ackproof.spec import System
 from ackproof.spec.interp import Compiled
 
 from . import explicit
-from .engines import Clock, run_z3
+from .budget import Clock
+from .engines import run_z3
 from .result import Result
 
-#: Stop the explicit search when the machine has less than this share of memory left.
-MEMORY_FLOOR = 0.15
 #: The explicit search's state cap in ``auto`` (a bound on a run away from the memory guard).
 AUTO_MAX_STATES = 50_000_000
 #: The explicit search runs alone until it has this many states (asked every 1024): a
@@ -135,7 +136,6 @@ def check_auto(
     if certify:  # a proof waits for the child's certificate: no head start
         child.start()
     race = _Race(props, certify)
-    floor = _memory_floor()
 
     def absorb() -> None:
         while not race.done() and child.poll():
@@ -144,24 +144,14 @@ def check_auto(
                 return
             _absorb(race, msg)
 
-    class RaceStop(explicit.Stop):
-        def __call__(self, states: int) -> bool:
-            if states >= HEAD_START:
-                child.start()
-            absorb()
-            if race.done():
-                self.why = "the symbolic engines answered first"
-                return True
-            left = clock.left()
-            if left is not None and left <= 0:
-                self.why = "time limit"
-                return True
-            if states % 65536 == 0 and _memory_left() < floor:
-                self.why = "memory limit"
-                return True
-            return False
+    def answered(states: int) -> bool:
+        """The race's part of the stop hook: has the symbolic route answered everything?"""
+        if states >= HEAD_START:
+            child.start()
+        absorb()
+        return race.done()
 
-    stop = RaceStop()
+    stop = clock.stop(rival=answered)  # time and memory: as --engine explicit checks them
 
     try:
         found, ex = explicit.run_all(
@@ -176,14 +166,10 @@ def check_auto(
             if final or decisive(r):
                 race.decided[p] = _tagged(r, clock)
         waiting = [p for p in props if p not in race.decided or _wants_certificate(race, p)]
-        left = clock.left()
-        if waiting and (left is None or left > 0):
+        if waiting and not clock.expired():
             child.start()  # the explicit search stopped short of deciding
-        while waiting and child.alive():
-            left = clock.left()
-            if left is not None and left <= 0:
-                break
-            if child.poll(left if left is not None else None):
+        while waiting and child.alive() and not clock.expired():
+            if child.poll(clock.left()):
                 msg = child.take()
                 if msg is None:
                     break
@@ -265,19 +251,3 @@ def _symbolic(
             send.send(("error", RuntimeError(f"{type(e).__name__}: {e}")))
     finally:
         send.close()
-
-
-def _memory_left() -> float:
-    """The share of the machine's memory still available (1.0 where unknown)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            info = dict(line.split(":", 1) for line in f)
-        total = int(info["MemTotal"].split()[0])
-        avail = int(info["MemAvailable"].split()[0])
-    except (OSError, KeyError, ValueError):
-        return 1.0
-    return avail / total if total else 1.0
-
-
-def _memory_floor() -> float:
-    return min(MEMORY_FLOOR, _memory_left() / 2)

@@ -20,7 +20,6 @@ push/pop on these systems; ``Int`` and both transition shapes remain selectable.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -30,6 +29,7 @@ from ackproof.spec.explore import Path
 from ackproof.spec.interp import Compiled, compile_system
 
 from . import z3seam as z
+from .budget import Clock
 from .encode import Encoding, StateVars
 from .result import EngineError, replay
 from .z3seam import Term
@@ -81,6 +81,8 @@ class Unrolling:
 class Reach:
     """The outcome of a bounded search for several targets at once."""
 
+    #: ``timeout``: the budget ran out (the detail is :meth:`Clock.spent`'s); ``unknown``:
+    #: the solver gave up for another reason (the detail is z3's).
     status: Literal["complete", "unknown", "timeout"]
     #: Every depth ``<= depth`` was fully asked for every target still open.
     depth: int
@@ -94,15 +96,17 @@ def reach(
     *,
     depth: int,
     timeout: float | None = None,
+    clock: Clock | None = None,
     enc: Encoding | None = None,
     compiled: Compiled | None = None,
     stop_on: frozenset[str] = frozenset(),
 ) -> Reach:
     """Shortest paths (of at most ``depth`` steps) to each of ``targets``.
 
-    Stops early once every target is found, or once any target in ``stop_on`` is.
+    Stops early once every target is found, or once any target in ``stop_on`` is, or once
+    ``clock`` (the check's budget; else one of ``timeout`` seconds) runs out.
     """
-    start = time.monotonic()
+    clock = clock if clock is not None else Clock(timeout)
     enc = enc if enc is not None else Encoding(system)
     comp = compiled if compiled is not None else compile_system(system)
     unroll = Unrolling(enc)
@@ -111,16 +115,14 @@ def reach(
     while True:
         open_ = [n for n in targets if n not in found]
         for name in open_:
-            left = None if timeout is None else timeout - (time.monotonic() - start)
-            if left is not None and left <= 0:
-                return Reach("timeout", k - 1, found, f"out of time at depth {k}")
-            out = unroll.ask(enc.expr(targets[name], unroll.states[k]), left)
-            if out == "unknown":
+            if clock.expired():
+                return Reach("timeout", k - 1, found, f"{clock.spent()} at depth {k}")
+            out = unroll.ask(enc.expr(targets[name], unroll.states[k]), clock.left())
+            if out == "unknown":  # z3 stops no earlier than the budget (z3seam.milliseconds)
+                if clock.expired():
+                    return Reach("timeout", k - 1, found, f"{clock.spent()} at depth {k}")
                 why = unroll.solver.reason_unknown()
-                status: Literal["unknown", "timeout"] = (
-                    "timeout" if "timeout" in why or ("canceled" in why) else "unknown"
-                )
-                return Reach(status, k - 1, found, f"solver {why} at depth {k}")
+                return Reach("unknown", k - 1, found, f"solver {why} at depth {k}")
             if out == "sat":
                 p = unroll.path()
                 replay(comp, p)

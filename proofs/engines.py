@@ -12,7 +12,6 @@ liveness-to-safety system — that ``bmc``, ``pdr``, ``kinduction`` and ``auto``
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Literal, NoReturn
@@ -23,6 +22,7 @@ from ackproof.spec.expr import TRUE, Expr, not_
 from ackproof.spec.interp import Compiled
 
 from .bmc import reach
+from .budget import Clock
 from .kinduction import kinduction
 from .l2s import with_obligations
 from .pdr import spacer
@@ -34,24 +34,6 @@ AUTO_PDR_SECONDS = 60.0
 AUTO_FIRST_PDR_SECONDS = 10.0
 #: How deep a witness is looked for when the property was proved for all depths.
 WITNESS_DEPTH = 100
-
-
-class Clock:
-    """A time budget: what is left of it, and how much has passed."""
-
-    def __init__(self, timeout: float | None) -> None:
-        self.start = time.monotonic()
-        self.timeout = timeout
-
-    def left(self, cap: float | None = None) -> float | None:
-        rem = None if self.timeout is None else self.timeout - self.elapsed
-        if cap is None:
-            return rem
-        return cap if rem is None else min(cap, rem)
-
-    @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self.start
 
 
 def _result(
@@ -108,7 +90,7 @@ def check_well_formed(system: System, clock: Clock, comp: Compiled, depth: int) 
         system,
         {"ill": bad},
         depth=max(depth, WITNESS_DEPTH),
-        timeout=clock.left(),
+        clock=clock,
         compiled=comp,
         stop_on=frozenset({"ill"}),
     )
@@ -129,7 +111,7 @@ def run_bmc(
         system,
         targets,
         depth=depth,
-        timeout=clock.left(),
+        clock=clock,
         compiled=comp,
         stop_on=frozenset({"bad", "ill"}),
     )
@@ -229,7 +211,7 @@ def _witness_anywhere(
     walk = simulate(system, comp, p.witness)
     if walk is not None:
         return walk, "yes", ""
-    r = reach(system, {"w": p.witness}, depth=WITNESS_DEPTH, timeout=clock.left(), compiled=comp)
+    r = reach(system, {"w": p.witness}, depth=WITNESS_DEPTH, clock=clock, compiled=comp)
     if "w" in r.found:
         return r.found["w"], "yes", ""
     proof = spacer(system, prop, target=not_(p.witness), timeout=clock.left(30.0))
@@ -254,7 +236,7 @@ def run_pdr(
             system,
             {"bad": not_(system.properties[prop].invariant)},
             depth=max(depth, WITNESS_DEPTH),
-            timeout=clock.left(),
+            clock=clock,
             compiled=comp,
         )
         if "bad" in r.found:

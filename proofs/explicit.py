@@ -7,14 +7,14 @@ One exploration serves every property of a check.  Verdicts, per property:
   exhaustion covers every depth; the evidence is the state count), or ``vacuous`` if the
   witness was never reached; a property with response obligations (liveness) is then
   decided on the state graph too, once for all of them (:mod:`.liveness`);
-* stopped (the state cap, the depth limit, or the ``stop`` hook: time, memory, a rival
-  engine that already answered) -> ``holds`` up to the last fully explored depth, or
-  ``inconclusive`` when the stop was not the depth limit or liveness is involved.
+* stopped (the state cap, the depth limit, or the ``stop`` hook of the check's budget,
+  :meth:`.budget.Clock.stop`: time, memory, a rival engine that already answered) ->
+  ``holds`` up to the last fully explored depth, or ``inconclusive`` when the stop was not
+  the depth limit or liveness is involved.
 """
 
 from __future__ import annotations
 
-import resource
 import time
 from collections.abc import Sequence
 
@@ -22,6 +22,7 @@ from ackproof.spec import System, explore
 from ackproof.spec.explore import Exploration
 from ackproof.spec.interp import Compiled, compile_system
 
+from .budget import Clock, Stop
 from .calmgraph import CalmGraph, OutOfTime
 from .liveness import Liveness, check_obligations, lasso_detail
 from .result import EngineError, Result, Verdict, ends_violating, ends_witnessing, replay
@@ -35,46 +36,6 @@ def full_depth(ex: Exploration, max_depth: int | None) -> int:
     if ex.complete or (max_depth is not None and ex.depth >= max_depth):
         return ex.depth
     return max(0, ex.depth - 1)
-
-
-class Stop:
-    """When to stop a search early, and why it stopped (``why``, for the verdict's
-    detail): here, a time limit and the process's address-space limit (``RLIMIT_AS``, which
-    the CLI sets); ``auto`` adds the machine's memory and a rival engine's answers."""
-
-    def __init__(self, timeout: float | None = None) -> None:
-        self.deadline = None if timeout is None else time.monotonic() + timeout
-        self.why = ""
-
-    def __call__(self, states: int) -> bool:
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            self.why = "time limit"
-            return True
-        if _near_address_limit():
-            self.why = "memory limit"
-            return True
-        return False
-
-
-#: Stop a search once this share of the address-space limit is used (the rest is for
-#: turning what was found into a verdict).
-ADDRESS_SHARE = 0.8
-
-
-def _near_address_limit() -> bool:
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if soft == resource.RLIM_INFINITY:
-        return False
-    try:
-        with open("/proc/self/statm", encoding="ascii") as f:
-            pages = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return False
-    return pages * resource.getpagesize() > ADDRESS_SHARE * soft
-
-
-def deadline_stop(timeout: float | None) -> Stop:
-    return Stop(timeout)
 
 
 def run(
@@ -93,7 +54,7 @@ def run(
         depth=depth,
         max_states=max_states,
         compiled=compiled,
-        stop=deadline_stop(timeout),
+        stop=Clock(timeout).stop(),
     )
     return results[prop], ex
 
@@ -139,7 +100,7 @@ def run_all(
             ex.complete, ex.timed_out = False, True
     ex.visited = ex.keys = ex.links = None  # the graph is no longer needed: let it go
     seconds = time.monotonic() - start
-    why = stop.why if stop is not None else ""
+    why = stop.reason if stop is not None else ""
     out = {
         p: _verdict(system, comp, ex, p, depth, max_states, lives.get(p), seconds, why)
         for p in props

@@ -35,7 +35,6 @@ trigger, the goal never reached, and the fairness of the loop (or that it is stu
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from ackproof.spec.expr import evaluate
 from ackproof.spec.interp import Compiled
 from ackproof.spec.system import Eventually, State
 
+from .budget import Clock
 from .calmgraph import CalmGraph
 from .result import EngineError, replay
 
@@ -232,10 +232,11 @@ def lasso_detail(v: LivenessViolation) -> str:
 
 
 def revival(
-    comp: Compiled, state: State, msg: int, *, max_states: int, deadline: float | None
+    comp: Compiled, state: State, msg: int, *, max_states: int, clock: Clock
 ) -> Path | None:
     """A fault-free run from ``state`` that processes ``msg`` (breadth-first), or ``None``
-    if there is none within ``max_states`` states (or the deadline)."""
+    if there is none within ``max_states`` states (or before ``clock`` runs out, asked
+    every 4096 states)."""
     system = comp.system
     done = system.history.processed[msg]
     calm = [(a.index, comp.steps[a.index]) for a in system.calm_actions()]
@@ -250,7 +251,7 @@ def revival(
                 steps.append((a, s))
                 s = prev
             return Path(state, tuple(reversed(steps)))
-        if deadline is not None and len(parent) % 4096 == 0 and time.monotonic() > deadline:
+        if len(parent) % 4096 == 0 and clock.expired():
             return None
         for a, f in calm:
             t = f(s)

@@ -12,23 +12,24 @@ user gets an error that says which node still had the message — never a bogus 
 
 from __future__ import annotations
 
-import time
-
 from ackproof.spec import SpecError
 from ackproof.spec.explore import Path
 from ackproof.spec.expr import evaluate
 from ackproof.spec.interp import Compiled
 
+from .budget import Clock
 from .liveness import revival
 from .trace import decode_step
 
 #: How many states the re-check may visit before it gives up (and the violation stands).
 REVIVAL_STATES = 200_000
+#: How long the re-check may take at most (it also ends with the check's budget).
+LOSS_RECHECK_SECONDS = 30.0
 
 
-def check_loss_is_real(comp: Compiled, path: Path, deadline: float | None) -> None:
+def check_loss_is_real(comp: Compiled, path: Path, clock: Clock) -> None:
     """Raise :class:`SpecError` if the message ``path`` shows as lost can still be
-    processed without any further fault."""
+    processed without any further fault (searched for until ``clock`` runs out)."""
     system = comp.system
     last = path.steps[-1][1] if path.steps else path.initial
     culprits = system.properties["no-loss"].culprits
@@ -36,7 +37,7 @@ def check_loss_is_real(comp: Compiled, path: Path, deadline: float | None) -> No
     if not lost:
         return
     m = lost[0]
-    later = revival(comp, last, m, max_states=REVIVAL_STATES, deadline=deadline)
+    later = revival(comp, last, m, max_states=REVIVAL_STATES, clock=clock)
     if later is None:
         return
     who, how = _first_copy(comp, later, m)
@@ -68,7 +69,3 @@ def _first_copy(comp: Compiled, later: Path, m: int) -> tuple[str, str]:
         before = after
     final = system.actions[later.steps[-1][0]]
     return final.node or "a node", final.label
-
-
-def deadline_in(seconds: float | None) -> float | None:
-    return None if seconds is None else time.monotonic() + seconds

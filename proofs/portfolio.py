@@ -16,8 +16,9 @@ from ackproof.spec.interp import compile_system
 
 from . import explicit
 from .auto import check_auto
-from .engines import RUNNERS, Clock, run_z3
-from .loss import check_loss_is_real, deadline_in
+from .budget import Clock
+from .engines import RUNNERS, run_z3
+from .loss import LOSS_RECHECK_SECONDS, check_loss_is_real
 from .result import Result
 
 ENGINES = ("auto", "bmc", "pdr", "kinduction", "explicit")
@@ -33,15 +34,14 @@ def check_all(
     certify: bool = False,
 ) -> dict[str, Result]:
     """Every property of ``props`` on ``system`` with ``engine``, in one run where the
-    engine allows (``timeout``: for the whole check)."""
+    engine allows (``timeout``: for the whole check, one :class:`~.budget.Clock` that
+    every engine below is given)."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; use {', '.join(ENGINES)}")
     clock = Clock(timeout)
     comp = compile_system(system)
     if engine == "explicit":
-        found, _ = explicit.run_all(
-            system, props, compiled=comp, stop=explicit.deadline_stop(clock.left())
-        )
+        found, _ = explicit.run_all(system, props, compiled=comp, stop=clock.stop())
         results = {p: replace(r, seconds=clock.elapsed) for p, r in found.items()}
     elif engine == "auto":
         results = check_auto(system, props, depth, clock, comp, certify=certify)
@@ -51,7 +51,7 @@ def check_all(
     for p, r in results.items():
         cex = r.counterexample
         if p == "no-loss" and cex is not None and cex.calm is None:
-            check_loss_is_real(comp, cex, deadline_in(clock.left(30.0)))
+            check_loss_is_real(comp, cex, clock.share(LOSS_RECHECK_SECONDS))
     return results
 
 

@@ -22,6 +22,8 @@ from ackproof.spec.explore import Path
 from ackproof.spec.interp import Compiled
 from ackproof.spec.system import System
 
+from .budget import spent as spent  # re-exported for pdr/kinduction: defined in budget
+
 Verdict: TypeAlias = Literal["proved", "holds", "violated", "inconclusive", "vacuous"]
 
 
@@ -81,10 +83,3 @@ def ends_violating(compiled: Compiled, system: System, prop: str, path: Path) ->
 def ends_witnessing(compiled: Compiled, system: System, prop: str, path: Path) -> bool:
     last = path.steps[-1][1] if path.steps else path.initial
     return bool(compiled.predicate(system.properties[prop].witness)(last))
-
-
-def spent(timeout: float | None) -> str:
-    """Why a run stopped on time: its budget, or none left when it was asked to start."""
-    if timeout is None or timeout > 0:
-        return f"timeout after {timeout:g} s" if timeout is not None else "timeout"
-    return "timeout: no time left in the budget"

@@ -20,6 +20,7 @@ the encoding sizes it from the spec's sound intervals so that no operation overf
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NewType, TypeAlias
@@ -274,6 +275,12 @@ class Model:
         return int(self._m.eval(_z(t), model_completion=True).as_long())
 
 
+def milliseconds(seconds: float) -> int:
+    """z3's ``timeout`` for a time limit in seconds: whole milliseconds, rounded up (z3 never
+    gives up before the budget ends, so an ``unknown`` at its end is the budget's), at least 1."""
+    return max(1, math.ceil(seconds * 1000))
+
+
 class Solver:
     """A z3 solver; ``logic`` picks a tactic (``QF_BV`` is fastest for BMC)."""
 
@@ -286,8 +293,7 @@ class Solver:
             self._s.add(_z(t))
 
     def set_timeout(self, seconds: float | None) -> None:
-        ms = 0 if seconds is None else max(1, int(seconds * 1000))
-        self._s.set("timeout", ms)
+        self._s.set("timeout", 0 if seconds is None else milliseconds(seconds))
 
     def check(self, *assumptions: Term) -> Outcome:
         r = self._s.check(*[_z(a) for a in assumptions])
@@ -333,7 +339,7 @@ class Horn:
     def __init__(self, sorts_of: Sequence[Term], *, timeout: float | None = None) -> None:
         self._s = z3.SolverFor("HORN")
         if timeout is not None:
-            self._s.set("timeout", max(1, int(timeout * 1000)))
+            self._s.set("timeout", milliseconds(timeout))
         domain = [_z(v).sort() for v in sorts_of]
         self._inv = z3.Function("Inv", *domain, z3.BoolSort())
 
