@@ -50,7 +50,15 @@ from . import z3seam as z
 from .certificate import Certificate, Untranslatable, recheck, recheck_term, render, to_expr
 from .encode import Encoding, StateVars
 from .result import EngineError, spent
+from .strengthen import infer
 from .z3seam import Term
+
+#: Spacer's first try at a conjunct, before the cheap invariants (:mod:`.strengthen`) join
+#: the lemmas: most conjuncts take well under a second, alternating bit's message 1 never
+#: finished (126 s and more) without them and takes a fraction of a second with them.
+FIRST_TRY_SECONDS = 5.0
+#: At most this long (and half the time left) guessing and checking the cheap invariants.
+STRENGTHEN_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -71,18 +79,24 @@ def spacer(
     timeout: float | None = None,
     split: bool = True,
     target: Expr | None = None,
+    strengthen: bool = True,
 ) -> PdrOutcome:
-    """Prove ``prop``'s invariant (or ``target``, an invariant of your own) for all depths."""
+    """Prove ``prop``'s invariant (or ``target``, an invariant of your own) for all depths;
+    ``strengthen``: when Spacer stalls on a conjunct, add the cheap invariants of
+    :mod:`.strengthen` to the lemmas and try it again."""
     start = time.monotonic()
     goal = target if target is not None else system.properties[prop].invariant
     enc = Encoding(system, mode="int", shape="disjunctive")
     xs, ys, a = enc.state("x"), enc.state("y"), enc.selector("a")
     trans = enc.trans(xs, ys, a)
     lemmas: list[Term] = []
+    hinted = not strengthen  # the cheap invariants join once, when Spacer first stalls
     parts = _conjuncts(goal) if split else (goal,)
     ids = _message_ids(system)
     solved: dict[int, Term] = {}  # message id -> the lemma proved for its conjunct
-    for k, part in enumerate(parts):
+    k = 0
+    while k < len(parts):
+        part = parts[k]
         left = None if timeout is None else timeout - (time.monotonic() - start)
         if left is not None and left <= 0:
             return PdrOutcome(
@@ -91,6 +105,7 @@ def spacer(
         known = z.and_(*lemmas)
         implied = z.implies(z.and_(known, enc.domain(xs)), enc.expr(part, xs))
         if z.valid(implied, timeout=left) == "unsat":
+            k += 1
             continue  # the lemmas so far already imply it (Spacer can stall on a tautology)
         mid = _only_id(part, ids)
         if mid is not None and solved:
@@ -98,8 +113,10 @@ def spacer(
             if reused is not None:
                 lemmas.append(reused)
                 solved[mid] = reused
+                k += 1
                 continue
-        h = z.Horn(xs, timeout=left)
+        first = FIRST_TRY_SECONDS if left is None else min(left, FIRST_TRY_SECONDS)
+        h = z.Horn(xs, timeout=left if hinted else first)
         known_next = z.substitute(known, list(zip(xs, ys, strict=True)))
         h.rule(xs, enc.init(xs), h.inv(xs))
         h.rule([*xs, *ys, a], z.and_(h.inv(xs), known, trans, known_next), h.inv(ys))
@@ -107,6 +124,12 @@ def spacer(
         out = h.check()
         if out == "unsat":
             return PdrOutcome("violated", None, f"Spacer: {system.render(part)} can be broken")
+        if out == "unknown" and not hinted:
+            hinted = True
+            rest = None if timeout is None else timeout - (time.monotonic() - start)
+            cap = STRENGTHEN_SECONDS if rest is None else min(STRENGTHEN_SECONDS, rest / 2)
+            lemmas.extend(enc.expr(c, xs) for c in infer(system, timeout=cap).clauses)
+            continue  # this conjunct again, from the cheap invariants
         if out == "unknown":
             why = h.reason_unknown()
             return PdrOutcome("unknown", None, f"Spacer: {why} ({k}/{len(parts)} conjuncts proved)")
@@ -118,6 +141,7 @@ def spacer(
         lemmas.append(lemma)
         if mid is not None:
             solved[mid] = lemmas[-1]
+        k += 1
     left = None if timeout is None else max(1.0, timeout - (time.monotonic() - start))
     try:
         return PdrOutcome("proved", certify(system, enc, lemmas, xs, goal, prop, left), "")
