@@ -50,15 +50,13 @@ from . import z3seam as z
 from .certificate import Certificate, Untranslatable, recheck, recheck_term, render, to_expr
 from .encode import Encoding, StateVars
 from .result import EngineError, spent
-from .strengthen import infer
+from .strengthen import STRENGTHEN_SECONDS, infer
 from .z3seam import Term
 
 #: Spacer's first try at a conjunct, before the cheap invariants (:mod:`.strengthen`) join
 #: the lemmas: most conjuncts take well under a second, alternating bit's message 1 never
 #: finished (126 s and more) without them and takes a fraction of a second with them.
 FIRST_TRY_SECONDS = 5.0
-#: At most this long (and half the time left) guessing and checking the cheap invariants.
-STRENGTHEN_SECONDS = 10.0
 
 
 @dataclass(frozen=True)

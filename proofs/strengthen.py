@@ -51,7 +51,14 @@ MAX_STATES = 4000
 MAX_CANDIDATES = 6000
 #: Triples are guessed only while ``states * C(slots, 3)`` stays under this (the cost of
 #: the Python loop that collects the sampled triples).
-TRIPLE_WORK = 4_000_000
+TRIPLE_WORK = 12_000_000
+
+#: At most this long guessing and checking, by default (the engines take less when their
+#: time limit is short).
+STRENGTHEN_SECONDS = 10.0
+
+#: Pairs range over every value of a slot with at most this many (else: the values seen).
+WIDE = 8
 
 Cube = tuple[tuple[int, bool | int], ...]
 
@@ -93,21 +100,25 @@ def _domain(system: System, i: int) -> list[bool | int]:
 
 
 def guess(system: System, states: Sequence[State], *, limit: int = MAX_CANDIDATES) -> list[Cube]:
-    """Cubes of up to three atoms that no state of ``states`` matches, smallest first
-    (a cube whose sub-cube is already unmatched is left out: its clause is implied)."""
+    """Cubes of up to three atoms that no state of ``states`` matches, smallest first."""
     n = len(system.slots)
     values = [sorted({s[i] for s in states}, key=int) for i in range(n)]
     out: list[Cube] = [
         ((i, v),) for i in range(n) for v in _domain(system, i) if v not in values[i]
     ]
-    live = [i for i in range(n) if len(values[i]) > 1]  # a constant slot: unary says it all
+    # pairs range over whole small domains: a value the sample never reached may still be
+    # reachable (its unary clause then fails), and what it goes with matters
+    wide = [_domain(system, i) if len(_domain(system, i)) <= WIDE else values[i] for i in range(n)]
     pairs: dict[tuple[int, int], set[tuple[bool | int, bool | int]]] = {}
-    for i, j in itertools.combinations(live, 2):
+    for i, j in itertools.combinations(range(n), 2):
         seen = {(s[i], s[j]) for s in states}
         pairs[i, j] = seen
-        out.extend(((i, a), (j, b)) for a in values[i] for b in values[j] if (a, b) not in seen)
+        if len(values[i]) == 1 == len(values[j]):
+            continue  # both constant on the sample: the unary clauses say it all
+        out.extend(((i, a), (j, b)) for a in wide[i] for b in wide[j] if (a, b) not in seen)
         if len(out) > limit:
             return out[:limit]
+    live = [i for i in range(n) if len(values[i]) > 1]
     width = len(live) * (len(live) - 1) * (len(live) - 2) // 6
     if len(states) * width > TRIPLE_WORK:
         return out
@@ -169,5 +180,13 @@ def infer(
     states = list(ex.visited)
     cubes = guess(system, states, limit=max_candidates)
     left = None if timeout is None else timeout - (time.monotonic() - start)
-    kept = houdini(system, [_not_cube(system, c) for c in cubes], timeout=left)
+    # the properties' own conjuncts join the candidates: often they are inductive with the
+    # guesses' help (no conjunct of a violated property can be kept: see houdini)
+    stated = [
+        c
+        for p in system.properties.values()
+        for c in (p.invariant.args if p.invariant.op == "and" else (p.invariant,))
+        if not c.is_const
+    ]
+    kept = houdini(system, [*stated, *(_not_cube(system, c) for c in cubes)], timeout=left)
     return Strengthening(kept or (), len(states), len(cubes), time.monotonic() - start)
