@@ -19,10 +19,12 @@ for small ``k``, and the engine then reports a bounded verdict and says so.
 
 Strengthening.  The property alone is rarely k-inductive for a small ``k`` (a retrying
 protocol's property needs facts about what is in flight), so the step case also assumes
-``L(t_i)`` on every state of its path, where ``L`` is an invariant: the cheap invariants
-of :mod:`.strengthen` and any caller's lemmas (``assume``: e.g. Spacer's), all passed
-through :func:`~ackproof.proofs.strengthen.houdini` first — a lemma that is not part of an
-inductive set is dropped, never assumed, so a wrong guess cannot make a false proof.
+``L(t_i)`` on every state of its path, where ``L`` is an invariant: any caller's lemmas
+(``assume``: e.g. Spacer's) passed through :func:`~ackproof.proofs.strengthen.houdini` —
+a lemma that is not part of an inductive set is dropped, never assumed, so a wrong guess
+cannot make a false proof — and, from the first step case that fails, the cheap
+invariants of :mod:`.strengthen` (Houdini-checked the same way; none when the sample
+already violates ``P``: the base case will find that).
 Sound: ``L`` holds in every reachable state, so a bad path's suffix satisfies it too.
 
 Certificate: for ``k = 1`` ``L & P`` is inductive and is re-checked with the three
@@ -98,7 +100,8 @@ def kinduction(
     def left() -> float | None:
         return None if timeout is None else timeout - (time.monotonic() - start)
 
-    inv = _invariant(system, strengthen, assume, left())
+    inv = _assumed(system, assume, left())
+    pending = strengthen  # the cheap invariants join when the step case first fails
     enc = Encoding(system, mode="bv", shape="selector", extra=(inv,))
     base = Unrolling(enc)
     step = z.Solver(logic_for(enc), mode=enc.mode)
@@ -118,11 +121,20 @@ def kinduction(
             return KOutcome(
                 "unknown", k - 1, None, None, f"base case: {base.solver.reason_unknown()}"
             )
-        if k > 0:
+        while k > 0:
             step.set_timeout(left())
             with step.scope():
                 step.add(z.not_(enc.prop(prop, ts[k])))
                 out = step.check()
+            if out == "sat" and pending:
+                pending = False
+                more = _cheap(system, prop, left())
+                if more is not E.TRUE:  # assumed on every state of the path, then again
+                    inv = more if inv is E.TRUE else E.and_(inv, more)
+                    step.add(*(enc.expr(more, t) for t in ts))
+                    continue
+            break
+        if k > 0:
             if out == "unsat":
                 return KOutcome("proved", k, None, _certify(system, enc, prop, k, inv), "")
             if out == "unknown":
@@ -143,18 +155,21 @@ def kinduction(
     )
 
 
-def _invariant(
-    system: System, strengthen: bool, assume: Sequence[Expr], timeout: float | None
-) -> Expr:
-    """The invariant the step case assumes: the inductive part of the cheap invariants
-    and ``assume`` (``true`` if none, or no time to check them)."""
-    cap = STRENGTHEN_SECONDS if timeout is None else min(STRENGTHEN_SECONDS, timeout / 4)
-    clauses = list(infer(system, timeout=cap).clauses) if strengthen else []
-    clauses.extend(c for a in assume for c in (a.args if a.op == "and" else (a,)))
-    if not clauses:
+def _assumed(system: System, assume: Sequence[Expr], timeout: float | None) -> Expr:
+    """The inductive part of the caller's lemmas (``true`` if none survives)."""
+    if not assume:
         return E.TRUE
-    kept = houdini(system, clauses, timeout=cap) if assume else clauses
-    return E.all_(kept or ())
+    cap = STRENGTHEN_SECONDS if timeout is None else min(STRENGTHEN_SECONDS, timeout / 4)
+    clauses = [c for a in assume for c in (a.args if a.op == "and" else (a,))]
+    return E.all_(houdini(system, clauses, timeout=cap) or ())
+
+
+def _cheap(system: System, prop: str, timeout: float | None) -> Expr:
+    """The cheap invariants (``true`` if none, no time, or the sample violates ``prop``:
+    the base case will find that)."""
+    cap = STRENGTHEN_SECONDS if timeout is None else min(STRENGTHEN_SECONDS, timeout / 4)
+    found = infer(system, timeout=cap, goal=system.properties[prop].invariant)
+    return E.all_(found.clauses)
 
 
 def _certify(system: System, enc: Encoding, prop: str, k: int, inv: Expr) -> str:

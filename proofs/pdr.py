@@ -137,7 +137,7 @@ def spacer(
             hinted = True
             rest = None if timeout is None else timeout - (time.monotonic() - start)
             cap = STRENGTHEN_SECONDS if rest is None else min(STRENGTHEN_SECONDS, rest / 2)
-            lemmas.extend(enc.expr(c, xs) for c in infer(system, timeout=cap).clauses)
+            lemmas.extend(enc.expr(c, xs) for c in infer(system, timeout=cap, goal=goal).clauses)
             continue  # this conjunct again, from the cheap invariants
         if out == "unknown":
             why = h.reason_unknown()

@@ -71,6 +71,9 @@ class Strengthening:
     sampled: int
     candidates: int
     seconds: float
+    #: A sampled state violates the goal given to :func:`infer`: no invariant implies it,
+    #: and none was looked for.
+    refuted: bool = False
 
     @property
     def invariant(self) -> Expr:
@@ -171,13 +174,17 @@ def infer(
     timeout: float | None = None,
     max_states: int = MAX_STATES,
     max_candidates: int = MAX_CANDIDATES,
+    goal: Expr | None = None,
 ) -> Strengthening:
     """Sample, guess and check (see the module's docstring); an empty strengthening if
-    the check runs out of time."""
+    the check runs out of time, or if a sampled state violates ``goal`` (``refuted``:
+    the engine's own search will find that violation, and no invariant can help)."""
     start = time.monotonic()
     ex = explore(system, [], max_states=max_states, keep=True, packed=False)
     assert ex.visited is not None
     states = list(ex.visited)
+    if goal is not None and not all(E.evaluate(goal, s) for s in states):
+        return Strengthening((), len(states), 0, time.monotonic() - start, refuted=True)
     cubes = guess(system, states, limit=max_candidates)
     left = None if timeout is None else timeout - (time.monotonic() - start)
     # the properties' own conjuncts join the candidates: often they are inductive with the
