@@ -133,8 +133,8 @@ def spacer(
         out = h.check()
         if out == "unsat":
             return PdrOutcome("violated", None, f"Spacer: {system.render(part)} can be broken")
-        if out == "unknown" and not hinted:
-            hinted = True
+        if out == "unknown" and not hinted and (left is None or first < left):
+            hinted = True  # stopped by the first try's cap, not by the time limit
             rest = None if timeout is None else timeout - (time.monotonic() - start)
             cap = STRENGTHEN_SECONDS if rest is None else min(STRENGTHEN_SECONDS, rest / 2)
             lemmas.extend(enc.expr(c, xs) for c in infer(system, timeout=cap, goal=goal).clauses)
