@@ -137,7 +137,10 @@ def spacer(
             hinted = True  # stopped by the first try's cap, not by the time limit
             rest = None if timeout is None else timeout - (time.monotonic() - start)
             cap = STRENGTHEN_SECONDS if rest is None else min(STRENGTHEN_SECONDS, rest / 2)
-            lemmas.extend(enc.expr(c, xs) for c in infer(system, timeout=cap, goal=goal).clauses)
+            found = infer(system, timeout=cap, goal=goal)
+            if found.refuted:  # a concrete reachable state: the caller finds a path by BMC
+                return PdrOutcome("violated", None, "a state the sample reached violates it")
+            lemmas.extend(enc.expr(c, xs) for c in found.clauses)
             continue  # this conjunct again, from the cheap invariants
         if out == "unknown":
             why = h.reason_unknown()

@@ -8,6 +8,7 @@ the tests below hand the engines deliberately wrong lemmas and require the truth
 from __future__ import annotations
 
 import pytest
+from environment_cases import system as environment_system
 
 from ackproof.proofs import check
 from ackproof.proofs.certificate import recheck
@@ -128,3 +129,25 @@ def test_the_broken_reordering_variant_is_still_caught() -> None:
         assert got.verdict == "violated", (engine, got.detail)
         assert got.counterexample is not None
         assert len(got.counterexample) == len(want.counterexample)
+
+
+@pytest.mark.parametrize(
+    ("name", "prop"),
+    [
+        ("library:consumer-processed-key-ttl-longer", "no-duplicate"),
+        ("library:kafka-producer-retries-inflight1", "no-duplicate"),
+    ],
+)
+def test_pdr_reports_a_violation_the_sample_reaches_with_the_shortest_path(
+    name: str, prop: str
+) -> None:
+    """When Spacer stalls and the breadth-first sample already holds a violating state,
+    pdr says violated (BMC then finds the shortest path); the first row was inconclusive
+    at 10 s before."""
+    s = environment_system(name)
+    want = check(s, prop, engine="explicit")
+    got = check(s, prop, engine="pdr", depth=12, timeout=30)
+    assert want.verdict == got.verdict == "violated", got.detail
+    assert want.counterexample is not None
+    assert got.counterexample is not None
+    assert len(got.counterexample) == len(want.counterexample)
