@@ -17,26 +17,41 @@ constraint makes this complete for finite systems (``k`` = the longest loop-free
 but that can be long: for the retrying protocols the property alone is not k-inductive
 for small ``k``, and the engine then reports a bounded verdict and says so.
 
-Certificate: for ``k = 1`` the property itself is inductive and is re-checked with the
-three certificate queries; for ``k > 1`` the certificate is "``P`` is k-inductive along
-simple paths", re-checked by posing ``step(k)`` again to a fresh, non-incremental solver.
+Strengthening.  The property alone is rarely k-inductive for a small ``k`` (a retrying
+protocol's property needs facts about what is in flight), so the step case also assumes
+``L(t_i)`` on every state of its path, where ``L`` is an invariant: any caller's lemmas
+(``assume``: e.g. Spacer's) passed through :func:`~ackproof.proofs.strengthen.houdini` —
+a lemma that is not part of an inductive set is dropped, never assumed, so a wrong guess
+cannot make a false proof — and, from the first step case that fails, the cheap
+invariants of :mod:`.strengthen` (Houdini-checked the same way; none when the sample
+already violates ``P``: the base case will find that).
+Sound: ``L`` holds in every reachable state, so a bad path's suffix satisfies it too.
+
+Certificate: for ``k = 1`` ``L & P`` is inductive and is re-checked with the three
+certificate queries; for ``k > 1`` the certificate is "``L`` is inductive and ``P`` is
+k-inductive along simple paths under ``L``", re-checked by the certificate queries on
+``L`` and by posing ``step(k)`` again to a fresh, non-incremental solver.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ackproof.spec import System
+from ackproof.spec import Expr, System
+from ackproof.spec import expr as E
 from ackproof.spec.explore import Path
 from ackproof.spec.interp import Compiled, compile_system
+from ackproof.spec.ops import Op
 
 from . import z3seam as z
 from .bmc import Unrolling, logic_for
 from .certificate import recheck
 from .encode import Encoding, StateVars
 from .result import EngineError, replay, spent
+from .strengthen import STRENGTHEN_SECONDS, houdini, infer
 from .z3seam import Term
 
 
@@ -55,10 +70,12 @@ def _differ(enc: Encoding, s: StateVars, t: StateVars) -> Term:
     return z.or_(*(z.not_(z.eq(a, b)) for a, b in zip(s, t, strict=True)))
 
 
-def _step_formula(enc: Encoding, prop: str, k: int, tag: str) -> tuple[list[Term], Term]:
-    """Hypotheses of ``step(k)`` and its goal ``Not(P(t_k))``, over fresh variables."""
+def _step_formula(enc: Encoding, prop: str, k: int, tag: str, inv: Expr) -> tuple[list[Term], Term]:
+    """Hypotheses of ``step(k)`` under the invariant ``inv`` and its goal ``Not(P(t_k))``,
+    over fresh variables."""
     ts = [enc.state(f"{tag}{i}") for i in range(k + 1)]
     hyp: list[Term] = [enc.domain(ts[0])]
+    hyp.extend(enc.expr(inv, t) for t in ts)
     for i in range(k):
         hyp.append(enc.prop(prop, ts[i]))
         hyp.append(enc.trans(ts[i], ts[i + 1], enc.selector(f"{tag}a{i}")))
@@ -73,17 +90,24 @@ def kinduction(
     max_k: int = 30,
     timeout: float | None = None,
     compiled: Compiled | None = None,
+    strengthen: bool = True,
+    assume: Sequence[Expr] = (),
 ) -> KOutcome:
+    """``strengthen``: assume the cheap invariants in the step case; ``assume``: more
+    candidate lemmas, assumed only if :func:`houdini` keeps them (see the module doc)."""
     start = time.monotonic()
     comp = compiled if compiled is not None else compile_system(system)
-    enc = Encoding(system, mode="bv", shape="selector")
-    base = Unrolling(enc)
-    step = z.Solver(logic_for(enc), mode=enc.mode)
-    ts: list[StateVars] = [enc.state("k0")]
-    step.add(enc.domain(ts[0]))
 
     def left() -> float | None:
         return None if timeout is None else timeout - (time.monotonic() - start)
+
+    inv = _assumed(system, assume, left())
+    pending = strengthen  # the cheap invariants join when the step case first fails
+    enc = Encoding(system, mode="bv", shape="selector", extra=(inv,))
+    base = Unrolling(enc)
+    step = z.Solver(logic_for(enc), mode=enc.mode)
+    ts: list[StateVars] = [enc.state("k0")]
+    step.add(enc.domain(ts[0]), enc.expr(inv, ts[0]))
 
     for k in range(max_k + 1):
         rem = left()
@@ -98,13 +122,22 @@ def kinduction(
             return KOutcome(
                 "unknown", k - 1, None, None, f"base case: {base.solver.reason_unknown()}"
             )
-        if k > 0:
+        while k > 0:
             step.set_timeout(left())
             with step.scope():
                 step.add(z.not_(enc.prop(prop, ts[k])))
                 out = step.check()
+            if out == "sat" and pending:
+                pending = False
+                more = _cheap(system, prop, left())
+                if more is not E.TRUE:  # assumed on every state of the path, then again
+                    inv = more if inv is E.TRUE else E.and_(inv, more)
+                    step.add(*(enc.expr(more, t) for t in ts))
+                    continue
+            break
+        if k > 0:
             if out == "unsat":
-                return KOutcome("proved", k, None, _certify(system, enc, prop, k), "")
+                return KOutcome("proved", k, None, _certify(system, enc, prop, k, inv), "")
             if out == "unknown":
                 return KOutcome("unknown", k, None, None, f"step case: {step.reason_unknown()}")
         if k == max_k:
@@ -112,7 +145,7 @@ def kinduction(
         base.extend()
         t = enc.state(f"k{k + 1}")
         step.add(enc.prop(prop, ts[k]), enc.trans(ts[k], t, enc.selector(f"ka{k}")))
-        step.add(*(_differ(enc, s, t) for s in ts))
+        step.add(*(_differ(enc, s, t) for s in ts), enc.expr(inv, t))
         ts.append(t)
     return KOutcome(
         "bounded",
@@ -123,17 +156,40 @@ def kinduction(
     )
 
 
-def _certify(system: System, enc: Encoding, prop: str, k: int) -> str:
+def _assumed(system: System, assume: Sequence[Expr], timeout: float | None) -> Expr:
+    """The inductive part of the caller's lemmas (``true`` if none survives)."""
+    if not assume:
+        return E.TRUE
+    cap = STRENGTHEN_SECONDS if timeout is None else min(STRENGTHEN_SECONDS, timeout / 4)
+    clauses = [c for a in assume for c in (a.args if a.op is Op.AND else (a,))]
+    return E.all_(houdini(system, clauses, timeout=cap) or ())
+
+
+def _cheap(system: System, prop: str, timeout: float | None) -> Expr:
+    """The cheap invariants (``true`` if none, no time, or the sample violates ``prop``:
+    the base case will find that)."""
+    cap = STRENGTHEN_SECONDS if timeout is None else min(STRENGTHEN_SECONDS, timeout / 4)
+    found = infer(system, timeout=cap, goal=system.properties[prop].invariant)
+    return E.all_(found.clauses)
+
+
+def _certify(system: System, enc: Encoding, prop: str, k: int, inv: Expr) -> str:
     p = system.properties[prop].invariant
     if k == 1:
-        check = recheck(system, p, p)
+        whole = p if inv is E.TRUE else E.and_(inv, p)
+        check = recheck(system, whole, p)
         if not check.ok:
             raise EngineError(f"k-induction: {prop} is not inductive: {check.outcomes}")
-        return system.render(p)
-    hyp, goal = _step_formula(enc, prop, k, "r")
+        return system.render(whole)
+    if inv is not E.TRUE:
+        check = recheck(system, inv, E.TRUE)
+        if not check.ok:
+            raise EngineError(f"k-induction: the strengthening is not inductive: {check.outcomes}")
+    hyp, goal = _step_formula(enc, prop, k, "r", inv)
     solver = z.Solver(logic_for(enc), mode=enc.mode)
     solver.add(*hyp, goal)
     out = solver.check()
     if out != "unsat":
         raise EngineError(f"k-induction: the step case at k={k} does not re-check ({out})")
-    return f"{system.render(p)}\n(is {k}-inductive along simple paths)"
+    under = "" if inv is E.TRUE else f", assuming the inductive invariant\n{system.render(inv)}"
+    return f"{system.render(p)}\n(is {k}-inductive along simple paths{under})"
