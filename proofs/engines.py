@@ -83,7 +83,7 @@ def check_well_formed(system: System, clock: Clock, comp: Compiled, depth: int) 
     if bad is None:
         return ""
     some = next(iter(system.properties))
-    out = spacer(system, some, target=not_(bad), timeout=clock.left(AUTO_PDR_SECONDS))
+    out = spacer(system, some, target=not_(bad), clock=clock.share(AUTO_PDR_SECONDS))
     if out.status == "proved":
         return ""
     r = reach(
@@ -214,7 +214,7 @@ def _witness_anywhere(
     r = reach(system, {"w": p.witness}, depth=WITNESS_DEPTH, clock=clock, compiled=comp)
     if "w" in r.found:
         return r.found["w"], "yes", ""
-    proof = spacer(system, prop, target=not_(p.witness), timeout=clock.left(30.0))
+    proof = spacer(system, prop, target=not_(p.witness), clock=clock.share(30.0))
     if proof.status == "proved":
         return None, "no", f"the witness ({p.witness_statement}) is unreachable (proved)"
     return None, "unknown", f"no witness within depth {r.depth}, and its reachability is unknown"
@@ -230,7 +230,7 @@ def run_pdr(
     witness: Path | None = None,
     cap: float | None = None,
 ) -> Result:
-    out = spacer(system, prop, timeout=clock.left(cap))
+    out = spacer(system, prop, clock=clock.share(cap))
     if out.status == "violated":
         r = reach(
             system,
@@ -312,7 +312,7 @@ def _proved(
 
 
 def run_kinduction(system: System, prop: str, depth: int, clock: Clock, comp: Compiled) -> Result:
-    out = kinduction(system, prop, max_k=depth, timeout=clock.left(), compiled=comp)
+    out = kinduction(system, prop, max_k=depth, clock=clock, compiled=comp)
     if out.status == "violated":
         return _result(
             system,

@@ -35,7 +35,6 @@ k-inductive along simple paths under ``L``", re-checked by the certificate queri
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -48,9 +47,10 @@ from ackproof.spec.ops import Op
 
 from . import z3seam as z
 from .bmc import Unrolling, logic_for
+from .budget import Clock
 from .certificate import recheck
 from .encode import Encoding, StateVars
-from .result import EngineError, replay, spent
+from .result import EngineError, replay
 from .strengthen import STRENGTHEN_SECONDS, houdini, infer
 from .z3seam import Term
 
@@ -89,19 +89,17 @@ def kinduction(
     *,
     max_k: int = 30,
     timeout: float | None = None,
+    clock: Clock | None = None,
     compiled: Compiled | None = None,
     strengthen: bool = True,
     assume: Sequence[Expr] = (),
 ) -> KOutcome:
     """``strengthen``: assume the cheap invariants in the step case; ``assume``: more
-    candidate lemmas, assumed only if :func:`houdini` keeps them (see the module doc)."""
-    start = time.monotonic()
+    candidate lemmas, assumed only if :func:`houdini` keeps them (see the module doc).
+    The budget is ``clock`` (a check's), or ``timeout`` seconds from now."""
+    clock = clock if clock is not None else Clock(timeout)
     comp = compiled if compiled is not None else compile_system(system)
-
-    def left() -> float | None:
-        return None if timeout is None else timeout - (time.monotonic() - start)
-
-    inv = _assumed(system, assume, left())
+    inv = _assumed(system, assume, clock.left())
     pending = strengthen  # the cheap invariants join when the step case first fails
     enc = Encoding(system, mode="bv", shape="selector", extra=(inv,))
     base = Unrolling(enc)
@@ -110,26 +108,24 @@ def kinduction(
     step.add(enc.domain(ts[0]), enc.expr(inv, ts[0]))
 
     for k in range(max_k + 1):
-        rem = left()
-        if rem is not None and rem <= 0:
-            return KOutcome("unknown", k - 1, None, None, f"{spent(timeout)} at k={k}")
-        out = base.ask(z.not_(enc.prop(prop, base.states[k])), rem)
+        if clock.expired():
+            return KOutcome("unknown", k - 1, None, None, f"{clock.spent()} at k={k}")
+        out = base.ask(z.not_(enc.prop(prop, base.states[k])), clock.left())
         if out == "sat":
             p = base.path()
             replay(comp, p)
             return KOutcome("violated", k, p, None, f"violated after {k} steps")
         if out == "unknown":
-            return KOutcome(
-                "unknown", k - 1, None, None, f"base case: {base.solver.reason_unknown()}"
-            )
+            why = _why(clock, k, f"base case: {base.solver.reason_unknown()}")
+            return KOutcome("unknown", k - 1, None, None, why)
         while k > 0:
-            step.set_timeout(left())
+            step.set_timeout(clock.left())
             with step.scope():
                 step.add(z.not_(enc.prop(prop, ts[k])))
                 out = step.check()
             if out == "sat" and pending:
                 pending = False
-                more = _cheap(system, prop, left())
+                more = _cheap(system, prop, clock.left())
                 if more is not E.TRUE:  # assumed on every state of the path, then again
                     inv = more if inv is E.TRUE else E.and_(inv, more)
                     step.add(*(enc.expr(more, t) for t in ts))
@@ -139,7 +135,8 @@ def kinduction(
             if out == "unsat":
                 return KOutcome("proved", k, None, _certify(system, enc, prop, k, inv), "")
             if out == "unknown":
-                return KOutcome("unknown", k, None, None, f"step case: {step.reason_unknown()}")
+                why = _why(clock, k, f"step case: {step.reason_unknown()}")
+                return KOutcome("unknown", k, None, None, why)
         if k == max_k:
             break
         base.extend()
@@ -154,6 +151,12 @@ def kinduction(
         None,
         f"holds up to depth {max_k}; not {max_k}-inductive along simple paths",
     )
+
+
+def _why(clock: Clock, k: int, solver: str) -> str:
+    """Why a query gave up: the budget ran out (said as every engine says it), or the
+    solver's own reason."""
+    return f"{clock.spent()} at k={k}" if clock.expired() else solver
 
 
 def _assumed(system: System, assume: Sequence[Expr], timeout: float | None) -> Expr:

@@ -50,7 +50,6 @@ The invariant is never trusted: :mod:`ackproof.proofs.certificate` re-checks it.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -59,9 +58,10 @@ from ackproof.spec.expr import TRUE, walk
 from ackproof.spec.ops import Leaf, Op
 
 from . import z3seam as z
+from .budget import Clock
 from .certificate import Certificate, Untranslatable, recheck, recheck_term, render, to_expr
 from .encode import Encoding, StateVars
-from .result import EngineError, spent
+from .result import EngineError
 from .strengthen import STRENGTHEN_SECONDS, infer
 from .z3seam import Term
 
@@ -87,14 +87,16 @@ def spacer(
     prop: str,
     *,
     timeout: float | None = None,
+    clock: Clock | None = None,
     split: bool = True,
     target: Expr | None = None,
     strengthen: bool = True,
 ) -> PdrOutcome:
     """Prove ``prop``'s invariant (or ``target``, an invariant of your own) for all depths;
     ``strengthen``: when Spacer stalls on a conjunct, add the cheap invariants of
-    :mod:`.strengthen` to the lemmas and try it again."""
-    start = time.monotonic()
+    :mod:`.strengthen` to the lemmas and try it again.  The budget is ``clock`` (a
+    check's), or ``timeout`` seconds from now."""
+    clock = clock if clock is not None else Clock(timeout)
     goal = target if target is not None else system.properties[prop].invariant
     enc = Encoding(system, mode="int", shape="disjunctive")
     xs, ys, a = enc.state("x"), enc.state("y"), enc.selector("a")
@@ -107,11 +109,11 @@ def spacer(
     k = 0
     while k < len(parts):
         part = parts[k]
-        left = None if timeout is None else timeout - (time.monotonic() - start)
-        if left is not None and left <= 0:
+        if clock.expired():
             return PdrOutcome(
-                "unknown", None, f"{spent(timeout)} ({k}/{len(parts)} conjuncts proved)"
+                "unknown", None, f"{clock.spent()} ({k}/{len(parts)} conjuncts proved)"
             )
+        left = clock.left()
         known = z.and_(*lemmas)
         implied = z.implies(z.and_(known, enc.domain(xs)), enc.expr(part, xs))
         if z.valid(implied, timeout=left) == "unsat":
@@ -136,7 +138,7 @@ def spacer(
             return PdrOutcome("violated", None, f"Spacer: {system.render(part)} can be broken")
         if out == "unknown" and not hinted and (left is None or first < left):
             hinted = True  # stopped by the first try's cap, not by the time limit
-            rest = None if timeout is None else timeout - (time.monotonic() - start)
+            rest = clock.left()
             cap = STRENGTHEN_SECONDS if rest is None else min(STRENGTHEN_SECONDS, rest / 2)
             found = infer(system, timeout=cap, goal=goal)
             if found.refuted:  # a concrete reachable state: the caller finds a path by BMC
@@ -144,8 +146,8 @@ def spacer(
             lemmas.extend(enc.expr(c, xs) for c in found.clauses)
             continue  # this conjunct again, from the cheap invariants
         if out == "unknown":
-            why = h.reason_unknown()
-            return PdrOutcome("unknown", None, f"Spacer: {why} ({k}/{len(parts)} conjuncts proved)")
+            why = clock.spent() if clock.expired() else f"Spacer: {h.reason_unknown()}"
+            return PdrOutcome("unknown", None, f"{why} ({k}/{len(parts)} conjuncts proved)")
         lemma = z.quantifier_free(z.simplify(h.invariant(xs)))
         if lemma is None:  # later queries cannot assume it, and no certificate prints it
             return PdrOutcome(
@@ -155,9 +157,9 @@ def spacer(
         if mid is not None:
             solved[mid] = lemmas[-1]
         k += 1
-    left = None if timeout is None else max(1.0, timeout - (time.monotonic() - start))
     try:
-        return PdrOutcome("proved", certify(system, enc, lemmas, xs, goal, prop, left), "")
+        cert = certify(system, enc, lemmas, xs, goal, prop, clock.left_for_recheck())
+        return PdrOutcome("proved", cert, "")
     except Unchecked as e:
         return PdrOutcome("unknown", None, f"Spacer: {e}")
 

@@ -22,8 +22,6 @@ from ackproof.spec.explore import Path
 from ackproof.spec.interp import Compiled
 from ackproof.spec.system import System
 
-from .budget import spent as spent  # re-exported for pdr/kinduction: defined in budget
-
 Verdict: TypeAlias = Literal["proved", "holds", "violated", "inconclusive", "vacuous"]
 
 

@@ -33,7 +33,6 @@ caller's guess): what it returns is inductive, what it drops was not.
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,6 +42,7 @@ from ackproof.spec.ops import Op
 from ackproof.spec.system import State
 
 from . import z3seam as z
+from .budget import Clock
 from .encode import Encoding
 
 #: Sampled states, candidates and literals per cube: small enough that guessing and
@@ -142,7 +142,7 @@ def houdini(
 ) -> tuple[Expr, ...] | None:
     """The largest subset of ``clauses`` that is an inductive invariant (``Init`` implies
     it, a ``Dom`` step keeps it); ``None`` if z3 could not decide a query in time."""
-    start = time.monotonic()
+    clock = Clock(timeout)
     enc = Encoding(system, mode="bv", shape="selector", extra=tuple(clauses))
     xs, ys, a = enc.state("hx"), enc.state("hy"), enc.selector("ha")
     init = system.initial()
@@ -152,10 +152,9 @@ def houdini(
     solver = z.Solver("QF_BV", mode="bv")
     solver.add(enc.domain(xs), enc.trans(xs, ys, a))
     while live:
-        left = None if timeout is None else timeout - (time.monotonic() - start)
-        if left is not None and left <= 0:
+        if clock.expired():
             return None
-        solver.set_timeout(left)
+        solver.set_timeout(clock.left())
         with solver.scope():
             solver.add(*(pre[id(c)] for c in live))
             solver.add(z.or_(*(z.not_(post[id(c)]) for c in live)))
@@ -180,14 +179,13 @@ def infer(
     """Sample, guess and check (see the module's docstring); an empty strengthening if
     the check runs out of time, or if a sampled state violates ``goal`` (``refuted``:
     the engine's own search will find that violation, and no invariant can help)."""
-    start = time.monotonic()
+    clock = Clock(timeout)
     ex = explore(system, [], max_states=max_states, keep=True, packed=False)
     assert ex.visited is not None
     states = list(ex.visited)
     if goal is not None and not all(E.evaluate(goal, s) for s in states):
-        return Strengthening((), len(states), 0, time.monotonic() - start, refuted=True)
+        return Strengthening((), len(states), 0, clock.elapsed, refuted=True)
     cubes = guess(system, states, limit=max_candidates)
-    left = None if timeout is None else timeout - (time.monotonic() - start)
     # the properties' own conjuncts join the candidates: often they are inductive with the
     # guesses' help (no conjunct of a violated property can be kept: see houdini)
     stated = [
@@ -196,5 +194,5 @@ def infer(
         for c in (p.invariant.args if p.invariant.op is Op.AND else (p.invariant,))
         if not c.is_const
     ]
-    kept = houdini(system, [*stated, *(_not_cube(system, c) for c in cubes)], timeout=left)
-    return Strengthening(kept or (), len(states), len(cubes), time.monotonic() - start)
+    kept = houdini(system, [*stated, *(_not_cube(system, c) for c in cubes)], timeout=clock.left())
+    return Strengthening(kept or (), len(states), len(cubes), clock.elapsed)
