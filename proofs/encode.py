@@ -29,7 +29,7 @@ no bit-vector operation can wrap on states in ``Dom``; the selector is
 ``max(1, (n-1).bit_length())`` bits wide and constrained ``a <u n`` (one bit too narrow
 and every transition is infeasible — the agreement tests exist to catch that).
 
-``T`` is built once per system, integer flavour, width and shape, over template
+``T`` is built once per system, integer flavour, widths and shape, over template
 variables (``<slot>@pre``, ``<slot>@post``, ``action@step``), and kept in a small
 cache shared by every :class:`Encoding` of that system in this process: a check's
 properties, their certificate re-checks and the well-formedness proof all substitute
@@ -123,8 +123,8 @@ def selector_width(n_actions: int) -> int:
 
 #: ``T`` over its template variables: ``(pre-state, post-state, selector, body)``.
 Template: TypeAlias = tuple[StateVars, StateVars, Term, Term]
-#: Which template: the system's ``id``, integer flavour, bit width, shape.
-_Key: TypeAlias = tuple[int, str, int, str]
+#: Which template: the system's ``id``, integer flavour, bit width, selector width, shape.
+_Key: TypeAlias = tuple[int, str, int, int, str]
 #: The shared templates; the weak reference tells a live system from a reused ``id``.
 _TEMPLATES: dict[_Key, tuple[weakref.ref[System], Template]] = {}
 #: Templates kept at most (oldest dropped first): a check uses a handful of systems.
@@ -233,11 +233,11 @@ class Encoding:
         return z.substitute(body, pairs)
 
     def template(self) -> Template:
-        """``T`` over the template variables: built once per system, flavour, width and
+        """``T`` over the template variables: built once per system, flavour, widths and
         shape in this process (see the module docstring), then shared."""
         if self._template is not None:
             return self._template
-        key = (id(self.system), self.mode, self.arith.width, self.shape)
+        key = (id(self.system), self.mode, self.arith.width, self.sel_width, self.shape)
         hit = _TEMPLATES.get(key)
         if hit is not None and hit[0]() is self.system:
             self._template = hit[1]
