@@ -8,7 +8,7 @@ For each built-in protocol and N, in this process (the import is timed in a fres
   and, when the search completes, the liveness graph and its obligations;
 * **symbolic** (what ``auto``'s child runs, property by property): the wall time of
   :func:`~ackproof.proofs.engines.run_z3`, and under ``cProfile`` the share of it spent
-  building z3 terms (``Encoding._build_trans``, and z3's ``And`` / ``Or`` inside it),
+  building z3 terms (``Encoding._build_trans``, and the seam's ``and_`` inside it),
   in z3's queries (Spacer's Horn queries and plain ones), re-checking certificates, and on
   the liveness-to-safety systems of the response obligations.
 
@@ -54,7 +54,7 @@ from ackproof.spec.protocols import BUILTIN
 #: (label, file suffix, function name): cumulative time of these in the profiled run.
 SYMBOLIC_PARTS = [
     ("encode T", "proofs/encode.py", "_build_trans"),
-    ("  z3 And", "z3/z3.py", "And"),
+    ("  and_", "proofs/z3seam.py", "and_"),
     ("spacer", "proofs/pdr.py", "spacer"),
     ("  z3 queries", "proofs/z3seam.py", "check"),
     ("recheck", "proofs/certificate.py", "recheck"),
