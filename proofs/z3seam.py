@@ -10,13 +10,9 @@ Rule 2: a :data:`Term` is an opaque z3 expression.  Its static type is a ``NewTy
 ``object`` so that mypy keeps engine code honest (a ``Term`` cannot be added to an
 ``int`` by mistake); only this module looks inside.
 
-Rule 3: the hot constructors (n-ary ``And``/``Or``, ``Not``, ``==``, ``If``, the
-comparisons, ``+``/``-`` and ``substitute``) call z3's C API directly (``Z3_mk_and``
-and friends) rather than z3's Python wrappers, which check and coerce every argument
-(two thirds of the time spent building a transition relation).  They make the very
-same terms (z3 hash-conses them: ``tests/proofs/test_seam_terms.py`` pins equal ids
-against the plain constructors on every built-in and library system).  Every argument
-is a z3 expression of the right sort already, so nothing is lost by skipping the checks.
+Rule 3: the hot constructors call z3's C API (``Z3_mk_and`` …), not z3's Python wrappers,
+which check and coerce every argument (two thirds of building a transition relation);
+the terms are the very same (``tests/proofs/test_seam_terms.py`` pins their ids).
 
 Rule 4: integers come in two flavours, chosen per encoding with :class:`Arith`:
 ``"bv"`` (signed bit-vectors of one fixed width; every comparison is signed, ``mod``
@@ -65,16 +61,6 @@ def _bool(ctx: Any, ast: Any) -> Term:
     return _t(z3.BoolRef(ast, ctx))
 
 
-def _like(template: Any, ctx: Any, ast: Any) -> Term:
-    """``ast`` wrapped in the Python class of ``template``'s sort (what z3's
-    ``_to_expr_ref`` picks, without asking z3 for the sort)."""
-    if isinstance(template, z3.BoolRef):
-        return _t(z3.BoolRef(ast, ctx))
-    if isinstance(template, z3.BitVecRef):
-        return _t(z3.BitVecRef(ast, ctx))
-    return _t(_to_expr_ref(ast, ctx))
-
-
 # -- booleans -----------------------------------------------------------------------------
 TRUE: Term = _t(z3.BoolVal(True))
 FALSE: Term = _t(z3.BoolVal(False))
@@ -116,9 +102,8 @@ def implies(a: Term, b: Term) -> Term:
 
 
 def _reflected(a: Any, b: Any) -> bool:
-    """Does Python ask ``b`` first for ``a == b`` or ``a < b``?  It does when ``b``'s
-    class is a proper subclass of ``a``'s (a numeral against a variable: ``x == 0`` is
-    ``0 == x`` in z3, ``x < 2`` is ``2 > x``); the fast constructors make the same terms."""
+    """Python asks ``b`` first for ``a == b``, ``a < b`` when ``b``'s class is a proper
+    subclass of ``a``'s: ``x == 0`` is ``0 == x`` in z3, ``x < 2`` is ``2 > x``."""
     tb = type(b)
     return tb is not type(a) and issubclass(tb, type(a))
 
@@ -137,7 +122,7 @@ def distinct(xs: Sequence[Term]) -> Term:
 def ite(c: Term, a: Term, b: Term) -> Term:
     x = _z(c)
     ast = z3.Z3_mk_ite(x.ctx.ref(), x.as_ast(), _z(a).as_ast(), _z(b).as_ast())
-    return _like(_z(a), x.ctx, ast)
+    return _t(_to_expr_ref(ast, x.ctx))
 
 
 def simplify(t: Term) -> Term:
@@ -214,32 +199,23 @@ class Arith:
         return _t(z3.BitVecVal(v, self.width) if self.mode == "bv" else z3.IntVal(v))
 
     def add(self, a: Term, b: Term) -> Term:
-        if self.mode == "bv":
-            return self._bv(z3.Z3_mk_bvadd, a, b)
-        return self._int(z3.Z3_mk_add, a, b)
+        return self._binary(z3.Z3_mk_bvadd, z3.Z3_mk_add, a, b)
 
     def sub(self, a: Term, b: Term) -> Term:
+        return self._binary(z3.Z3_mk_bvsub, z3.Z3_mk_sub, a, b)
+
+    def _binary(self, bv: Any, mk: Any, a: Term, b: Term) -> Term:
+        x = _z(a)
         if self.mode == "bv":
-            return self._bv(z3.Z3_mk_bvsub, a, b)
-        return self._int(z3.Z3_mk_sub, a, b)
-
-    @staticmethod
-    def _bv(mk: Any, a: Term, b: Term) -> Term:
-        x = _z(a)
-        return _t(z3.BitVecRef(mk(x.ctx.ref(), x.as_ast(), _z(b).as_ast()), x.ctx))
-
-    @staticmethod
-    def _int(mk: Any, a: Term, b: Term) -> Term:
-        x = _z(a)
+            return _t(z3.BitVecRef(bv(x.ctx.ref(), x.as_ast(), _z(b).as_ast()), x.ctx))
         return _t(z3.ArithRef(mk(x.ctx.ref(), 2, _ast_array([a, b])), x.ctx))
 
-    @staticmethod
-    def _cmp(mk: Any, flipped: Any, a: Term, b: Term) -> Term:
-        """``mk(a, b)``, or ``flipped(b, a)`` where Python would reflect (see ``eq``)."""
-        x, y = _z(a), _z(b)
+    def _cmp(self, bv: tuple[Any, Any], mk: tuple[Any, Any], a: Term, b: Term) -> Term:
+        """``op(a, b)``, or the flipped ``op'(b, a)`` where Python reflects (see ``eq``)."""
+        (op, flipped), x, y = (bv if self.mode == "bv" else mk), _z(a), _z(b)
         if _reflected(x, y):
-            mk, x, y = flipped, y, x
-        return _bool(x.ctx, mk(x.ctx.ref(), x.as_ast(), y.as_ast()))
+            op, x, y = flipped, y, x
+        return _bool(x.ctx, op(x.ctx.ref(), x.as_ast(), y.as_ast()))
 
     def mul(self, a: Term, k: int) -> Term:
         return _t(_z(a) * _z(self.val(k)))
@@ -250,14 +226,10 @@ class Arith:
         return _t(_z(a) % _z(self.val(k)))
 
     def lt(self, a: Term, b: Term) -> Term:  # signed for bit-vectors
-        if self.mode == "bv":
-            return self._cmp(z3.Z3_mk_bvslt, z3.Z3_mk_bvsgt, a, b)
-        return self._cmp(z3.Z3_mk_lt, z3.Z3_mk_gt, a, b)
+        return self._cmp((z3.Z3_mk_bvslt, z3.Z3_mk_bvsgt), (z3.Z3_mk_lt, z3.Z3_mk_gt), a, b)
 
     def le(self, a: Term, b: Term) -> Term:
-        if self.mode == "bv":
-            return self._cmp(z3.Z3_mk_bvsle, z3.Z3_mk_bvsge, a, b)
-        return self._cmp(z3.Z3_mk_le, z3.Z3_mk_ge, a, b)
+        return self._cmp((z3.Z3_mk_bvsle, z3.Z3_mk_bvsge), (z3.Z3_mk_le, z3.Z3_mk_ge), a, b)
 
     def min(self, a: Term, b: Term) -> Term:
         return ite(self.le(a, b), a, b)
