@@ -28,10 +28,18 @@ int expression the system contains (``Expr.lo``/``Expr.hi``, which may be negati
 no bit-vector operation can wrap on states in ``Dom``; the selector is
 ``max(1, (n-1).bit_length())`` bits wide and constrained ``a <u n`` (one bit too narrow
 and every transition is infeasible — the agreement tests exist to catch that).
+
+``T`` is built once per system, integer flavour, widths and shape, over template
+variables (``<slot>@pre``, ``<slot>@post``, ``action@step``), and kept in a small
+cache shared by every :class:`Encoding` of that system in this process: a check's
+properties, their certificate re-checks and the well-formedness proof all substitute
+the same template (building it was about half of a large symbolic check).  The template
+depends on nothing else, so a cached one is the term a fresh build would give.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias, assert_never
@@ -113,6 +121,16 @@ def selector_width(n_actions: int) -> int:
     return max(1, (n_actions - 1).bit_length())
 
 
+#: ``T`` over its template variables: ``(pre-state, post-state, selector, body)``.
+Template: TypeAlias = tuple[StateVars, StateVars, Term, Term]
+#: Which template: the system's ``id``, integer flavour, bit width, selector width, shape.
+_Key: TypeAlias = tuple[int, str, int, int, str]
+#: The shared templates; the weak reference tells a live system from a reused ``id``.
+_TEMPLATES: dict[_Key, tuple[weakref.ref[System], Template]] = {}
+#: Templates kept at most (oldest dropped first): a check uses a handful of systems.
+TEMPLATES_KEPT = 8
+
+
 @dataclass
 class Encoding:
     """z3 terms for one system: states, ``Init``, ``Dom``, ``T``, properties."""
@@ -124,7 +142,9 @@ class Encoding:
     extra: tuple[Expr, ...] = ()
     arith: z.Arith = field(init=False)
     sel_width: int = field(init=False)
-    _template: tuple[StateVars, StateVars, Term, Term] | None = field(init=False, default=None)
+    _template: Template | None = field(init=False, default=None)
+    #: Constants made so far, by sort and value (``IntVal`` is slow to make).
+    _values: dict[tuple[str, int], Term] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         width = bit_width(self.system, self.extra) if self.mode == "bv" else 0
@@ -144,7 +164,12 @@ class Encoding:
         return z.bv_var(f"action@{tag}", self.sel_width)
 
     def value(self, v: bool | int, sort: str) -> Term:
-        return z.bool_val(bool(v)) if sort == "bool" else self.arith.val(int(v))
+        key = (sort, int(v))
+        got = self._values.get(key)
+        if got is None:
+            got = z.bool_val(bool(v)) if sort == "bool" else self.arith.val(int(v))
+            self._values[key] = got
+        return got
 
     # -- expressions ----------------------------------------------------------------------
     def expr(self, e: Expr, s: Sequence[Term], cache: dict[int, Term] | None = None) -> Term:
@@ -182,8 +207,8 @@ class Encoding:
         parts = []
         for v, sl in zip(s, self.system.slots, strict=True):
             if sl.sort == "int":
-                parts.append(ar.le(ar.val(sl.lo), v))
-                parts.append(ar.le(v, ar.val(sl.hi)))
+                parts.append(ar.le(self.value(sl.lo, "int"), v))
+                parts.append(ar.le(v, self.value(sl.hi, "int")))
         return z.and_(*parts)
 
     def prop(self, pid: str, s: Sequence[Term]) -> Term:
@@ -202,36 +227,59 @@ class Encoding:
         return z.ult(a, z.bv_val(n, self.sel_width))
 
     def trans(self, s: Sequence[Term], t: Sequence[Term], a: Term) -> Term:
-        """``T(s, t, a)``: built once over template variables, then substituted."""
-        if self._template is None:
-            ts, tt, ta = self.state("pre"), self.state("post"), self.selector("step")
-            self._template = (ts, tt, ta, self._build_trans(ts, tt, ta))
-        ts, tt, ta, body = self._template
+        """``T(s, t, a)``: the shared template (:meth:`template`), substituted."""
+        ts, tt, ta, body = self.template()
         pairs = [*zip(ts, s, strict=True), *zip(tt, t, strict=True), (ta, a)]
         return z.substitute(body, pairs)
 
+    def template(self) -> Template:
+        """``T`` over the template variables: built once per system, flavour, widths and
+        shape in this process (see the module docstring), then shared."""
+        if self._template is not None:
+            return self._template
+        key = (id(self.system), self.mode, self.arith.width, self.sel_width, self.shape)
+        hit = _TEMPLATES.get(key)
+        if hit is not None and hit[0]() is self.system:
+            self._template = hit[1]
+            return hit[1]
+        ts, tt, ta = self.state("pre"), self.state("post"), self.selector("step")
+        self._template = (ts, tt, ta, self._build_trans(ts, tt, ta))
+        _TEMPLATES.pop(key, None)
+        while len(_TEMPLATES) >= TEMPLATES_KEPT:
+            del _TEMPLATES[next(iter(_TEMPLATES))]
+        _TEMPLATES[key] = (weakref.ref(self.system), self._template)
+        return self._template
+
     def _build_trans(self, s: StateVars, t: StateVars, a: Term) -> Term:
+        # Each action-selector test and each frame equation ``t[i] = s[i]`` is made once
+        # and reused (z3 would hash-cons the repeats into the same terms anyway).
         cache: dict[int, Term] = {}
         actions = self.system.actions
         guards = [self.expr(act.guard, s, cache) for act in actions]
+        picks = [self.is_action(a, j) for j in range(len(actions))]
         if self.shape == "disjunctive":
+            frame = [z.eq(t[i], s[i]) for i in range(len(s))]
             steps = []
             for j, act in enumerate(actions):
                 upd = dict(act.updates)
                 eqs = [
-                    z.eq(t[i], self.expr(upd[i], s, cache) if i in upd else s[i])
+                    z.eq(t[i], self.expr(upd[i], s, cache)) if i in upd else frame[i]
                     for i in range(len(s))
                 ]
-                steps.append(z.and_(self.is_action(a, j), guards[j], *eqs))
+                steps.append(z.and_(picks[j], guards[j], *eqs))
             return z.and_(self.action_range(a), z.or_(*steps), self.domain(t))
-        enabled = z.or_(*(z.and_(self.is_action(a, j), g) for j, g in enumerate(guards)))
+        enabled = z.or_(*(z.and_(picks[j], g) for j, g in enumerate(guards)))
+        # per slot, its writers from the last action to the first: the innermost
+        # if-then-else is the last action's
+        writers: list[list[tuple[int, Expr]]] = [[] for _ in s]
+        for j in reversed(range(len(actions))):
+            for slot_index, e in actions[j].updates:
+                writers[slot_index].append((j, e))
         nexts = []
         for i in range(len(s)):
             value = s[i]
-            for j, act in reversed(list(enumerate(actions))):
-                for slot_index, e in act.updates:
-                    if slot_index == i:
-                        value = z.ite(self.is_action(a, j), self.expr(e, s, cache), value)
+            for j, e in writers[i]:
+                value = z.ite(picks[j], self.expr(e, s, cache), value)
             nexts.append(z.eq(t[i], value))
         return z.and_(self.action_range(a), enabled, *nexts, self.domain(t))
 

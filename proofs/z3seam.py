@@ -10,7 +10,11 @@ Rule 2: a :data:`Term` is an opaque z3 expression.  Its static type is a ``NewTy
 ``object`` so that mypy keeps engine code honest (a ``Term`` cannot be added to an
 ``int`` by mistake); only this module looks inside.
 
-Rule 3: integers come in two flavours, chosen per encoding with :class:`Arith`:
+Rule 3: the hot constructors call z3's C API (``Z3_mk_and`` …), not z3's Python wrappers,
+which check and coerce every argument (two thirds of building a transition relation);
+the terms are the very same (``tests/proofs/test_seam_terms.py`` pins their ids).
+
+Rule 4: integers come in two flavours, chosen per encoding with :class:`Arith`:
 ``"bv"`` (signed bit-vectors of one fixed width; every comparison is signed, ``mod``
 by a positive constant is ``bvsmod``, whose result takes the divisor's sign, i.e.
 Python's ``%``) and ``"int"`` (mathematical integers).  The width is the caller's job:
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NewType, TypeAlias
 
 import z3
+from z3.z3 import _to_expr_ref  # the class for a new AST, as z3's own constructors pick it
 
 # Ctrl-C is the user's, not z3's: by default z3 catches SIGINT during a query and answers
 # ``unknown`` (the engines then carried on); without it, the CLI's handler stops the run
@@ -45,6 +50,18 @@ def _t(x: Any) -> Term:
     return Term(x)
 
 
+def _ast_array(xs: Sequence[Term]) -> Any:
+    """The C array of ``xs``' ASTs (what z3's ``_to_ast_array`` builds)."""
+    arr = (z3.Ast * len(xs))()
+    for i, x in enumerate(xs):
+        arr[i] = _z(x).as_ast()
+    return arr
+
+
+def _bool(ctx: Any, ast: Any) -> Term:
+    return _t(z3.BoolRef(ast, ctx))
+
+
 # -- booleans -----------------------------------------------------------------------------
 TRUE: Term = _t(z3.BoolVal(True))
 FALSE: Term = _t(z3.BoolVal(False))
@@ -59,7 +76,8 @@ def bool_val(v: bool) -> Term:
 
 
 def not_(a: Term) -> Term:
-    return _t(z3.Not(_z(a)))
+    x = _z(a)
+    return _bool(x.ctx, z3.Z3_mk_not(x.ctx.ref(), x.as_ast()))
 
 
 def and_(*xs: Term) -> Term:
@@ -67,7 +85,8 @@ def and_(*xs: Term) -> Term:
         return TRUE
     if len(xs) == 1:
         return xs[0]
-    return _t(z3.And(*[_z(x) for x in xs]))
+    ctx = _z(xs[0]).ctx
+    return _bool(ctx, z3.Z3_mk_and(ctx.ref(), len(xs), _ast_array(xs)))
 
 
 def or_(*xs: Term) -> Term:
@@ -75,15 +94,26 @@ def or_(*xs: Term) -> Term:
         return FALSE
     if len(xs) == 1:
         return xs[0]
-    return _t(z3.Or(*[_z(x) for x in xs]))
+    ctx = _z(xs[0]).ctx
+    return _bool(ctx, z3.Z3_mk_or(ctx.ref(), len(xs), _ast_array(xs)))
 
 
 def implies(a: Term, b: Term) -> Term:
     return _t(z3.Implies(_z(a), _z(b)))
 
 
+def _reflected(a: Any, b: Any) -> bool:
+    """Python asks ``b`` first for ``a == b``, ``a < b`` when ``b``'s class is a proper
+    subclass of ``a``'s: ``x == 0`` is ``0 == x`` in z3, ``x < 2`` is ``2 > x``."""
+    tb = type(b)
+    return tb is not type(a) and issubclass(tb, type(a))
+
+
 def eq(a: Term, b: Term) -> Term:
-    return _t(_z(a) == _z(b))
+    x, y = _z(a), _z(b)
+    if _reflected(x, y):
+        x, y = y, x
+    return _bool(x.ctx, z3.Z3_mk_eq(x.ctx.ref(), x.as_ast(), y.as_ast()))
 
 
 def distinct(xs: Sequence[Term]) -> Term:
@@ -91,7 +121,9 @@ def distinct(xs: Sequence[Term]) -> Term:
 
 
 def ite(c: Term, a: Term, b: Term) -> Term:
-    return _t(z3.If(_z(c), _z(a), _z(b)))
+    x = _z(c)
+    ast = z3.Z3_mk_ite(x.ctx.ref(), x.as_ast(), _z(a).as_ast(), _z(b).as_ast())
+    return _t(_to_expr_ref(ast, x.ctx))
 
 
 def simplify(t: Term) -> Term:
@@ -101,7 +133,12 @@ def simplify(t: Term) -> Term:
 def substitute(t: Term, pairs: Sequence[tuple[Term, Term]]) -> Term:
     if not pairs:
         return t
-    return _t(z3.substitute(_z(t), *[(_z(a), _z(b)) for a, b in pairs]))
+    x = _z(t)
+    froms = _ast_array([a for a, _ in pairs])
+    tos = _ast_array([b for _, b in pairs])
+    return _t(
+        _to_expr_ref(z3.Z3_substitute(x.ctx.ref(), x.as_ast(), len(pairs), froms, tos), x.ctx)
+    )
 
 
 def quantifier_free(t: Term) -> Term | None:
@@ -163,10 +200,23 @@ class Arith:
         return _t(z3.BitVecVal(v, self.width) if self.mode == "bv" else z3.IntVal(v))
 
     def add(self, a: Term, b: Term) -> Term:
-        return _t(_z(a) + _z(b))
+        return self._binary(z3.Z3_mk_bvadd, z3.Z3_mk_add, a, b)
 
     def sub(self, a: Term, b: Term) -> Term:
-        return _t(_z(a) - _z(b))
+        return self._binary(z3.Z3_mk_bvsub, z3.Z3_mk_sub, a, b)
+
+    def _binary(self, bv: Any, mk: Any, a: Term, b: Term) -> Term:
+        x = _z(a)
+        if self.mode == "bv":
+            return _t(z3.BitVecRef(bv(x.ctx.ref(), x.as_ast(), _z(b).as_ast()), x.ctx))
+        return _t(z3.ArithRef(mk(x.ctx.ref(), 2, _ast_array([a, b])), x.ctx))
+
+    def _cmp(self, bv: tuple[Any, Any], mk: tuple[Any, Any], a: Term, b: Term) -> Term:
+        """``op(a, b)``, or the flipped ``op'(b, a)`` where Python reflects (see ``eq``)."""
+        (op, flipped), x, y = (bv if self.mode == "bv" else mk), _z(a), _z(b)
+        if _reflected(x, y):
+            op, x, y = flipped, y, x
+        return _bool(x.ctx, op(x.ctx.ref(), x.as_ast(), y.as_ast()))
 
     def mul(self, a: Term, k: int) -> Term:
         return _t(_z(a) * _z(self.val(k)))
@@ -176,11 +226,11 @@ class Arith:
         # Euclidean: both are Python's % for a positive divisor.
         return _t(_z(a) % _z(self.val(k)))
 
-    def lt(self, a: Term, b: Term) -> Term:
-        return _t(_z(a) < _z(b))  # signed for bit-vectors
+    def lt(self, a: Term, b: Term) -> Term:  # signed for bit-vectors
+        return self._cmp((z3.Z3_mk_bvslt, z3.Z3_mk_bvsgt), (z3.Z3_mk_lt, z3.Z3_mk_gt), a, b)
 
     def le(self, a: Term, b: Term) -> Term:
-        return _t(_z(a) <= _z(b))
+        return self._cmp((z3.Z3_mk_bvsle, z3.Z3_mk_bvsge), (z3.Z3_mk_le, z3.Z3_mk_ge), a, b)
 
     def min(self, a: Term, b: Term) -> Term:
         return ite(self.le(a, b), a, b)
