@@ -4,6 +4,7 @@ SIGTERM stop any command promptly with one line, and bad files and flags named."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,9 +23,21 @@ from ackproof.spec.kernel import MAX_MESSAGES
 ROOT = Path(__file__).resolve().parents[2]
 
 
+#: Every process a test spawned, reaped after the test whatever happened (see _reap).
+_SPAWNED: list[subprocess.Popen[str]] = []
+
+
+def _signals_as_a_terminal_leaves_them() -> None:
+    """In the child: Ctrl-C and SIGTERM at their defaults, even when pytest runs from a
+    background shell, which ignores SIGINT (the ignore is inherited, and the test would
+    wait for a child that can never hear it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def spawn(args: list[str], tmp: Path, **env: str) -> subprocess.Popen[str]:
     """``ackproof ARGS`` in its own process group, temporary files confined to ``tmp``."""
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "ackproof.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -31,7 +45,24 @@ def spawn(args: list[str], tmp: Path, **env: str) -> subprocess.Popen[str]:
         env={**os.environ, "TMPDIR": str(tmp), **env},
         cwd=ROOT,
         start_new_session=True,
+        preexec_fn=_signals_as_a_terminal_leaves_them,
     )
+    _SPAWNED.append(proc)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def _reap() -> Iterator[None]:
+    """A child a test did not see out (a failed assertion, a signal it never got) is
+    killed with its process group after the test: two such children of an endless
+    protocol once ran on for half an hour, slowing every later measurement."""
+    yield
+    while _SPAWNED:
+        proc = _SPAWNED.pop()
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
 
 
 def wait_for(path: Path, seconds: float = 30.0) -> None:
