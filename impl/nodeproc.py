@@ -26,6 +26,8 @@ can never be mistaken for the current one's, whatever order they arrive in::
 ``SYNC`` is a barrier: the fork server answers it on the same pipe, so once the parent reads
 ``SYNCED`` it has read every line a node killed before the ``SYNC`` ever wrote.
 
+Each line is a :class:`Line` (:class:`Tag` and its fields): the children :func:`say` one,
+the parent reads it back with :meth:`Line.decode`; the text above exists only there.
 Lines are written with one ``os.write`` each (shorter than ``PIPE_BUF``, so never interleaved),
 unbuffered: a line written before a SIGKILL is in the pipe. Node processes ignore SIGINT (the
 parent handles Ctrl-C and kills them) and die with the fork server (``PR_SET_PDEATHSIG``), which
@@ -35,10 +37,12 @@ exits when its stdin ends, i.e. when the parent is gone.
 from __future__ import annotations
 
 import ctypes
+import enum
 import os
 import signal
 import sys
 from contextlib import suppress
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import trio
@@ -64,15 +68,87 @@ def key_of(payload: bytes) -> int | None:
     return int(payload[len(prefix) :])
 
 
-def say(line: str) -> None:
+class Tag(enum.StrEnum):
+    """The first word of a line on a node process's stdout (the grammar above)."""
+
+    PID = "PID"
+    READY = "READY"
+    STAT = "STAT"
+    ACCEPTED = "ACCEPTED"
+    PAUSED = "PAUSED"
+    DONE = "DONE"
+    FAILED = "FAILED"
+    SYNCED = "SYNCED"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the protocol, typed: the writers build one and :meth:`encode` it, the
+    parent :meth:`decode` s it; nothing else knows the text."""
+
+    tag: Tag
+    #: The process the line is about (``SYNCED``: none, it carries ``text``).
+    pid: int = 0
+    #: ``ACCEPTED``: (key, msg); ``PAUSED``: (key,).
+    args: tuple[int, ...] = ()
+    #: ``STAT``: the counts.
+    counts: dict[str, int] = field(default_factory=dict)
+    #: ``FAILED``: the reason; ``SYNCED``: the token.
+    text: str = ""
+
+    def encode(self) -> str:
+        if self.tag is Tag.SYNCED:
+            return f"SYNCED {self.text}"
+        words = [self.tag.value, str(self.pid), *map(str, self.args)]
+        words += (f"{k}={v}" for k, v in self.counts.items())
+        if self.text:
+            words.append(self.text.replace("\n", " "))
+        return " ".join(words)
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Line | None:
+        """The line ``raw`` (without its newline), or ``None`` if it is not one: a line a
+        process killed mid-write cannot be (writes are atomic), but a parent never trusts."""
+        words = raw.decode(errors="replace").split()
+        if len(words) < 2 or words[0] not in Tag.__members__:
+            return None
+        tag = Tag(words[0])
+        if tag is Tag.SYNCED:
+            return cls(tag, text=" ".join(words[1:]))
+        try:
+            pid = int(words[1])
+            rest = words[2:]
+            match tag:
+                case Tag.ACCEPTED | Tag.PAUSED:
+                    return cls(tag, pid, args=tuple(int(w) for w in rest))
+                case Tag.STAT:
+                    return cls(tag, pid, counts=_counts(rest))
+                case Tag.FAILED:
+                    return cls(tag, pid, text=" ".join(rest))
+                case _:
+                    return cls(tag, pid)
+        except ValueError:
+            return None
+
+
+def _counts(words: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for word in words:
+        key, _, value = word.partition("=")
+        with suppress(ValueError):
+            out[key] = int(value)
+    return out
+
+
+def say(line: Line) -> None:
     """Write one line to stdout, unbuffered and in one piece."""
-    data = (line + "\n").encode()
+    data = (line.encode() + "\n").encode()
     while data:
         n = os.write(1, data)
         data = data[n:]
 
 
-def stat_line(pid: int, s: NodeStatistics) -> str:
+def stat_line(pid: int, s: NodeStatistics) -> Line:
     counts = {
         "submitted": s.submitted,
         "acked": s.acked,
@@ -88,7 +164,7 @@ def stat_line(pid: int, s: NodeStatistics) -> str:
         "malformed": s.malformed,
         "out_of_range": s.out_of_range,
     }
-    return f"STAT {pid} " + " ".join(f"{k}={v}" for k, v in counts.items())
+    return Line(Tag.STAT, pid, counts=counts)
 
 
 async def stat_loop(pid: int, statistics: Callable[[], NodeStatistics], interval: float) -> None:
@@ -96,16 +172,6 @@ async def stat_loop(pid: int, statistics: Callable[[], NodeStatistics], interval
     while True:
         say(stat_line(pid, statistics()))
         await trio.sleep(interval)
-
-
-def parse_stat(parts: list[bytes]) -> dict[str, int]:
-    """The counts of a ``STAT`` line split on whitespace (``[b"STAT", pid, b"k=v", ...]``)."""
-    out: dict[str, int] = {}
-    for part in parts[2:]:
-        key, _, value = part.decode().partition("=")
-        with suppress(ValueError):
-            out[key] = int(value)
-    return out
 
 
 def report(node: str, s: NodeStatistics) -> str:
@@ -151,7 +217,7 @@ def _fork_loop(run_node: Callable[[bool, Options], None]) -> None:
         if not parts:
             continue
         if parts[0] == "SYNC":
-            say(f"SYNCED {' '.join(parts[1:])}")
+            say(Line(Tag.SYNCED, text=" ".join(parts[1:])))
             continue
         if parts[0] not in ("START", "RESTART"):
             continue
@@ -166,7 +232,7 @@ def _fork_loop(run_node: Callable[[bool, Options], None]) -> None:
                 run_node(restarted, options)
                 code = 0
             except BaseException as exc:  # report it; the parent decides what it means
-                say(f"FAILED {os.getpid()} {type(exc).__name__}: {exc}".replace("\n", " "))
+                say(Line(Tag.FAILED, os.getpid(), text=f"{type(exc).__name__}: {exc}"))
             finally:
                 os._exit(code)
-        say(f"PID {pid}")
+        say(Line(Tag.PID, pid))

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ackproof.impl.nodeproc import parse_stat
+from ackproof.impl.nodeproc import Line, Tag
 from ackproof.impl.trace import (
     NodeName,
     TraceEvent,
@@ -224,38 +224,34 @@ class NodeProcess:
                     if not data:
                         return
                     *lines, buf = (buf + data).split(b"\n")
-                    for line in lines:
-                        parts = line.split()
-                        if len(parts) >= 2:
-                            self._on_line(parts)
+                    for raw in lines:
+                        line = Line.decode(raw)
+                        if line is not None:
+                            self._on_line(line)
                     self._notify()
         finally:
             self._eof = True
             self._notify()
 
-    def _on_line(self, parts: list[bytes]) -> None:
-        kind = parts[0]
-        if kind == b"SYNCED":
-            self._synced.add(parts[1].decode())
-            return
-        try:
-            pid = int(parts[1])
-        except ValueError:
-            return
-        if kind in (b"PID", b"READY"):
-            if pid not in self._dead:
-                self._pid = pid  # one node process at a time: a pid not yet dead is the current
-            if kind == b"READY":
-                self._ready.add(pid)
-        elif kind == b"STAT":
-            self.stats[pid] = parse_stat(parts)
-        elif kind == b"FAILED":
-            if pid not in self._dead:
-                self._failure = b" ".join(parts[2:]).decode(errors="replace")
-        else:
-            self._on_node_line(kind, pid, parts)
+    def _on_line(self, line: Line) -> None:
+        pid = line.pid
+        match line.tag:
+            case Tag.SYNCED:
+                self._synced.add(line.text)
+            case Tag.PID | Tag.READY:
+                if pid not in self._dead:
+                    self._pid = pid  # one node process at a time: one not yet dead is current
+                if line.tag is Tag.READY:
+                    self._ready.add(pid)
+            case Tag.STAT:
+                self.stats[pid] = line.counts
+            case Tag.FAILED:
+                if pid not in self._dead:
+                    self._failure = line.text
+            case _:
+                self._on_node_line(line)
 
-    def _on_node_line(self, kind: bytes, pid: int, parts: list[bytes]) -> None:
+    def _on_node_line(self, line: Line) -> None:
         """A role's own lines (the sender's ACCEPTED and DONE)."""
 
     async def sync(self) -> None:

@@ -29,7 +29,16 @@ import trio
 
 from ackproof.impl.events import Guarantee
 from ackproof.impl.killpoints import KillPointStore
-from ackproof.impl.nodeproc import Options, report, say, serve_forks, stat_line, stat_loop
+from ackproof.impl.nodeproc import (
+    Line,
+    Options,
+    Tag,
+    report,
+    say,
+    serve_forks,
+    stat_line,
+    stat_loop,
+)
 from ackproof.impl.nodes import open_receiver
 from ackproof.impl.shell import NULL_TRACER, NodeTracer
 from ackproof.impl.sqlite_store import SQLiteStore
@@ -84,7 +93,7 @@ async def serve(args: argparse.Namespace, options: Options | None = None) -> Non
         guarantee, transport, store=store, max_buffer=0, tracer=tracer, restarted=args.restarted
     ) as node:
         await node.deliveries.aclose()  # the processed table is the application's record
-        say(f"READY {pid}")
+        say(Line(Tag.READY, pid))
         if not standalone:
             await stat_loop(pid, node.statistics, args.stat_interval)  # until SIGKILLed
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:

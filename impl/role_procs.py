@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ackproof.impl.nodeproc import key_of
+from ackproof.impl.nodeproc import Line, Tag, key_of
 from ackproof.impl.procs import NodeProcess, process_state
 from ackproof.impl.trace import (
     EventCounts,
@@ -135,13 +135,17 @@ class SenderProcess(NodeProcess):
         with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
 
-    def _on_node_line(self, kind: bytes, pid: int, parts: list[bytes]) -> None:
-        if kind == b"ACCEPTED" and len(parts) >= 4:
-            self.accepted[int(parts[2])] = int(parts[3])
-        elif kind == b"PAUSED":
-            self._paused.add(pid)
-        elif kind == b"DONE":
-            self._done.add(pid)
+    def _on_node_line(self, line: Line) -> None:
+        match line.tag:
+            case Tag.ACCEPTED if len(line.args) == 2:
+                key, msg = line.args
+                self.accepted[key] = msg
+            case Tag.PAUSED:
+                self._paused.add(line.pid)
+            case Tag.DONE:
+                self._done.add(line.pid)
+            case _:
+                pass
 
     def outbox(self) -> dict[int, bytes]:
         """The durable outbox: message id -> payload (unacknowledged messages)."""

@@ -32,7 +32,9 @@ from ackproof.impl.events import Guarantee
 from ackproof.impl.faults import FaultRates, open_faulty_transport
 from ackproof.impl.killpoints import KillPointStore
 from ackproof.impl.nodeproc import (
+    Line,
     Options,
+    Tag,
     payload_for,
     say,
     serve_forks,
@@ -103,7 +105,7 @@ async def serve(args: argparse.Namespace, options: Options) -> None:
 
     def accepted(msg: int) -> None:
         nonlocal all_accepted
-        say(f"ACCEPTED {pid} {keys.popleft()} {msg}")
+        say(Line(Tag.ACCEPTED, pid, (keys.popleft(), msg)))
         if not keys:
             all_accepted.set()
             all_accepted = trio.Event()
@@ -122,7 +124,7 @@ async def serve(args: argparse.Namespace, options: Options) -> None:
         ) as sender,
         trio.open_nursery() as nursery,
     ):
-        say(f"READY {pid}")
+        say(Line(Tag.READY, pid))
         nursery.start_soon(stat_loop, pid, sender.statistics, args.stat_interval)
         for key in range(first_key, args.messages):
             keys.append(key)
@@ -137,11 +139,11 @@ async def serve(args: argparse.Namespace, options: Options) -> None:
                 if keys:
                     await all_accepted.wait()
                 say(stat_line(pid, sender.statistics()))
-                say(f"PAUSED {pid} {key}")
+                say(Line(Tag.PAUSED, pid, (key,)))
                 os.kill(pid, signal.SIGSTOP)  # the parent kills what it wants, then SIGCONT
         await sender.wait_all_acked()
         say(stat_line(pid, sender.statistics()))
-        say(f"DONE {pid}")
+        say(Line(Tag.DONE, pid))
         await trio.sleep_forever()  # until killed: late copies still get their frames
 
 

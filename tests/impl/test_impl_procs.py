@@ -17,7 +17,7 @@ import trio
 
 from ackproof.impl.codec import VERSION, Frame, FrameKind, encode
 from ackproof.impl.events import Guarantee
-from ackproof.impl.nodeproc import parse_stat
+from ackproof.impl.nodeproc import Line, Tag
 from ackproof.impl.procs import NodeProcess, NodeProcessError, free_udp_port
 
 if TYPE_CHECKING:
@@ -104,14 +104,41 @@ def test_a_node_that_fails_to_start_is_one_clear_error_at_once(tmp_path: Path) -
 
 
 def test_stat_lines_carry_every_rejection_counter() -> None:
-    line = b"STAT 7 processed=1 rejected=4 truncated=1 malformed=2 out_of_range=1 junk".split()
-    assert parse_stat(line) == {
+    line = Line.decode(b"STAT 7 processed=1 rejected=4 truncated=1 malformed=2 out_of_range=1 junk")
+    assert line is not None
+    assert (line.tag, line.pid) == (Tag.STAT, 7)
+    assert line.counts == {
         "processed": 1,
         "rejected": 4,
         "truncated": 1,
         "malformed": 2,
         "out_of_range": 1,
     }
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        Line(Tag.PID, 12),
+        Line(Tag.READY, 12),
+        Line(Tag.STAT, 12, counts={"processed": 3, "rejected": 0}),
+        Line(Tag.ACCEPTED, 12, (4, 9)),
+        Line(Tag.PAUSED, 12, (8,)),
+        Line(Tag.DONE, 12),
+        Line(Tag.FAILED, 12, text="OSError: [Errno 98] Address already in use"),
+        Line(Tag.SYNCED, text="3"),
+    ],
+    ids=lambda line: str(line.tag),
+)
+def test_every_line_of_the_process_protocol_reads_back_as_written(line: Line) -> None:
+    """One codec for the node processes' stdout: the parent decodes what a child encoded
+    (it used to split the text and index the words wherever it read a line)."""
+    assert Line.decode(line.encode().encode()) == line
+
+
+@pytest.mark.parametrize("raw", [b"", b"READY", b"READY x", b"HELLO 3", b"ACCEPTED 3 4 x"])
+def test_a_line_that_is_not_the_protocol_is_ignored(raw: bytes) -> None:
+    assert Line.decode(raw) is None
 
 
 def run(fn: Callable[[], Awaitable[T]]) -> T:
@@ -148,9 +175,9 @@ def test_the_standalone_receiver_reports_what_it_rejected_and_survives_a_poison_
         stat: dict[str, int] = {}
         while stat.get("processed") != 1 or stat.get("rejected") != 3:
             assert time.monotonic() < deadline, stat
-            parts = proc.stdout.readline().split()
-            if parts and parts[0] == b"STAT":
-                stat = parse_stat(parts)
+            line = Line.decode(proc.stdout.readline().rstrip(b"\n"))
+            if line is not None and line.tag is Tag.STAT:
+                stat = line.counts
         assert proc.poll() is None  # still running
         assert (stat["out_of_range"], stat["truncated"]) == (2, 1)
         proc.send_signal(signal.SIGTERM)
@@ -161,8 +188,8 @@ def test_the_standalone_receiver_reports_what_it_rejected_and_survives_a_poison_
             proc.wait()
         peer.close()
     assert proc.returncode == 0
-    last = [ln.split() for ln in out.splitlines() if ln.startswith(b"STAT")][-1]
-    assert parse_stat(last)["rejected"] == 3
+    stats = [line for ln in out.splitlines() if (line := Line.decode(ln)) and line.tag is Tag.STAT]
+    assert stats[-1].counts["rejected"] == 3
     report = err.decode()
     assert "Traceback" not in report
     assert "rejected 3 (truncated 1, " in report
