@@ -11,9 +11,9 @@ from typing import NoReturn
 
 from ackproof import __version__
 from ackproof.check_cmd import cmd_check
+from ackproof.demo_args import add_arguments as demo_arguments
 from ackproof.engine_names import ENGINES
 from ackproof.explain_cmd import cmd_explain
-from ackproof.impl.demo import add_arguments as demo_arguments
 from ackproof.list_cmd import cmd_list
 from ackproof.probe import command as probe
 from ackproof.prove_cmd import cmd_prove

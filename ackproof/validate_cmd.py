@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from ackproof.impl.demo import run as run_demo
 from ackproof.output import exit_for
 from ackproof.validate import Request, run
 
@@ -22,4 +21,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from ackproof.impl.demo import run as run_demo  # trio and the implementation: demo only
+
     return int(run_demo(args))

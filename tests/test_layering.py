@@ -115,3 +115,16 @@ def test_the_package_has_no_import_cycle() -> None:
 
 def test_the_cycle_check_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_command_line_grammar_loads_neither_trio_nor_z3() -> None:
+    """Every command starts by building the grammar: the demo's arguments used to come
+    from impl/demo.py, which loaded trio and the whole implementation at every start."""
+    code = (
+        "import sys, ackproof.cli, ackproof.arguments;"
+        "print(sorted(m for m in ('trio', 'z3', 'ackproof.impl') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
