@@ -62,7 +62,7 @@ from .budget import Clock
 from .certificate import Certificate, Untranslatable, recheck, recheck_term, render, to_expr
 from .encode import Encoding, StateVars
 from .result import EngineError
-from .strengthen import STRENGTHEN_SECONDS, infer
+from .strengthen import STRENGTHEN_SECONDS, inductive_subset, infer
 from .z3seam import Term
 
 #: Spacer's first try at a conjunct, before the cheap invariants (:mod:`.strengthen`) join
@@ -256,21 +256,11 @@ def _reuse(
     live = [c for c in cands.values() if z.valid(z.implies(init, c), timeout=timeout) == "unsat"]
     nxt = list(zip(xs, ys, strict=True))
     solver = z.Solver(None, mode=enc.mode)
-    solver.set_timeout(timeout)
     solver.add(known, enc.domain(xs), trans, z.substitute(known, nxt))
-    while live:
-        after = [z.substitute(c, nxt) for c in live]
-        with solver.scope():
-            solver.add(*live, z.or_(*(z.not_(c) for c in after)))
-            out = solver.check()
-            if out == "unsat":
-                break
-            if out == "unknown":
-                return None
-            m = solver.model()
-            live = [c for c, c2 in zip(live, after, strict=True) if m.value(c2)]
-    if not live:
+    after = [z.substitute(c, nxt) for c in live]
+    kept = inductive_subset(solver, live, after, Clock(timeout))
+    if not kept:
         return None
-    inv = z.and_(*live)
+    inv = z.and_(*(live[i] for i in kept))
     safe = z.implies(z.and_(inv, enc.domain(xs)), enc.expr(part, xs))
     return inv if z.valid(safe, timeout=timeout) == "unsat" else None

@@ -44,6 +44,7 @@ from ackproof.spec.system import State
 from . import z3seam as z
 from .budget import Clock
 from .encode import Encoding
+from .z3seam import Term
 
 #: Sampled states, candidates and literals per cube: small enough that guessing and
 #: checking cost a few seconds on the shipped models, big enough to find the facts the
@@ -142,30 +143,41 @@ def houdini(
 ) -> tuple[Expr, ...] | None:
     """The largest subset of ``clauses`` that is an inductive invariant (``Init`` implies
     it, a ``Dom`` step keeps it); ``None`` if z3 could not decide a query in time."""
-    clock = Clock(timeout)
     enc = Encoding(system, mode="bv", shape="selector", extra=tuple(clauses))
     xs, ys, a = enc.state("hx"), enc.state("hy"), enc.selector("ha")
     init = system.initial()
     live = [c for c in clauses if E.evaluate(c, init)]
-    pre = {id(c): enc.expr(c, xs) for c in live}
-    post = {id(c): enc.expr(c, ys) for c in live}
     solver = z.Solver("QF_BV", mode="bv")
     solver.add(enc.domain(xs), enc.trans(xs, ys, a))
+    pre = [enc.expr(c, xs) for c in live]
+    post = [enc.expr(c, ys) for c in live]
+    kept = inductive_subset(solver, pre, post, Clock(timeout))
+    return None if kept is None else tuple(live[i] for i in kept)
+
+
+def inductive_subset(
+    solver: z.Solver, pre: Sequence[Term], post: Sequence[Term], clock: Clock
+) -> list[int] | None:
+    """Houdini's fixpoint: ``solver`` holds the step (``Dom & T`` and whatever the caller
+    assumes around it); ``pre[i]``/``post[i]`` are clause ``i`` before and after it.  The
+    indices of the largest subset that, all assumed before the step, all hold after it;
+    ``None`` if z3 could not decide a query within ``clock``."""
+    live = list(range(len(pre)))
     while live:
         if clock.expired():
             return None
         solver.set_timeout(clock.left())
         with solver.scope():
-            solver.add(*(pre[id(c)] for c in live))
-            solver.add(z.or_(*(z.not_(post[id(c)]) for c in live)))
+            solver.add(*(pre[i] for i in live))
+            solver.add(z.or_(*(z.not_(post[i]) for i in live)))
             out = solver.check()
             if out == "unsat":
                 break
             if out == "unknown":
                 return None
             m = solver.model()
-            live = [c for c in live if m.value(post[id(c)])]
-    return tuple(live)
+            live = [i for i in live if m.value(post[i])]
+    return live
 
 
 def infer(
