@@ -24,11 +24,16 @@ a sender restart; the spec's ids are 0..N-1 in submission order).
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain
+from pathlib import Path
 
 from cores_testing import CorePair, NodeName
 from cores_testing import ReceiverFactory as ReceiverFactory
@@ -458,3 +463,25 @@ def internal_consistency(world: ImplWorld) -> None:
         assert world.sender.unacked() == frozenset(world.sender_store.disk.outbox), (
             "the sender core's unacked set differs from its durable outbox"
         )
+
+
+def run_demo(trace_dir: Path, flags: str) -> dict[str, dict[str, object]]:
+    """``python -m ackproof.impl.demo --json --trace-dir TRACE_DIR FLAGS`` in its own process
+    group (killed with it if it outlives its 60 s), which must exit 0; its report's rows by
+    guarantee."""
+    argv = [sys.executable, "-m", "ackproof.impl.demo", "--json", "--trace-dir", str(trace_dir)]
+    proc = subprocess.Popen(
+        [*argv, *flags.split()],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, err.decode()
+    report = json.loads(out)
+    return {str(row["guarantee"]): row for row in report["guarantees"]}

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conformance_support import run_demo
 
 from ackproof.events import Event
 from ackproof.replay import _in_flight, replay_trace
@@ -28,36 +25,12 @@ GUARANTEES = ["at-most-once", "at-least-once", "exactly-once"]
 SEEDS = [1, 2, 4]
 
 
-def _run_demo(trace_dir: Path, seed: int) -> None:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ackproof.impl.demo",
-            "--json",
-            "--trace-dir",
-            str(trace_dir),
-            *f"--messages 5 --crash-every 2 --seed {seed}".split(),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode == 0, err.decode()
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
     out = {}
     for seed in SEEDS:
         d = tmp_path_factory.mktemp(f"demo-{seed}")
-        _run_demo(d, seed)
+        run_demo(d, f"--messages 5 --crash-every 2 --seed {seed}")
         out[seed] = d
     return out
 

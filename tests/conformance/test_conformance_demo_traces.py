@@ -9,45 +9,15 @@ keeps its own promise, and -- the one definition of ``ackproof.spec.judge`` -- t
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conformance_support import run_demo
 
 from ackproof.cli import main as cli_main
 from ackproof.validate import events, judge
 
 FLAGS = "--messages 300 --loss 0.2 --dup 0.1 --reorder 0.2 --crash-every 120 --seed 4"
-
-
-def _run_demo(trace_dir: Path) -> dict[str, dict[str, object]]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ackproof.impl.demo",
-            "--json",
-            "--trace-dir",
-            str(trace_dir),
-            *FLAGS.split(),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode == 0, err.decode()
-    report = json.loads(out)
-    return {str(row["guarantee"]): row for row in report["guarantees"]}
 
 
 def _validate(files: list[str], guarantee: str) -> int:
@@ -58,7 +28,7 @@ def _validate(files: list[str], guarantee: str) -> int:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, object]]]:
     trace_dir = tmp_path_factory.mktemp("demo-traces")
-    return trace_dir, _run_demo(trace_dir)
+    return trace_dir, run_demo(trace_dir, FLAGS)
 
 
 def _files(trace_dir: Path, guarantee: str) -> list[str]:
