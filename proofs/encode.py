@@ -29,8 +29,9 @@ no bit-vector operation can wrap on states in ``Dom``; the selector is
 ``max(1, (n-1).bit_length())`` bits wide and constrained ``a <u n`` (one bit too narrow
 and every transition is infeasible — the agreement tests exist to catch that).
 
-``T`` is built once per system, integer flavour, widths and shape, over template
-variables (``<slot>@pre``, ``<slot>@post``, ``action@step``), and kept in a small
+``T`` is built once per transition relation (a system's slots and actions: a derived
+system that changes only the properties shares it), integer flavour, widths and shape,
+over template variables (``<slot>@pre``, ``<slot>@post``, ``action@step``), and kept in a small
 cache shared by every :class:`Encoding` of that system in this process: a check's
 properties, their certificate re-checks and the well-formedness proof all substitute
 the same template (building it was about half of a large symbolic check).  The template
@@ -39,7 +40,6 @@ depends on nothing else, so a cached one is the term a fresh build would give.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias, assert_never
@@ -123,10 +123,13 @@ def selector_width(n_actions: int) -> int:
 
 #: ``T`` over its template variables: ``(pre-state, post-state, selector, body)``.
 Template: TypeAlias = tuple[StateVars, StateVars, Term, Term]
-#: Which template: the system's ``id``, integer flavour, bit width, selector width, shape.
-_Key: TypeAlias = tuple[int, str, int, int, str]
-#: The shared templates; the weak reference tells a live system from a reused ``id``.
-_TEMPLATES: dict[_Key, tuple[weakref.ref[System], Template]] = {}
+#: Which template: the ``id`` of the system's slots and of its actions (all ``T`` reads:
+#: a derived system that only changes the properties, such as no-loss's backing system,
+#: shares it), integer flavour, bit width, selector width, shape.
+_Key: TypeAlias = tuple[int, int, str, int, int, str]
+#: The shared templates, with the slots and actions they were built from: held here, so
+#: their ``id`` cannot be reused while the entry lives, and compared by identity on a hit.
+_TEMPLATES: dict[_Key, tuple[object, object, Template]] = {}
 #: Templates kept at most (oldest dropped first): a check uses a handful of systems.
 TEMPLATES_KEPT = 8
 
@@ -237,17 +240,18 @@ class Encoding:
         shape in this process (see the module docstring), then shared."""
         if self._template is not None:
             return self._template
-        key = (id(self.system), self.mode, self.arith.width, self.sel_width, self.shape)
+        slots, actions = self.system.slots, self.system.actions
+        key = (id(slots), id(actions), self.mode, self.arith.width, self.sel_width, self.shape)
         hit = _TEMPLATES.get(key)
-        if hit is not None and hit[0]() is self.system:
-            self._template = hit[1]
-            return hit[1]
+        if hit is not None and hit[0] is slots and hit[1] is actions:
+            self._template = hit[2]
+            return hit[2]
         ts, tt, ta = self.state("pre"), self.state("post"), self.selector("step")
         self._template = (ts, tt, ta, self._build_trans(ts, tt, ta))
         _TEMPLATES.pop(key, None)
         while len(_TEMPLATES) >= TEMPLATES_KEPT:
             del _TEMPLATES[next(iter(_TEMPLATES))]
-        _TEMPLATES[key] = (weakref.ref(self.system), self._template)
+        _TEMPLATES[key] = (slots, actions, self._template)
         return self._template
 
     def _build_trans(self, s: StateVars, t: StateVars, a: Term) -> Term:

@@ -203,9 +203,9 @@ def _promela_type(s: Slot) -> str:
     sum of these: a modeller writing the model by hand would choose them too)."""
     if s.sort == "bool":
         return "bool"
-    if 0 <= s.lo and s.hi <= 255:
+    if s.lo >= 0 and s.hi <= 255:
         return "byte"
-    if -32768 <= s.lo and s.hi <= 32767:
+    if s.lo >= -32768 and s.hi <= 32767:
         return "short"
     return "int"
 

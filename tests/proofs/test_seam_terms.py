@@ -12,6 +12,7 @@ terms in a context, so two live terms have one id exactly when they are the same
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from ackproof.proofs.z3seam import Term
 from ackproof.spec import System
 from ackproof.spec.expr import const
 from ackproof.spec.interp import compile_system
+from ackproof.spec.lasso import backing_system
 from ackproof.spec.library import LIBRARY
 from ackproof.spec.protocols import BUILTIN
 
@@ -223,3 +225,20 @@ def test_a_shared_template_is_the_term_a_fresh_build_gives(
     assert wide.arith.width > bv.arith.width
     assert wide.template() is not bv.template()
     assert Encoding(s, mode="bv", shape="selector").template() is bv.template()
+
+
+def test_a_system_that_changes_only_its_properties_shares_the_template(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """no-loss's backing system (the invariant strengthened with why each claim is
+    backed) has the system's own slots and actions: it reuses ``T`` instead of building it."""
+    monkeypatch.setattr(encode, "_TEMPLATES", {})
+    s = BUILTIN["exactly-once"].system(2)
+    backed = backing_system(s, "no-loss")
+    assert backed is not None
+    assert backed is not s
+    first = Encoding(s, mode="int", shape="disjunctive")
+    assert Encoding(backed, mode="int", shape="disjunctive").template() is first.template()
+    # another relation is another template, even over the same slots
+    fewer = replace(s, actions=s.actions[:-1])
+    assert Encoding(fewer, mode="int", shape="disjunctive").template() is not first.template()

@@ -47,8 +47,10 @@ def test_spin_depth_first_search_stores_the_states_breadth_first_does() -> None:
     system = BUILTIN["at-least-once"].system(2)
     bfs = run_spin(system, "no-loss", invariant_only=True, search="bfs")
     dfs = run_spin(system, "no-loss", invariant_only=True, search="dfs")
-    assert bfs.complete and dfs.complete
-    assert not bfs.violated and not dfs.violated
+    assert bfs.complete
+    assert dfs.complete
+    assert not bfs.violated
+    assert not dfs.violated
     # the same states as ours, plus SPIN's own before the loop (the initial assert): the
     # model's scratch values must not tell states apart (they did: 34,423 states, not 2,777)
     assert dfs.states == bfs.states == explore(system, ["no-loss"]).states + 1
