@@ -13,6 +13,7 @@ figures are comparable.
     python benchmarks/engines.py --quick    # smoke run (N = 2, 3; depths 10, 20)
     python benchmarks/engines.py --pdr      # Spacer only: every property, N = 1..8
     python benchmarks/engines.py --versus-spin  # ackproof check (auto) vs SPIN, side by side
+    python benchmarks/engines.py --versus-spin --n 6 --no-library --spin-timeout 300
 """
 
 from __future__ import annotations
@@ -249,11 +250,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--versus-spin", action="store_true", help="auto vs SPIN, N = 3, 6, 8, 16")
     ap.add_argument("--spin-timeout", type=float, default=120.0, help="SPIN's run, seconds")
     ap.add_argument("--spin-memory", type=int, default=8192, help="SPIN's bound, MB")
+    ap.add_argument("--n", type=int, action="append", help="versus-spin: these N only")
+    ap.add_argument("--no-library", action="store_true", help="versus-spin: the table only")
     args = ap.parse_args(argv)
     if args.versus_spin:
-        ns = [3, 6] if args.quick else [3, 6, 8, 16]
+        ns = args.n or ([3, 6] if args.quick else [3, 6, 8, 16])
         versus_spin(ns, args.timeout, args.spin_timeout, args.spin_memory)
-        slowest_library(args.timeout)
+        if not args.no_library:
+            slowest_library(args.timeout)
         return
     if args.pdr:
         pdr_only([1, 2, 3, 4, 5, 6, 7, 8], args.timeout)

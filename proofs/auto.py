@@ -43,7 +43,6 @@ from ackproof.spec.interp import Compiled
 
 from . import explicit
 from .budget import Clock
-from .engines import run_z3
 from .result import Result
 
 #: The explicit search's state cap in ``auto`` (a bound on a run away from the memory guard).
@@ -96,6 +95,9 @@ class _Child:
         self.process.start()
         send.close()
         self.recv = recv
+        # the child imports z3 itself (forked first); this process imports it meanwhile, on
+        # the other core, so that a later race in it (prove, the library) forks with z3
+        from . import engines  # noqa: F401
 
     def alive(self) -> bool:
         return self.process is not None and self.process.is_alive()
@@ -240,8 +242,11 @@ def _symbolic(
     comp: Compiled,
     send: multiprocessing.connection.Connection,
 ) -> None:
-    """The child: the symbolic route, property by property."""
+    """The child: the symbolic route, property by property (z3 is imported here, once
+    per process: a check the explicit search decides alone never loads it)."""
     try:
+        from .engines import run_z3
+
         for p in props:
             send.send(("result", p, run_z3(system, p, "auto", depth, clock, comp)))
     except BaseException as e:  # report it, whatever it is: the parent decides

@@ -128,3 +128,22 @@ def test_the_command_line_grammar_loads_neither_trio_nor_z3() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_a_check_the_explicit_search_decides_alone_never_loads_z3() -> None:
+    """``auto`` forks its symbolic route (which imports z3) only past the explicit search's
+    head start: ``prove`` and a small check finish without z3's import (about 0.1 s of
+    every start)."""
+    code = (
+        "import sys\n"
+        "from ackproof.cli import main\n"
+        "for argv in (['check', 'exactly-once', '--messages', '2'], ['prove']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 0, (argv, e.code)\n"
+        "print('z3' in sys.modules, file=sys.stderr)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "32/32 as expected" in run.stdout
+    assert run.stderr.strip() == "False"
