@@ -20,8 +20,9 @@ The profiled shares are of a profiled run (``cProfile`` slows Python-heavy phase
 so read them as where the time goes, and the un-profiled wall time as how long it takes.
 
 Found with it (2026-12-05, a loaded 2-core machine, so shares rather than seconds): at
-N = 6 and N = 16 the explicit search cannot finish (at-least-once N = 6 has 13.6M states
-by SPIN's count) and ``auto`` is decided by the symbolic route.  There, exactly-once at
+N = 6 and N = 16 the explicit search does not finish first (exactly-once N = 6 has
+4,563,668 states, SPIN's count less its own initial one; at-least-once N = 6 over 12.7M:
+SPIN had not finished after 150 s) and ``auto`` is decided by the symbolic route.  There, exactly-once at
 N = 16 (no-loss, no-duplicate, no-phantom in turn): building ``T`` in z3 about half of
 the time (ten builds: Int for Spacer and bit-vectors for the certificate re-check, per
 property and per liveness-to-safety system), two thirds of that inside z3's Python
