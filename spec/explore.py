@@ -69,8 +69,9 @@ class Exploration:
     links: dict[int, int] | None = None
     #: Bits of a link that hold the action (the packed search's ``action_bits``).
     action_bits: int = 0
-    #: States expanded by a proper ample set (:func:`.por.explore_por`; 0 elsewhere).
-    reduced: int = 0
+    #: A search with partial-order reduction (:func:`.por.explore_por`): the states it
+    #: expanded by a proper ample set (``None``: an ordinary search).
+    reduced: int | None = None
 
     def violated(self, prop: str) -> bool:
         return prop in self.violations

@@ -53,6 +53,7 @@ from .explore import Exploration, Path, memory
 from .expr import Expr, walk
 from .interp import Compiled, PredFn, compile_system
 from .ops import Leaf, Op
+from .packsource import interval_under
 from .system import State, System
 
 
@@ -80,12 +81,16 @@ def reads(system: System, index: int) -> frozenset[int]:
 
 def _unchecked(system: System, index: int) -> bool:
     """Action ``index`` can never fail at run time: no well-formedness check that is not
-    constantly true, and every update's declared interval inside its slot's range (the
-    packed search range-checks the others)."""
+    constantly true, and every update's value inside its slot's range wherever the guard
+    holds (the packed search range-checks an update whose declared interval is not)."""
     a = system.actions[index]
     if any(not (c.cond.is_const and c.cond.value) for c in a.checks):
         return False
-    return all(system.slots[i].lo <= v.lo and v.hi <= system.slots[i].hi for i, v in a.updates)
+    for i, v in a.updates:
+        lo, hi = interval_under(a.guard, v)
+        if not system.slots[i].lo <= lo <= hi <= system.slots[i].hi:
+            return False
+    return True
 
 
 def visible_slots(system: System, properties: Sequence[str]) -> frozenset[int]:
@@ -179,15 +184,19 @@ def explore_por(
     max_states: int = 2_000_000,
     compiled: Compiled | None = None,
     stop: Callable[[int], bool] | None = None,
-    stop_when_decided: bool = False,
+    until_violation: bool = False,
+    keep: bool = False,
 ) -> Exploration:
     """Breadth-first search over packed states, each state expanded by an ample set (see
     the module doc) where one qualifies, fully otherwise; checks the invariants and
     witnesses of ``properties`` (which must have no ``eventually`` obligation).
 
     Its paths are real runs of the system (replayable) but not necessarily the shortest;
-    a "no violation" says something only when the result is ``complete``.  ``reduced``
-    counts the states expanded by a proper ample set; the rest is :func:`.explore`'s."""
+    a "no violation" says something only when the result is ``complete``.
+    ``until_violation`` stops after the level where a first violation is found (the caller
+    searches again in full for the shortest); ``keep`` keeps the visited states (``keys``,
+    ``links``, as :func:`.explore` does with ``graph``).  ``reduced`` counts the states
+    expanded by a proper ample set; the rest is :func:`.explore`'s."""
     props = list(system.properties) if properties is None else list(properties)
     if not invariant_only(system, props):
         raise ValueError("partial-order reduction checks invariants only (no `eventually`)")
@@ -204,9 +213,8 @@ def explore_por(
     amask = (1 << abits) - 1
     init = layout.encode(system.initial())
     parent: dict[int, int] = {init: -1}
-    result = Exploration(system, 1, 0, 0, False)
+    result = Exploration(system, 1, 0, 0, False, reduced=0)
     want = probe.everything
-    all_violated = sum(1 << 2 * k for k in range(len(props)))
 
     def path_to(s: int) -> Path:
         steps: list[tuple[int, State]] = []
@@ -239,7 +247,7 @@ def explore_por(
     frontier = [init]
     depth = transitions = reduced = 0
     while frontier:
-        if stop_when_decided and not want & all_violated:
+        if until_violation and result.violations:
             break
         nxt: list[int] = []
         fresh: set[int] = set()  # discovered at this level: one deeper than ``frontier``
@@ -263,14 +271,19 @@ def explore_por(
                     result.states, result.depth = n, depth + 1
                     result.timed_out = n < max_states
                     result.transitions, result.reduced = transitions, reduced
-                    result.memory = memory(parent)
-                    return result
+                    return _done(result, parent, abits, keep)
         frontier = nxt
         if frontier:
             depth += 1
     result.states, result.depth, result.complete = len(parent), depth, not frontier
     result.transitions, result.reduced = transitions, reduced
+    return _done(result, parent, abits, keep)
+
+
+def _done(result: Exploration, parent: dict[int, int], abits: int, keep: bool) -> Exploration:
     result.memory = memory(parent)
+    if keep:
+        result.keys, result.links, result.action_bits = list(parent), parent, abits
     return result
 
 
