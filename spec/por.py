@@ -49,6 +49,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .commute import commute, counters
 from .explore import Exploration, Path, memory
 from .expr import Expr, walk
 from .interp import Compiled, PredFn, compile_system
@@ -123,14 +124,14 @@ class Independence:
         for a in range(n):
             for i in w[a]:
                 writers.setdefault(i, []).append(a)
+        counting = [counters(act) for act in system.actions]
         dependent = []
         for a in range(n):
-            dep = {a}
-            for i in w[a] | r[a]:  # b writes what a reads or writes
-                dep.update(writers.get(i, ()))
-            for b in range(n):  # a writes what b reads
-                if w[a] & r[b]:
-                    dep.add(b)
+            dep = [a]
+            for b in range(n):  # one writes what the other reads or writes
+                shared = (w[a] & (r[b] | w[b])) | (w[b] & r[a])
+                if b != a and shared and not commute(counting[a], counting[b], shared):
+                    dep.append(b)
             dependent.append(tuple(sorted(dep)))
         conjuncts = []
         for act in system.actions:
