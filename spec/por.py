@@ -307,7 +307,7 @@ def _ample(
     holds: Callable[[Expr], bool] | None = None
     found: list[set[int]] = []
     for a in sorted(enabled):
-        if not ind.seeds[a] or any(a in f for f in found if len(f) == 1):
+        if not ind.seeds[a]:
             continue
         if holds is None:
             holds = holds_in(decode(s))
