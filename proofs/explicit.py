@@ -7,6 +7,12 @@ One exploration serves every property of a check.  Verdicts, per property:
   exhaustion covers every depth; the evidence is the state count), or ``vacuous`` if the
   witness was never reached; a property with response obligations (liveness) is then
   decided on the state graph too, once for all of them (:mod:`.liveness`);
+* with ``por`` (off by default: it does not pay on the shipped protocols, see
+  ``docs/explicit.md``), a property set with no response obligation is first searched with
+  partial-order reduction (:mod:`ackproof.spec.por`); a complete reduced search with no
+  violation proves the properties (or finds them vacuous) on the reduced state space; any
+  other outcome (a violation: its shortest counterexample; a stop) falls back to the
+  ordinary search;
 * stopped (the state cap, the depth limit, or the ``stop`` hook of the check's budget,
   :meth:`.budget.Clock.stop`: time, memory, a rival engine that already answered) ->
   ``holds`` up to the last fully explored depth, or ``inconclusive`` when the stop was not
@@ -21,6 +27,7 @@ from collections.abc import Sequence
 from ackproof.spec import System, explore
 from ackproof.spec.explore import Exploration
 from ackproof.spec.interp import Compiled, compile_system
+from ackproof.spec.por import explore_por, invariant_only
 
 from .budget import Clock, Stop
 from .calmgraph import CalmGraph, OutOfTime
@@ -68,24 +75,34 @@ def run_all(
     compiled: Compiled | None = None,
     stop: Stop | None = None,
     packed: bool = True,
+    por: bool = False,
 ) -> tuple[dict[str, Result], Exploration]:
     """One exploration of ``system`` for every property in ``props`` (``packed=False``:
-    over tuple states, the reference the packed search is tested against)."""
+    over tuple states, the reference the packed search is tested against; ``por``: try
+    partial-order reduction first, see the module doc)."""
     start = time.monotonic()
     comp = compiled if compiled is not None else compile_system(system)
     live = [p for p in props if system.properties[p].eventually]
-    ex = explore(
-        system,
-        list(props),
-        max_states=max_states,
-        max_depth=depth,
-        compiled=comp,
-        stop_when_decided=not live,
-        stop=stop,
-        keep=bool(live) and not packed,
-        graph=bool(live),
-        packed=packed,
-    )
+    ex = None
+    if por and packed and depth is None and invariant_only(system, props):
+        red = explore_por(
+            system, props, max_states=max_states, compiled=comp, stop=stop, until_violation=True
+        )
+        if red.complete and not red.violations:
+            ex = red
+    if ex is None:
+        ex = explore(
+            system,
+            list(props),
+            max_states=max_states,
+            max_depth=depth,
+            compiled=comp,
+            stop_when_decided=not live,
+            stop=stop,
+            keep=bool(live) and not packed,
+            graph=bool(live),
+            packed=packed,
+        )
     graph = None
     lives: dict[str, Liveness] = {}
     if ex.complete:
@@ -168,11 +185,14 @@ def _verdict(
         if wit is None:
             statement = system.properties[prop].witness_statement
             return result("vacuous", ex.depth, f"the witness ({statement}) is unreachable")
-        return result(
-            "proved",
-            ex.depth,
-            f"all {ex.states} reachable states explored (depth {ex.depth}, {_mb(ex)})",
-        )
+        if ex.reduced is not None:
+            what = (
+                f"all {ex.states} states of the state space reduced by partial-order "
+                f"reduction explored ({ex.reduced} by an ample set; depth {ex.depth}, {_mb(ex)})"
+            )
+        else:
+            what = f"all {ex.states} reachable states explored (depth {ex.depth}, {_mb(ex)})"
+        return result("proved", ex.depth, what)
     if ex.timed_out:
         cap = f"{why_stopped or 'stopped'} after {ex.states} states, {_mb(ex)}"
     elif ex.states >= max_states:

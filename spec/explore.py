@@ -69,6 +69,9 @@ class Exploration:
     links: dict[int, int] | None = None
     #: Bits of a link that hold the action (the packed search's ``action_bits``).
     action_bits: int = 0
+    #: A search with partial-order reduction (:func:`.por.explore_por`): the states it
+    #: expanded by a proper ample set (``None``: an ordinary search).
+    reduced: int | None = None
 
     def violated(self, prop: str) -> bool:
         return prop in self.violations
@@ -313,7 +316,7 @@ def _explore_packed(
         result.states = len(parent)
         result.depth = depth
         result.complete = not frontier
-    result.memory = _memory(parent)
+    result.memory = memory(parent)
     if keep or graph:
         result.keys = list(parent)
         result.links = parent
@@ -323,7 +326,7 @@ def _explore_packed(
     return result
 
 
-def _memory(parent: dict[int, int]) -> int:
+def memory(parent: dict[int, int]) -> int:
     """Bytes the visited set holds, estimated: the dict and one key and link per state
     (sizes taken from a state in it)."""
     if not parent:
@@ -333,7 +336,7 @@ def _memory(parent: dict[int, int]) -> int:
 
 
 def _memory_tuples(parent: dict[State, tuple[State, int] | None]) -> int:
-    """:func:`_memory` for the tuple search: the dict, one state tuple and one link tuple
+    """:func:`memory` for the tuple search: the dict, one state tuple and one link tuple
     per state (the slot values themselves are small shared ints)."""
     if not parent:
         return sys.getsizeof(parent)

@@ -142,6 +142,15 @@ class _Emitter:
         return f"({m} if ({m} := {a[0]}) {cmp} ({k} := {a[1]}) else {k})"
 
 
+def interval_under(guard: Expr, e: Expr) -> tuple[int, int]:
+    """An interval holding every value of ``e`` in a state where ``guard`` holds (the
+    declared one, narrowed by the slot ranges the guard's conjuncts imply, as the
+    generated code narrows ``min`` / ``max``)."""
+    em = _Emitter(_Names(), [])
+    em.narrow(guard)
+    return em._range(e)
+
+
 def _junction_args(e: Expr, op: Op) -> list[Expr]:
     if e.op is not op:
         return [e]
