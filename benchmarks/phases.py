@@ -20,19 +20,20 @@ The profiled shares are of a profiled run (``cProfile`` slows Python-heavy phase
 so read them as where the time goes, and the un-profiled wall time as how long it takes.
 
 Found with it (2026-12-05, a loaded 2-core machine, so shares rather than seconds): at
-N= 6 and N= 16 the explicit search does not finish first (exactly-once N= 6 has
-4,563,668 states, SPIN's count less its own initial one; at-least-once N= 6 over 12.7M:
+N = 6 and N = 16 the explicit search does not finish first (exactly-once N = 6 has
+4,563,668 states, SPIN's count less its own initial one; at-least-once N = 6 over 12.7M:
 SPIN had not finished after 150 s) and ``auto`` is decided by the symbolic route. There,
-exactly-once at N= 16 (no-loss, no-duplicate, no-phantom in turn): building ``T`` in z3
+exactly-once at N = 16 (no-loss, no-duplicate, no-phantom in turn): building ``T`` in z3
 about half of the time (ten builds: Int for Spacer and bit-vectors for the certificate
 re-check, per property and per liveness-to-safety system), two thirds of that inside
 z3's Python ``And`` (argument coercion; building it through ``Z3_mk_and`` cut the whole
 route by 29% in an experiment), z3's own queries about 15%, the certificate re-check
-13%, the liveness-to-safety systems of no-loss 40%. Lowering, code generation and start-
-up (0.4-0.8 s: z3's import) are small beside them. Then (same day, still loaded) ``T``
-was built once per system and shared (six builds instead of ten: the main system's two
-flavours, and two per liveness-to-safety system), its hot constructors through z3's C
-API: the symbolic route's CPU time at N= 16 fell by 35-45%, at N= 6 (no-loss) by 20-30%.
+13%, the liveness-to-safety systems of no-loss 40%. Lowering, code generation and
+start-up (0.4-0.8 s: z3's import) are small beside them. Then (same day, still loaded)
+``T`` was built once per system and shared (six builds instead of ten: the main system's
+two flavours, and two per liveness-to-safety system), its hot constructors through z3's
+C API: the symbolic route's CPU time at N = 16 fell by 35-45%, at N = 6 (no-loss) by
+20-30%.
 """
 
 from __future__ import annotations
