@@ -55,11 +55,14 @@ def run_kinduction(system: System, prop: str, depth: int, clock: Clock, comp: Co
     return bounded if proof is None else proof
 
 
-def spacer_lemmas(system: System, prop: str, clock: Clock) -> tuple[Expr, ...]:
-    """What a short Spacer run knows about ``prop``: its invariant if it proves it, else the
-    lemmas it had when it stopped (none if it finds a violation: k-induction's base case
-    is the judge of that)."""
-    out = spacer(system, prop, clock=clock.share(LEMMA_PDR_SECONDS))
+def spacer_lemmas(
+    system: System, prop: str, clock: Clock, cap: float | None = None
+) -> tuple[Expr, ...]:
+    """What a short Spacer run (at most ``cap`` seconds, by default
+    :data:`LEMMA_PDR_SECONDS`) knows about ``prop``: its invariant if it proves it, else
+    the lemmas it had when it stopped (none if it finds a violation: k-induction's base
+    case is the judge of that)."""
+    out = spacer(system, prop, clock=clock.share(LEMMA_PDR_SECONDS if cap is None else cap))
     if out.status == "proved":
         assert out.certificate is not None
         inv = out.certificate.invariant  # ``true`` when the spec cannot spell it
