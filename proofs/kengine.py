@@ -83,9 +83,11 @@ def with_lemmas(
     """k-induction assuming the inductive part of ``lemmas``: its verdict when it decides
     (proved, vacuous or violated), else ``None`` (also for a proof whose witness could not
     be found in time: the caller's bounded answer says more)."""
-    if clock.expired():
+    if clock.expired() or not lemmas:
         return None
-    out = kinduction(system, prop, max_k=depth, clock=clock, compiled=comp, assume=lemmas)
+    out = kinduction(
+        system, prop, max_k=depth, clock=clock, compiled=comp, assume=lemmas, only_assumed=True
+    )
     if out.status not in ("proved", "violated"):
         return None
     r = _decided(system, prop, out, clock, comp, engine, " with Spacer's lemmas", witness)

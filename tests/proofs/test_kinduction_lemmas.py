@@ -20,6 +20,7 @@ from ackproof.proofs.budget import Clock
 from ackproof.proofs.kengine import spacer_lemmas, with_lemmas
 from ackproof.proofs.kinduction import kinduction
 from ackproof.proofs.result import Result
+from ackproof.proofs.strengthen import infer
 from ackproof.proofs.symbolic import make_result
 from ackproof.spec import Expr, System
 from ackproof.spec.interp import Compiled, compile_system
@@ -59,16 +60,20 @@ def test_the_kinduction_engine_proves_it_with_spacers_lemmas_and_agrees_with_exp
 
 def test_a_wrong_lemma_on_the_spacer_path_cannot_make_a_false_proof() -> None:
     """``with_lemmas`` is how both engines hand k-induction Spacer's lemmas: assuming
-    no-duplicate itself would close the step case at k = 1, so Houdini must drop it and
-    the base case still find the 4-step duplicate."""
+    no-duplicate itself would close the step case at k = 1, so Houdini must drop it, keep
+    the true ones, and the base case still find the 4-step duplicate."""
     s = BUILTIN["at-least-once"].system(2)
     bogus = s.properties["no-duplicate"].invariant
+    true = infer(s, timeout=120).clauses
+    assert true
     comp = compile_system(s)
-    got = with_lemmas(s, "no-duplicate", 8, Clock(120), comp, [bogus], "kinduction")
+    got = with_lemmas(s, "no-duplicate", 8, Clock(120), comp, [bogus, *true], "kinduction")
     assert got is not None
     assert got.verdict == "violated"
     assert got.counterexample is not None
     assert len(got.counterexample) == 4
+    # alone, the wrong lemma is dropped and nothing is left to assume: no second run
+    assert with_lemmas(s, "no-duplicate", 8, Clock(120), comp, [bogus], "kinduction") is None
 
 
 Attempt = Callable[..., tuple[Result, tuple[Expr, ...]]]
