@@ -5,7 +5,9 @@ Every (case, property) of ``tests/proofs/environment_cases.py`` that names a con
 explicit engine's verdict, then ``pdr`` and ``kinduction`` with the same depth and a time
 limit per property.  A row counts as *decided* when the engine says ``proved`` or
 ``violated``; a decided verdict that differs from the explicit engine's is a
-*disagreement* (an engine bug: the tests must catch it).
+*disagreement* (an engine bug: the tests must catch it).  ``kinduction`` is the engine
+``--engine kinduction`` runs: k-induction, then, where it is only bounded, k-induction
+assuming a short Spacer run's lemmas (``proofs/kengine.py``).
 
     python benchmarks/unbounded.py                  # every case, 10 s per property
     python benchmarks/unbounded.py --timeout 30 --engines pdr
@@ -57,6 +59,7 @@ def main() -> None:
     only = set(args.only.split(",")) if args.only else None
     todo = rows(only)
     decided = dict.fromkeys(engines, 0)
+    proved = dict.fromkeys(engines, 0)
     wrong = dict.fromkeys(engines, 0)
     print(" | ".join(["case", "property", "explicit", *engines]), flush=True)
     for name, prop in todo:
@@ -69,12 +72,16 @@ def main() -> None:
             secs = time.monotonic() - start
             if got.verdict in ("proved", "violated"):
                 decided[e] += 1
+                proved[e] += got.verdict == "proved"
                 if got.verdict != want.verdict:
                     wrong[e] += 1
             cells.append(f"{got.verdict} {secs:.1f}s")
         print(" | ".join(cells), flush=True)
     for e in engines:
-        print(f"{e}: decides {decided[e]} of {len(todo)}, disagrees on {wrong[e]}")
+        print(
+            f"{e}: decides {decided[e]} of {len(todo)} ({proved[e]} proved), "
+            f"disagrees on {wrong[e]}"
+        )
 
 
 if __name__ == "__main__":

@@ -93,13 +93,18 @@ def kinduction(
     compiled: Compiled | None = None,
     strengthen: bool = True,
     assume: Sequence[Expr] = (),
+    only_assumed: bool = False,
 ) -> KOutcome:
     """``strengthen``: assume the cheap invariants in the step case; ``assume``: more
-    candidate lemmas, assumed only if :func:`houdini` keeps them (see the module doc).
+    candidate lemmas, assumed only if :func:`houdini` keeps them (see the module doc);
+    ``only_assumed``: if it keeps none, stop there (``bounded`` at depth 0: a caller
+    that has already run without them learns nothing new from running again).
     The budget is ``clock`` (a check's), or ``timeout`` seconds from now."""
     clock = clock if clock is not None else Clock(timeout)
     comp = compiled if compiled is not None else compile_system(system)
     inv = _assumed(system, assume, clock.left())
+    if only_assumed and inv is E.TRUE:
+        return KOutcome("bounded", 0, None, None, "none of the lemmas is inductive")
     pending = strengthen  # the cheap invariants join when the step case first fails
     enc = Encoding(system, mode="bv", shape="selector", extra=(inv,))
     base = Unrolling(enc)

@@ -76,6 +76,12 @@ class PdrOutcome:
     status: Literal["proved", "violated", "unknown"]
     certificate: Certificate | None
     detail: str
+    #: When Spacer stops without a proof: the lemmas it had (the invariants of the
+    #: conjuncts proved so far and the cheap invariants, as spec expressions; those the
+    #: spec cannot spell are left out).  Each was found inductive relative to the ones
+    #: before it, but a caller assumes them only through a check of its own (k-induction:
+    #: :func:`~.strengthen.houdini`).
+    lemmas: tuple[Expr, ...] = ()
 
 
 def _conjuncts(e: Expr) -> tuple[Expr, ...]:
@@ -110,9 +116,8 @@ def spacer(
     while k < len(parts):
         part = parts[k]
         if clock.expired():
-            return PdrOutcome(
-                "unknown", None, f"{clock.spent()} ({k}/{len(parts)} conjuncts proved)"
-            )
+            why = f"{clock.spent()} ({k}/{len(parts)} conjuncts proved)"
+            return PdrOutcome("unknown", None, why, _spelled(system, lemmas, xs))
         left = clock.left()
         known = z.and_(*lemmas)
         implied = z.implies(z.and_(known, enc.domain(xs)), enc.expr(part, xs))
@@ -147,12 +152,12 @@ def spacer(
             continue  # this conjunct again, from the cheap invariants
         if out == "unknown":
             why = clock.spent() if clock.expired() else f"Spacer: {h.reason_unknown()}"
-            return PdrOutcome("unknown", None, f"{why} ({k}/{len(parts)} conjuncts proved)")
+            why = f"{why} ({k}/{len(parts)} conjuncts proved)"
+            return PdrOutcome("unknown", None, why, _spelled(system, lemmas, xs))
         lemma = z.quantifier_free(z.simplify(h.invariant(xs)))
         if lemma is None:  # later queries cannot assume it, and no certificate prints it
-            return PdrOutcome(
-                "unknown", None, f"Spacer: a quantified invariant ({k + 1}/{len(parts)} conjuncts)"
-            )
+            why = f"Spacer: a quantified invariant ({k + 1}/{len(parts)} conjuncts)"
+            return PdrOutcome("unknown", None, why, _spelled(system, lemmas, xs))
         lemmas.append(lemma)
         if mid is not None:
             solved[mid] = lemmas[-1]
@@ -161,7 +166,19 @@ def spacer(
         cert = certify(system, enc, lemmas, xs, goal, prop, clock.left_for_recheck())
         return PdrOutcome("proved", cert, "")
     except Unchecked as e:
-        return PdrOutcome("unknown", None, f"Spacer: {e}")
+        return PdrOutcome("unknown", None, f"Spacer: {e}", _spelled(system, lemmas, xs))
+
+
+def _spelled(system: System, lemmas: list[Term], xs: StateVars) -> tuple[Expr, ...]:
+    """The lemmas the spec can spell, clause by clause (for :attr:`PdrOutcome.lemmas`)."""
+    out: list[Expr] = []
+    for lemma in lemmas:
+        for c in _clauses(lemma):
+            try:
+                out.append(to_expr(system, c, xs))
+            except Untranslatable:
+                continue
+    return tuple(out)
 
 
 def certify(
