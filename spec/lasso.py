@@ -263,7 +263,17 @@ def _sends(system: System, a: Action, m: int) -> Expr:
     for e in a.effects:
         if e.kind == "send" and e.frame in system.carriers:
             carried = dict(e.fields)[system.carriers[e.frame]]
-            out.append(and_(e.cond, eq(carried, const(m, enum=carried.enum))))
+            out.append(_when(e.cond, eq(carried, const(m, enum=carried.enum))))
         elif e.kind == "process" and e.msg is not None:
-            out.append(and_(e.cond, eq(e.msg, const(m, enum=e.msg.enum))))
+            out.append(_when(e.cond, eq(e.msg, const(m, enum=e.msg.enum))))
     return any_(out)
+
+
+def _when(cond: Expr, hit: Expr) -> Expr:
+    """``cond & hit``, ``FALSE`` when either is a false constant.  A message id is a ghost
+    value, and a comparison of two ghost constants folds to a *ghost* constant, which
+    ``and_`` keeps (it drops only ``FALSE`` itself): without this, a step about another
+    message counted as one that may send this one, and had to send it whenever enabled."""
+    if any(x.is_const and not x.value for x in (cond, hit)):
+        return FALSE
+    return and_(cond, hit)
