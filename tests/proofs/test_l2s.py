@@ -14,9 +14,11 @@ from __future__ import annotations
 import pytest
 
 from ackproof.proofs import check
+from ackproof.proofs.l2s import _refuted
 from ackproof.spec import Bool, Builder, Ctx, Expr, Faults, FrameView, ProtocolDef, protocol
 from ackproof.spec.examples import alternating_bit
 from ackproof.spec.lasso import _sends, backing_system
+from ackproof.spec.library import LIBRARY
 
 BACKED = "every holds() claim is backed by a step that resends"
 
@@ -106,3 +108,18 @@ def test_pdr_finds_the_lasso_of_a_fifo_protocol_whose_claim_is_not_backed() -> N
     assert explicit.counterexample is not None
     assert pdr.counterexample.calm is not None  # a lasso: faults stop, never resent
     assert "sender claims a copy of message" in pdr.detail
+
+
+def test_the_local_reason_is_refuted_on_mqtt_qos2_method_a_by_a_sampled_state() -> None:
+    """Pins why method A's liveness goes to the lasso system: the broker's claim on a
+    stored message is backed two steps away (PUBREC in flight, the client answers PUBREL,
+    the broker processes at PUBREL), and the local reason looks one step ahead.  The
+    sample finds that at once (it used to cost Spacer's first try, 5 s, each check)."""
+    (entry,) = (e for e in LIBRARY if e.name == "mqtt-qos2-method-a")
+    s = entry.protocol.system(2)
+    local = backing_system(s, "no-loss")
+    assert local is not None
+    assert _refuted(local, "no-loss")
+    backed = backing_system(alternating_bit.system(2), "no-loss")
+    assert backed is not None
+    assert not _refuted(backed, "no-loss")
