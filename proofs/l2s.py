@@ -37,9 +37,9 @@ _UNDECIDED_LIVENESS = ("proved", "holds", "vacuous")
 
 _STRENGTH = {"violated": 0, "inconclusive": 1, "vacuous": 2, "holds": 3, "proved": 4}
 
-#: States of the local reason's system searched before an engine is asked to prove it: a
-#: reachable state that breaks it refutes it at once (Spacer spent its first try, 5 s, and
-#: then sampled the same states to find that out: on MQTT QoS 2 method A, 5-9 s a check).
+#: States sampled (breadth-first) to choose the local reason's relay steps and to refute it
+#: before an engine is asked to prove it: a reachable state that breaks it refutes it at
+#: once (Spacer spent its first try, 5 s, then sampled the same states to find that out).
 REFUTE_STATES = 4000
 
 
@@ -53,8 +53,8 @@ def with_obligations(system: System, prop: str, invariant: Result, run: Runner) 
     if invariant.liveness or not obligations or invariant.verdict not in _UNDECIDED_LIVENESS:
         return invariant
     found: Result | None = None
-    local = backing_system(system, prop) if invariant.verdict == "proved" else None
-    if local is not None and not _refuted(local, prop):  # an invariant of the system itself
+    local = _local_reason(system, prop) if invariant.verdict == "proved" else None
+    if local is not None:  # an invariant of the system itself, no lasso
         backed = run(local, compile_system(local))
         if backed.verdict == "proved":
             found = replace(backed, detail="every holds() claim is backed by a step that resends")
@@ -92,11 +92,18 @@ def with_obligations(system: System, prop: str, invariant: Result, run: Runner) 
     )
 
 
-def _refuted(local: System, prop: str) -> bool:
-    """A state among the first :data:`REFUTE_STATES` breaks the local reason (it is then
-    no reason; whether it is one for the states beyond is left to the engine)."""
-    ex = explore(local, [prop], max_states=REFUTE_STATES, stop_when_decided=True)
-    return prop in ex.violations
+def _local_reason(system: System, prop: str) -> System | None:
+    """:func:`~ackproof.spec.lasso.backing_system`, its relay steps chosen on the first
+    :data:`REFUTE_STATES` states; ``None`` if there is none or one of them breaks it (it
+    is then no reason; whether it is one beyond the sample is left to the engine)."""
+    ex = explore(system, [], max_states=REFUTE_STATES, keep=True)
+    assert ex.visited is not None
+    sample = list(ex.visited)
+    local = backing_system(system, prop, sample)
+    if local is None:
+        return None
+    inv = local.properties[prop].invariant
+    return None if any(not evaluate(inv, s) for s in sample) else local
 
 
 def _run(lasso: LassoSystem, run: Runner) -> Result:
