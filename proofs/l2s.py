@@ -15,6 +15,25 @@ bad states end violating lassos, with the same engine that decided the invariant
 
 The combined verdict is the weaker of the invariant's and the obligations': proved only
 if both are proved, and so on.
+
+Before the lasso system, when the invariant is proved, the *local reason* of
+:func:`~ackproof.spec.lasso.backing_system` (an invariant of the system itself, its steps
+chosen on a breadth-first sample, its soundness argued in its docstring) is tried; a
+sampled state that breaks it sends the obligations to the lasso system at once.
+
+Notes on FIFO models under ``--engine pdr`` (issue 11; figures measured under load).  The
+lasso system stalls Spacer: its bad states include "back at the saved state", an equality
+over every slot, and Spacer's first try (5 s) never rules them out.  The cheap invariants
+guessed on the lasso's own sample (54-70 slots) then either carry it (alternating bit and
+MQTT QoS 2 method A at N = 2: ~4,100-5,000 clauses kept, proved in 16-18 s) or run out of
+Houdini's time (N = 3: none kept, inconclusive at 150-300 s).  Tried and dropped: the
+original system's cheap invariants on both copies (current and saved) plus candidates
+"saved slot == current slot once looping" (Houdini kept 1,508 of 1,526 at alternating
+bit N = 3; Spacer still stalled at 120 s).  What decides these models is the local
+reason, which had failed on alternating bit because a step about another message counted
+as a sender (a ghost ``false`` that ``and_`` kept), and on method A because the broker's
+claim is backed two steps away (PUBREC in flight, then PUBREL): both now hold (N = 3:
+proved in 16-19 s).  A claim backed three or more steps away still goes to the lasso.
 """
 
 from __future__ import annotations
