@@ -232,33 +232,35 @@ def backing_system(system: System, prop: str, sample: Sequence[State] = ()) -> S
     ``holds()`` claim is backed, or ``None`` if ``prop`` has other obligations.
 
     Per obligation, with *ready* meaning enabled or waiting only for room, *pending* its
-    trigger (the message submitted, not processed, no copy in flight, a claim), ``S1``
-    and ``S2`` (*relays*) two sets of fault-free steps, in every pending state:
+    trigger (the message submitted, not processed, no copy in flight, a claim), and
+    ``S_1 … S_K`` disjoint sets of fault-free steps (*levels*), in every pending state:
 
-    (i)   some step of ``S1`` or ``S2`` is ready;
-    (ii)  every step of ``S1`` that is enabled leads to a state where the obligation's
+    (i)   some step of some level is ready;
+    (ii)  every step of ``S_1`` that is enabled leads to a state where the obligation's
           goal holds (a copy in flight, or the message processed);
-    (iii) every step of ``S2`` that is enabled leads to a state where the goal holds or
-          some step of ``S1`` is ready.
+    (iii) every step of ``S_k`` (``k > 1``) that is enabled leads to a state where the
+          goal holds or some step of a lower level is ready.
 
     "Leads to" is the weakest precondition (the step's updates substituted into the
     post-condition), not the step's effects: a copy sent on a connection that is down is
     lost, and does not count.  This invariant, with the property's own (no state without
     a copy), implies the obligations under strong fairness.  In a fair run that never
     reaches the goal every state is pending (the property keeps a claim while the goal is
-    false), so by (i) one of finitely many steps of ``S1 | S2`` is ready again and again,
-    and is taken (enabled, then).  A step of ``S1`` taken reaches the goal (ii), so only
-    steps of ``S2`` are; after each, some step of ``S1`` is ready (iii), so one of them
-    is ready again and again, is taken, and reaches the goal: a contradiction.
+    false), so by (i) one of finitely many steps is ready again and again, and is taken
+    (enabled, then).  Let ``k`` be the lowest level with a step taken again and again.
+    ``k = 1`` reaches the goal (ii).  For ``k > 1``, after each such step a step of a
+    lower level is ready (iii), so one of them is ready again and again, and is taken:
+    against the choice of ``k``.  So no such run exists.
 
-    Without a ``sample``, ``S1`` is every step that may send a copy or process it and
-    ``S2`` is empty: the one-step reason "some sender is ready, and each one taken puts a
-    copy in flight".  With one (a few reachable states), ``S1`` is the steps ready on one
-    of its pending states that meet (ii) on all of them, and ``S2`` likewise for (iii):
-    a claim may then be backed two steps away (MQTT QoS 2 method A: PUBREC in flight,
-    the client answers PUBREL, the broker processes at PUBREL).  The sample only chooses
-    the sets; soundness rests on the invariant being proved.  It is sufficient, not
-    necessary: if it fails, the lasso system decides."""
+    Without a ``sample``, ``S_1`` is every step that may send a copy or process it, and
+    there is no other level: the one-step reason "some sender is ready, and each one
+    taken puts a copy in flight".  With one (a few reachable states), ``S_1`` is the steps
+    ready on one of its pending states that meet (ii) on all of them, and each next level
+    likewise for (iii), until none is found: a claim may then be backed some steps away
+    (MQTT QoS 2 method A: PUBREC in flight, the client answers PUBREL, the broker
+    processes at PUBREL; a patient timer: the frames ahead are delivered first).  The
+    sample only chooses the levels; soundness rests on the invariant being proved.  It
+    is sufficient, not necessary: if it fails, the lasso system decides."""
     p = system.properties[prop]
     if not p.eventually or any(not ob.claims for ob in p.eventually):
         return None
@@ -272,12 +274,16 @@ def backing_system(system: System, prop: str, sample: Sequence[State] = ()) -> S
         else:
             senders = [a for a in calm if not _never(_sends(system, a, ob.msg))]
             direct = [(a, implies(a.guard, _after(a, ob.goal))) for a in senders]
-        picked = {a.index for a, _ in direct}
-        handed = or_(ob.goal, any_(_ready(a) for a, _ in direct))  # (iii)'s post-condition
-        relays = _chosen(handed, [a for a in calm if a.index not in picked], pending)
-        steps = [*direct, *relays]
+        steps = list(direct)
+        while sample:  # the next level: steps that lead to the goal or to a lower level
+            picked = {a.index for a, _ in steps}
+            handed = or_(ob.goal, any_(_ready(a) for a, _ in steps))
+            more = _chosen(handed, [a for a in calm if a.index not in picked], pending)
+            if not more:
+                break
+            steps += more
         some = any_(_ready(a) for a, _ in steps)  # (i)
-        parts.append(implies(ob.trigger, and_(some, all_(w for _, w in steps))))
+        parts.append(implies(ob.trigger, and_(some, all_(w for _, w in steps))))  # (ii), (iii)
     inv = all_(parts)
     return replace(
         system,

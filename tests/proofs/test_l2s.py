@@ -27,7 +27,7 @@ from ackproof.spec import (
     ProtocolDef,
     protocol,
 )
-from ackproof.spec.examples import alternating_bit
+from ackproof.spec.examples import EXAMPLES, alternating_bit
 from ackproof.spec.lasso import _sends, backing_system
 from ackproof.spec.library import LIBRARY
 from ackproof.spec.library.mqtt import SESSION, Flow
@@ -232,3 +232,15 @@ def test_no_relay_backs_a_pubrel_that_is_never_resent() -> None:
     assert pdr.counterexample is not None
     assert pdr.counterexample.calm is not None  # a lasso: faults stop, never processed
     assert "broker claims a copy of message" in pdr.detail
+
+
+def test_a_patient_timer_is_backed_once_the_frames_ahead_are_delivered() -> None:
+    """MQTT QoS 2 with two ids whose timer waits until nothing is in flight: the claim
+    is backed several steps away (the frames ahead delivered, then the timer resends);
+    the levels of the local reason decide it as the explicit engine does."""
+    s = EXAMPLES["mqtt-qos2-two-ids-patient"].system()
+    assert _local_reason(s, "no-loss") is not None
+    explicit = check(s, "no-loss", engine="explicit")
+    pdr = check(s, "no-loss", engine="pdr", timeout=240)
+    assert explicit.verdict == pdr.verdict == "proved", pdr.detail
+    assert BACKED in pdr.detail
