@@ -314,7 +314,10 @@ def _ready(a: Action) -> Expr:
 
 
 def _after(a: Action, e: Expr) -> Expr:
-    """``e`` after step ``a`` (its updates substituted: a pre-state expression)."""
+    """``e`` after step ``a`` (its updates substituted: a pre-state expression).  The
+    rebuilt nodes keep their intervals, which stay sound wherever the step is enabled and
+    well-formed (its updates within their slots' ranges): every use is under ``a``'s
+    guard, and every engine proves the reachable steps well-formed before a verdict."""
     new = dict(a.updates)
     done: dict[int, Expr] = {}
 
