@@ -15,6 +15,29 @@ bad states end violating lassos, with the same engine that decided the invariant
 
 The combined verdict is the weaker of the invariant's and the obligations': proved only
 if both are proved, and so on.
+
+Before the lasso system, when the invariant is proved, the *local reason* of
+:func:`~ackproof.spec.lasso.backing_system` (an invariant of the system itself, its steps
+chosen on a breadth-first sample, its soundness argued in its docstring) is tried; a
+sampled state that breaks it sends the obligations to the lasso system at once.
+
+Notes on FIFO models under ``--engine pdr`` (issue 11; figures measured under load).  The
+lasso system stalls Spacer: its bad states include "back at the saved state", an equality
+over every slot, and Spacer's first try (5 s) never rules them out.  The cheap invariants
+guessed on the lasso's own sample (54-70 slots) then either carry it (alternating bit and
+MQTT QoS 2 method A at N = 2: ~4,100-5,000 clauses kept, proved in 16-18 s) or run out of
+Houdini's time (N = 3: none kept, inconclusive at 150-300 s).  Tried and dropped: the
+original system's cheap invariants on both copies (current and saved) plus candidates
+"saved slot == current slot once looping" (Houdini kept 1,508 of 1,526 at alternating
+bit N = 3; Spacer still stalled at 120 s).  What decides these models is the local
+reason, which had failed on alternating bit because a step about another message counted
+as a sender (a ghost ``false`` that ``and_`` kept), and on method A because the broker's
+claim is backed two steps away (PUBREC in flight, then PUBREL): both now hold (N = 3:
+proved in 16-19 s), and so does a claim backed several steps away (levels: the patient
+two-id MQTT model, 25 s).  On a sweep of every shipped, example and library protocol at
+N = 2 the local reason held on the whole state space only where the explicit engine
+proves the obligations; where no level fits a step on every sampled pending state
+(Kafka's producers, the inbox with a key TTL) the obligations still go to the lasso.
 """
 
 from __future__ import annotations
@@ -22,7 +45,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from ackproof.spec import System
+from ackproof.spec import System, explore
 from ackproof.spec.expr import evaluate
 from ackproof.spec.interp import Compiled, compile_system
 from ackproof.spec.lasso import LassoSystem, backing_system, deadlock_system, lasso_system
@@ -37,6 +60,11 @@ _UNDECIDED_LIVENESS = ("proved", "holds", "vacuous")
 
 _STRENGTH = {"violated": 0, "inconclusive": 1, "vacuous": 2, "holds": 3, "proved": 4}
 
+#: States sampled (breadth-first) to choose the local reason's relay steps and to refute it
+#: before an engine is asked to prove it: a reachable state that breaks it refutes it at
+#: once (Spacer spent its first try, 5 s, then sampled the same states to find that out).
+REFUTE_STATES = 4000
+
 
 def with_obligations(system: System, prop: str, invariant: Result, run: Runner) -> Result:
     """``invariant`` (a verdict on ``prop``'s invariant) completed with its response
@@ -48,7 +76,7 @@ def with_obligations(system: System, prop: str, invariant: Result, run: Runner) 
     if invariant.liveness or not obligations or invariant.verdict not in _UNDECIDED_LIVENESS:
         return invariant
     found: Result | None = None
-    local = backing_system(system, prop) if invariant.verdict == "proved" else None
+    local = _local_reason(system, prop) if invariant.verdict == "proved" else None
     if local is not None:  # an invariant of the system itself, no lasso
         backed = run(local, compile_system(local))
         if backed.verdict == "proved":
@@ -85,6 +113,20 @@ def with_obligations(system: System, prop: str, invariant: Result, run: Runner) 
         liveness=True,
         seconds=invariant.seconds + found.seconds,
     )
+
+
+def _local_reason(system: System, prop: str) -> System | None:
+    """:func:`~ackproof.spec.lasso.backing_system`, its relay steps chosen on the first
+    :data:`REFUTE_STATES` states; ``None`` if there is none or one of them breaks it (it
+    is then no reason; whether it is one beyond the sample is left to the engine)."""
+    ex = explore(system, [], max_states=REFUTE_STATES, keep=True)
+    assert ex.visited is not None
+    sample = list(ex.visited)
+    local = backing_system(system, prop, sample)
+    if local is None:
+        return None
+    inv = local.properties[prop].invariant
+    return None if any(not evaluate(inv, s) for s in sample) else local
 
 
 def _run(lasso: LassoSystem, run: Runner) -> Result:

@@ -44,6 +44,8 @@ slots, a per-conjunct cone of influence or Spacer's options alike.  So each conj
 inductive) join the lemmas, and the conjunct is tried again — usually it is then implied
 outright (alternating bit at N = 2: 190 clauses, every property implied, about a second).
 Being inductive and true initially, they meet the same obligations as Spacer's lemmas.
+On a liveness-to-safety system they help less (its slots double, Houdini runs out of
+time at N = 3): :mod:`.l2s` decides FIFO models' obligations by a local reason first.
 
 The invariant is never trusted: :mod:`ackproof.proofs.certificate` re-checks it.
 """

@@ -30,6 +30,7 @@ back to a path of the old one by dropping the meta steps and the new slots
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from .explore import Path
@@ -226,35 +227,117 @@ def _int(v: int) -> Expr:
     return const(v)
 
 
-def backing_system(system: System, prop: str) -> System | None:
+def backing_system(system: System, prop: str, sample: Sequence[State] = ()) -> System | None:
     """``system`` with ``prop``'s invariant strengthened by a *local* reason why every
     ``holds()`` claim is backed, or ``None`` if ``prop`` has other obligations.
 
-    In every state where a claim is pending (the message submitted, not processed, no
-    copy in flight), some fault-free step that would send a copy of it (or process it)
-    must be enabled or wait only for room, and every such step that is enabled or waits
-    for room must send it (or process it).  This invariant, with the property's own
-    (no state without a copy), implies the obligations under strong fairness: in a fair
-    run that never puts a copy in flight, every state has a pending claim, so one of
-    these finitely many steps is enabled again and again, is taken, and sends the copy.
-    It is sufficient, not necessary: if it fails, the lasso system decides."""
+    Per obligation, with *ready* meaning enabled or waiting only for room, *pending* its
+    trigger (the message submitted, not processed, no copy in flight, a claim), and
+    ``S_1 … S_K`` disjoint sets of fault-free steps (*levels*), in every pending state:
+
+    (i)   some step of some level is ready;
+    (ii)  every step of ``S_1`` that is enabled leads to a state where the obligation's
+          goal holds (a copy in flight, or the message processed);
+    (iii) every step of ``S_k`` (``k > 1``) that is enabled leads to a state where the
+          goal holds or some step of a lower level is ready.
+
+    "Leads to" is the weakest precondition (the step's updates substituted into the
+    post-condition), not the step's effects: a copy sent on a connection that is down is
+    lost, and does not count.  This invariant, with the property's own (no state without
+    a copy), implies the obligations under strong fairness.  In a fair run that never
+    reaches the goal every state is pending (the property keeps a claim while the goal is
+    false), so by (i) one of finitely many steps is ready again and again, and is taken
+    (enabled, then).  Let ``k`` be the lowest level with a step taken again and again.
+    ``k = 1`` reaches the goal (ii).  For ``k > 1``, after each such step a step of a
+    lower level is ready (iii), so one of them is ready again and again, and is taken:
+    against the choice of ``k``.  So no such run exists.
+
+    Without a ``sample``, ``S_1`` is every step that may send a copy or process it, and
+    there is no other level: the one-step reason "some sender is ready, and each one
+    taken puts a copy in flight".  With one (a few reachable states), ``S_1`` is the steps
+    ready on one of its pending states that meet (ii) on all of them, and each next level
+    likewise for (iii), until none is found: a claim may then be backed some steps away
+    (MQTT QoS 2 method A: PUBREC in flight, the client answers PUBREL, the broker
+    processes at PUBREL; a patient timer: the frames ahead are delivered first).  The
+    sample only chooses the levels; soundness rests on the invariant being proved.  It
+    is sufficient, not necessary: if it fails, the lasso system decides."""
     p = system.properties[prop]
     if not p.eventually or any(not ob.claims for ob in p.eventually):
         return None
     calm = system.calm_actions()
     parts: list[Expr] = [p.invariant]
     for ob in p.eventually:
-        senders = [(a, _sends(system, a, ob.msg)) for a in calm]
-        senders = [(a, e) for a, e in senders if not (e.is_const and not e.value)]
-        ready = [or_(a.guard, a.starved) if a.starved is not None else a.guard for a, _ in senders]
-        some = any_(ready)
-        each = all_(implies(r, e) for r, (_, e) in zip(ready, senders, strict=True))
-        parts.append(implies(ob.trigger, and_(some, each)))
+        pending = [st for st in sample if evaluate(ob.trigger, st)]
+
+        if sample:
+            direct = _chosen(ob.goal, list(calm), pending)
+        else:
+            senders = [a for a in calm if not _never(_sends(system, a, ob.msg))]
+            direct = [(a, implies(a.guard, _after(a, ob.goal))) for a in senders]
+        steps = list(direct)
+        while sample:  # the next level: steps that lead to the goal or to a lower level
+            picked = {a.index for a, _ in steps}
+            handed = or_(ob.goal, any_(_ready(a) for a, _ in steps))
+            more = _chosen(handed, [a for a in calm if a.index not in picked], pending)
+            if not more:
+                break
+            steps += more
+        some = any_(_ready(a) for a, _ in steps)  # (i)
+        parts.append(implies(ob.trigger, and_(some, all_(w for _, w in steps))))  # (ii), (iii)
     inv = all_(parts)
     return replace(
         system,
         properties={prop: Property(prop, p.statement, inv, p.witness, p.witness_statement)},
     )
+
+
+def _chosen(
+    post: Expr, among: Sequence[Action], pending: Sequence[State]
+) -> list[tuple[Action, Expr]]:
+    """The steps of ``among`` ready on one of the ``pending`` states, each with "when
+    enabled, it leads to ``post``", kept if that holds on every one of them."""
+    out = [(a, implies(a.guard, _after(a, post))) for a in among]
+    return [
+        (a, w)
+        for a, w in out
+        if any(evaluate(_ready(a), st) for st in pending) and all(evaluate(w, st) for st in pending)
+    ]
+
+
+def _never(e: Expr) -> bool:
+    return e.is_const and not e.value
+
+
+def _ready(a: Action) -> Expr:
+    """``a`` is enabled or waits only for room on a full channel."""
+    return or_(a.guard, a.starved) if a.starved is not None else a.guard
+
+
+def _after(a: Action, e: Expr) -> Expr:
+    """``e`` after step ``a`` (its updates substituted: a pre-state expression).  The
+    rebuilt nodes keep their intervals, which stay sound wherever the step is enabled and
+    well-formed (its updates within their slots' ranges): every use is under ``a``'s
+    guard, and every engine proves the reachable steps well-formed before a verdict."""
+    new = dict(a.updates)
+    done: dict[int, Expr] = {}
+
+    def go(x: Expr) -> Expr:
+        key = id(x)
+        if key not in done:
+            if x.op is Leaf.SLOT:
+                done[key] = new.get(x.value, x)
+            elif not x.args:
+                done[key] = x
+            else:
+                args = tuple(go(y) for y in x.args)
+                done[key] = (
+                    x
+                    if all(p is q for p, q in zip(args, x.args, strict=True))
+                    else Expr(x.op, args, x.sort, x.lo, x.hi, value=x.value, enum=x.enum)
+                )
+        return done[key]
+
+    return go(e)
 
 
 def _sends(system: System, a: Action, m: int) -> Expr:
@@ -263,7 +346,17 @@ def _sends(system: System, a: Action, m: int) -> Expr:
     for e in a.effects:
         if e.kind == "send" and e.frame in system.carriers:
             carried = dict(e.fields)[system.carriers[e.frame]]
-            out.append(and_(e.cond, eq(carried, const(m, enum=carried.enum))))
+            out.append(_when(e.cond, eq(carried, const(m, enum=carried.enum))))
         elif e.kind == "process" and e.msg is not None:
-            out.append(and_(e.cond, eq(e.msg, const(m, enum=e.msg.enum))))
+            out.append(_when(e.cond, eq(e.msg, const(m, enum=e.msg.enum))))
     return any_(out)
+
+
+def _when(cond: Expr, hit: Expr) -> Expr:
+    """``cond & hit``, ``FALSE`` when either is a false constant.  A message id is a ghost
+    value, and a comparison of two ghost constants folds to a *ghost* constant, which
+    ``and_`` keeps (it drops only ``FALSE`` itself): without this, a step about another
+    message counted as one that may send this one, and had to send it whenever enabled."""
+    if any(x.is_const and not x.value for x in (cond, hit)):
+        return FALSE
+    return and_(cond, hit)

@@ -1,0 +1,246 @@
+"""The response obligations of no-loss under ``--engine pdr`` on FIFO models: the cheap
+local reason (:func:`ackproof.spec.lasso.backing_system`, with relay steps chosen on a
+sample) decides alternating bit and MQTT QoS 2 method A, and never proves a protocol
+whose claims are not backed.
+
+It used to fail on alternating bit: a step about *another* message (``receiver <-
+DATA(bit=false, msg=0)``) counted as one that may send message 1, because comparing two
+ghost message ids folds to a ghost ``false`` that ``and_`` keeps; then "every ready step
+that may send it does send it" was false in reachable states, the local reason was
+refuted, and the liveness-to-safety system stalled Spacer (N = 3: inconclusive at 300 s).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ackproof.proofs import check
+from ackproof.proofs.l2s import _local_reason
+from ackproof.spec import (
+    Bool,
+    Builder,
+    Ctx,
+    Expr,
+    Faults,
+    FrameView,
+    Int,
+    ProtocolDef,
+    protocol,
+)
+from ackproof.spec.examples import EXAMPLES, alternating_bit
+from ackproof.spec.lasso import _sends, backing_system
+from ackproof.spec.library import LIBRARY
+from ackproof.spec.library.mqtt import SESSION, Flow
+
+BACKED = "every holds() claim is backed by a step that resends"
+
+
+def test_a_step_about_another_message_is_not_a_sender_of_this_one() -> None:
+    s = alternating_bit.system(2)
+    senders = {
+        a.label
+        for a in s.calm_actions()
+        if not (_sends(s, a, 1).is_const and not _sends(s, a, 1).value)
+    }
+    assert "receiver <- DATA(bit=false, msg=0)" not in senders
+    assert "receiver <- DATA(bit=true, msg=0)" not in senders
+    assert {"sender timer retransmit()", "receiver <- DATA(bit=true, msg=1)"} <= senders
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_alternating_bit_no_loss_is_proved_by_pdr_as_explicit_proves_it(n: int) -> None:
+    s = alternating_bit.system(n)
+    explicit = check(s, "no-loss", engine="explicit")
+    pdr = check(s, "no-loss", engine="pdr", timeout=240)
+    assert explicit.verdict == pdr.verdict == "proved", pdr.detail
+    assert pdr.liveness
+    assert BACKED in pdr.detail
+
+
+def lazy_alternating_bit() -> ProtocolDef:
+    """Alternating bit whose timer resends only while the bit is 0: once the frame of the
+    second message (bit 1) is lost, the sender's claim on it is never backed."""
+
+    @protocol("lazy-alternating-bit", claims=["no-loss"], faults=Faults(loss=True), messages=2)
+    def build(p: Builder) -> None:
+        sender, receiver = p.sender, p.receiver
+        data = p.frame("DATA", sender, receiver, carries="msg", ghost=["msg"], bit=Bool, msg=p.msg)
+        ack = p.frame("ACK", receiver, sender, bit=Bool)
+        sender.var("busy", Bool)
+        sender.var("bit", Bool)
+        sender.var("cur", p.msg, ghost=True)
+        receiver.var("expected", Bool)
+
+        @sender.on_submit
+        def submit(ctx: Ctx, m: Expr) -> None:
+            ctx.require(~ctx.busy)
+            ctx.busy = True
+            ctx.cur = m
+            ctx.send(data(bit=ctx.bit, msg=m))
+
+        @sender.timer()
+        def retransmit(ctx: Ctx) -> None:
+            ctx.require(ctx.busy & ~ctx.bit)  # the bug: bit 1 is never resent
+            ctx.send(data(bit=ctx.bit, msg=ctx.cur))
+
+        @sender.on(ack)
+        def on_ack(ctx: Ctx, f: FrameView) -> None:
+            with ctx.when(ctx.busy & (f.bit == ctx.bit)):
+                ctx.ack(ctx.cur)
+                ctx.busy = False
+                ctx.bit = ~ctx.bit
+
+        @sender.holds
+        def holds(ctx: Ctx, m: Expr) -> Expr:
+            return ctx.busy & (ctx.cur == m)
+
+        @receiver.on(data)
+        def on_data(ctx: Ctx, f: FrameView) -> None:
+            with ctx.when(f.bit == ctx.expected):
+                ctx.process(f.msg)
+                ctx.expected = ~ctx.expected
+            ctx.send(ack(bit=f.bit))
+
+    return build
+
+
+def test_the_local_reason_is_refuted_when_a_claim_is_not_backed() -> None:
+    s = lazy_alternating_bit().system(2)
+    local = backing_system(s, "no-loss")
+    assert local is not None
+    assert check(local, "no-loss", engine="explicit").verdict == "violated"
+
+
+def test_pdr_finds_the_lasso_of_a_fifo_protocol_whose_claim_is_not_backed() -> None:
+    s = lazy_alternating_bit().system(2)
+    explicit = check(s, "no-loss", engine="explicit")
+    pdr = check(s, "no-loss", engine="pdr", timeout=240)
+    assert explicit.verdict == pdr.verdict == "violated", pdr.detail
+    assert pdr.counterexample is not None
+    assert explicit.counterexample is not None
+    assert pdr.counterexample.calm is not None  # a lasso: faults stop, never resent
+    assert "sender claims a copy of message" in pdr.detail
+
+
+def method_a(name: str, *, resend_pubrel: bool = True) -> ProtocolDef:
+    """MQTT QoS 2 method A as the library has it (:mod:`ackproof.spec.library.mqtt`), or a
+    client that does not resend PUBREL on reconnect: a PUBREL lost with the connection
+    leaves the broker holding the message for ever."""
+
+    @protocol(name, claims=["no-loss"], faults=SESSION)
+    def build(p: Builder) -> None:
+        client, broker = p.node("client"), p.node("broker")
+        pid_t = Int(0, 0)
+        publish = p.frame(
+            "PUBLISH", client, broker, carries="msg", ghost=["msg"], pid=pid_t, msg=p.msg
+        )
+        pubrec = p.frame("PUBREC", broker, client, pid=pid_t)
+        pubrel = p.frame("PUBREL", client, broker, pid=pid_t)
+        pubcomp = p.frame("PUBCOMP", broker, client, pid=pid_t)
+        client.var("flow", Flow, init=Flow.FREE, durable=True)
+        client.var("inflight", p.msg, ghost=True, durable=True)
+        broker.var("stored", Bool, durable=True)
+        broker.var("message", p.msg, ghost=True, durable=True)
+
+        @client.on_submit
+        def submit(ctx: Ctx, m: Expr) -> None:
+            ctx.require(ctx.flow == Flow.FREE)
+            with ctx.atomic():
+                ctx.flow = Flow.PUBLISHED
+                ctx.inflight = m
+            ctx.send(publish(pid=0, msg=m))
+
+        @client.on(pubrec)
+        def on_pubrec(ctx: Ctx, f: FrameView) -> None:
+            with ctx.when(ctx.flow == Flow.PUBLISHED):
+                ctx.flow = Flow.RELEASED
+                ctx.send(pubrel(pid=0))
+
+        @client.on(pubcomp)
+        def on_pubcomp(ctx: Ctx, f: FrameView) -> None:
+            with ctx.when(ctx.flow == Flow.RELEASED):
+                ctx.ack(ctx.inflight)
+                ctx.flow = Flow.FREE
+
+        @client.on_connect
+        def resend(ctx: Ctx, peer: str) -> None:
+            with ctx.when(ctx.flow == Flow.PUBLISHED):
+                ctx.send(publish(pid=0, msg=ctx.inflight))
+            if resend_pubrel:
+                with ctx.when(ctx.flow == Flow.RELEASED):
+                    ctx.send(pubrel(pid=0))
+
+        client.holds(lambda ctx, m: (ctx.flow == Flow.PUBLISHED) & (ctx.inflight == m))
+
+        @broker.on(publish)
+        def on_publish(ctx: Ctx, f: FrameView) -> None:
+            with ctx.when(~ctx.stored), ctx.atomic():
+                ctx.message = f.msg
+                ctx.stored = True
+            ctx.send(pubrec(pid=f.pid))
+
+        @broker.on(pubrel)
+        def on_pubrel(ctx: Ctx, f: FrameView) -> None:
+            with ctx.atomic():
+                with ctx.when(ctx.stored):
+                    ctx.process(ctx.message)
+                ctx.stored = False
+            ctx.send(pubcomp(pid=f.pid))
+
+        broker.holds(lambda ctx, m: ctx.stored & (ctx.message == m))
+
+    return build
+
+
+def test_the_copy_of_method_a_is_the_library_s() -> None:
+    (entry,) = (e for e in LIBRARY if e.name == "mqtt-qos2-method-a")
+    ours, theirs = method_a("copy").system(2), entry.protocol.system(2)
+    assert [sl.name for sl in ours.slots] == [sl.name for sl in theirs.slots]
+    assert [a.label for a in ours.actions] == [a.label for a in theirs.actions]
+
+
+def test_a_claim_backed_two_steps_away_needs_the_relay_steps() -> None:
+    """Method A's broker holds a stored message until PUBREL: with PUBREC in flight, the
+    step that is ready (the client takes PUBREC) sends no copy, so the one-step reason
+    fails on a reachable state; with the relay steps chosen on the sample it holds."""
+    s = method_a("copy").system(2)
+    one_step = backing_system(s, "no-loss")
+    assert one_step is not None
+    assert check(one_step, "no-loss", engine="explicit").verdict == "violated"
+    relayed = _local_reason(s, "no-loss")
+    assert relayed is not None
+    assert check(relayed, "no-loss", engine="explicit").verdict == "proved"
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_mqtt_qos2_method_a_no_loss_is_proved_by_pdr_as_explicit_proves_it(n: int) -> None:
+    """It used to go to the lasso system: proved in ~18 s at N = 2, inconclusive at
+    150 s at N = 3 (Houdini on the lasso's 70 slots ran out of time)."""
+    s = method_a("copy").system(n)
+    explicit = check(s, "no-loss", engine="explicit")
+    pdr = check(s, "no-loss", engine="pdr", timeout=240)
+    assert explicit.verdict == pdr.verdict == "proved", pdr.detail
+    assert BACKED in pdr.detail
+
+
+def test_no_relay_backs_a_pubrel_that_is_never_resent() -> None:
+    s = method_a("no-pubrel-resend", resend_pubrel=False).system(2)
+    assert _local_reason(s, "no-loss") is None
+    explicit = check(s, "no-loss", engine="explicit")
+    pdr = check(s, "no-loss", engine="pdr", timeout=240)
+    assert explicit.verdict == pdr.verdict == "violated", pdr.detail
+    assert pdr.counterexample is not None
+    assert pdr.counterexample.calm is not None  # a lasso: faults stop, never processed
+    assert "broker claims a copy of message" in pdr.detail
+
+
+def test_a_patient_timer_is_backed_once_the_frames_ahead_are_delivered() -> None:
+    """MQTT QoS 2 with two ids whose timer waits until nothing is in flight: the claim
+    is backed several steps away (the frames ahead delivered, then the timer resends);
+    the levels of the local reason decide it as the explicit engine does."""
+    s = EXAMPLES["mqtt-qos2-two-ids-patient"].system()
+    assert _local_reason(s, "no-loss") is not None
+    explicit = check(s, "no-loss", engine="explicit")
+    pdr = check(s, "no-loss", engine="pdr", timeout=240)
+    assert explicit.verdict == pdr.verdict == "proved", pdr.detail
+    assert BACKED in pdr.detail
