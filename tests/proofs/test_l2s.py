@@ -12,6 +12,8 @@ refuted, and the liveness-to-safety system stalled Spacer (N = 3: inconclusive a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from ackproof.proofs import check
@@ -28,9 +30,12 @@ from ackproof.spec import (
     protocol,
 )
 from ackproof.spec.examples import EXAMPLES, alternating_bit
+from ackproof.spec.expr import render
 from ackproof.spec.lasso import _sends, backing_system
 from ackproof.spec.library import LIBRARY
 from ackproof.spec.library.mqtt import SESSION, Flow
+from ackproof.spec.protocols import BUILTIN
+from ackproof.spec.system import State, System
 
 BACKED = "every holds() claim is backed by a step that resends"
 
@@ -244,3 +249,34 @@ def test_a_patient_timer_is_backed_once_the_frames_ahead_are_delivered() -> None
     pdr = check(s, "no-loss", engine="pdr", timeout=240)
     assert explicit.verdict == pdr.verdict == "proved", pdr.detail
     assert BACKED in pdr.detail
+
+
+def test_the_one_step_reason_is_taken_without_choosing_levels_where_it_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Choosing levels evaluates every fault-free step on every pending sampled state (17 s
+    at exactly-once N = 6): where the one-step reason holds on the sample, it is used as
+    is, and levels are chosen only where it does not (alternating bit's relay steps)."""
+    from ackproof.proofs import l2s
+
+    sampled: list[str] = []
+
+    def counting(system: System, prop: str, sample: Sequence[State] = ()) -> System | None:
+        if sample:
+            sampled.append(system.protocol)
+        return backing_system(system, prop, sample)
+
+    monkeypatch.setattr(l2s, "backing_system", counting)
+    s = BUILTIN["exactly-once"].system(3)
+    local = _local_reason(s, "no-loss")
+    one_step = backing_system(s, "no-loss")
+    assert local is not None
+    assert one_step is not None
+    assert render(local.properties["no-loss"].invariant) == render(
+        one_step.properties["no-loss"].invariant
+    )
+    assert sampled == []
+    # method A's claim is backed two steps away: there the levels are chosen on the sample
+    relayed = method_a("copy").system(2)
+    assert _local_reason(relayed, "no-loss") is not None
+    assert sampled == [relayed.protocol]
