@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Container, Sequence
 
-from ackproof.spec.explore import Exploration, Path
+from ackproof.spec.explore import Exploration, Path, packed_path
 from ackproof.spec.expr import TRUE, Expr
 from ackproof.spec.interp import Compiled
 from ackproof.spec.system import State
@@ -118,16 +118,8 @@ class CalmGraph:
             return self.ex.path_to(self.state(v))
         links = self.ex.links
         assert links is not None
-        abits = self.ex.action_bits
-        amask = (1 << abits) - 1
         decode = self.comp.packed().layout.decoder()
-        steps: list[tuple[int, State]] = []
-        cur = self._keys[v]
-        while (link := links[cur]) >= 0:
-            steps.append((link & amask, decode(cur)))
-            cur = link >> abits
-        steps.reverse()
-        return Path(self.system.initial(), tuple(steps))
+        return packed_path(self.system, links, self._keys[v], self.ex.action_bits, decode)
 
     def tick(self) -> None:
         if self.stop is not None and self.stop(self.n):

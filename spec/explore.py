@@ -204,6 +204,32 @@ def explore(
     return result
 
 
+def packed_path(
+    system: System, links: dict[int, int], key: int, abits: int, decode: Callable[[int], State]
+) -> Path:
+    """The path to packed state ``key`` by the search's parent links (a link is the
+    parent's key shifted by ``abits``, or'd with the action; the initial state's is -1)."""
+    amask = (1 << abits) - 1
+    steps: list[tuple[int, State]] = []
+    while (link := links[key]) >= 0:
+        steps.append((link & amask, decode(key)))
+        key = link >> abits
+    steps.reverse()
+    return Path(system.initial(), tuple(steps))
+
+
+def record_hits(
+    result: Exploration, props: Sequence[str], hit: int, path: Callable[[], Path]
+) -> None:
+    """Record in ``result`` the violations and witnesses a probe's ``hit`` mask shows (bit
+    ``2k``: property ``k`` violated, ``2k + 1``: its witness reached) at ``path()``."""
+    for k, p in enumerate(props):
+        if hit & (1 << 2 * k):
+            result.violations[p] = path()
+        if hit & (1 << (2 * k + 1)):
+            result.witnesses[p] = path()
+
+
 def _explore_packed(
     system: System,
     comp: Compiled,
@@ -231,15 +257,7 @@ def _explore_packed(
     parent: dict[int, int] = {init: none}
     result = Exploration(system, 1, 0, 0, False)
 
-    def path_to(s: int) -> Path:
-        steps: list[tuple[int, State]] = []
-        cur = s
-        while (link := parent[cur]) != none:
-            steps.append((link & amask, layout.decode(cur)))
-            cur = link >> abits
-        steps.reverse()
-        return Path(system.initial(), tuple(steps))
-
+    decode = layout.decoder()
     want = probe.everything
     probe_fn = probe.fn
 
@@ -247,11 +265,7 @@ def _explore_packed(
         """Record what ``s`` shows; the bits still wanted after it."""
         nonlocal want
         hit = probe_fn(s, want)
-        for k, p in enumerate(props):
-            if hit & (1 << 2 * k):
-                result.violations[p] = path_to(s)
-            if hit & (1 << (2 * k + 1)):
-                result.witnesses[p] = path_to(s)
+        record_hits(result, props, hit, lambda: packed_path(system, parent, s, abits, decode))
         want &= ~hit
         return want
 
@@ -322,7 +336,7 @@ def _explore_packed(
         result.links = parent
         result.action_bits = abits
     if keep:
-        result.visited = _unpack(parent, layout.decoder(), abits, amask)
+        result.visited = _unpack(parent, decode, abits, amask)
     return result
 
 

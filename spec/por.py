@@ -50,7 +50,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .commute import commute, counters
-from .explore import Exploration, Path, memory
+from .explore import Exploration, memory, packed_path, record_hits
 from .expr import Expr, walk
 from .interp import Compiled, PredFn, compile_system
 from .ops import Leaf, Op
@@ -211,28 +211,15 @@ def explore_por(
         [system.properties[p].witness for p in props],
     )
     abits = pk.action_bits
-    amask = (1 << abits) - 1
     init = layout.encode(system.initial())
     parent: dict[int, int] = {init: -1}
     result = Exploration(system, 1, 0, 0, False, reduced=0)
     want = probe.everything
 
-    def path_to(s: int) -> Path:
-        steps: list[tuple[int, State]] = []
-        while (link := parent[s]) != -1:
-            steps.append((link & amask, decode(s)))
-            s = link >> abits
-        steps.reverse()
-        return Path(system.initial(), tuple(steps))
-
     def check(s: int) -> None:
         nonlocal want
         hit = probe.fn(s, want)
-        for k, p in enumerate(props):
-            if hit & (1 << 2 * k):
-                result.violations[p] = path_to(s)
-            if hit & (1 << (2 * k + 1)):
-                result.witnesses[p] = path_to(s)
+        record_hits(result, props, hit, lambda: packed_path(system, parent, s, abits, decode))
         want &= ~hit
 
     def holds_in(state: State) -> Callable[[Expr], bool]:
