@@ -146,4 +146,6 @@ def run_z3(
     else:
         invariant = run(system, prop, depth, clock, comp)
     # a lasso system's runs have two more steps: faults stop, the loop starts
-    return with_obligations(system, prop, invariant, lambda s, c: run(s, prop, depth + 2, clock, c))
+    return with_obligations(
+        system, prop, invariant, lambda s, c: run(s, prop, depth + 2, clock, c), comp
+    )

@@ -70,17 +70,20 @@ REFUTE_STATES = 4000
 ONE_STEP_STATES = 1000
 
 
-def with_obligations(system: System, prop: str, invariant: Result, run: Runner) -> Result:
+def with_obligations(
+    system: System, prop: str, invariant: Result, run: Runner, comp: Compiled | None = None
+) -> Result:
     """``invariant`` (a verdict on ``prop``'s invariant) completed with its response
     obligations: first the cheap local reason (no-loss's claims, when the invariant is
-    proved), else the liveness-to-safety system; then the bounded-buffer deadlock check."""
+    proved), else the liveness-to-safety system; then the bounded-buffer deadlock check.
+    ``comp``: ``system`` compiled, if the caller has it."""
     obligations = system.properties[prop].eventually
     # a vacuous invariant (its witness unreachable) says nothing about the obligations: a
     # protocol that never processes anything violates eventual delivery
     if invariant.liveness or not obligations or invariant.verdict not in _UNDECIDED_LIVENESS:
         return invariant
     found: Result | None = None
-    local = _local_reason(system, prop) if invariant.verdict == "proved" else None
+    local = _local_reason(system, prop, comp) if invariant.verdict == "proved" else None
     if local is not None:  # an invariant of the system itself, no lasso
         backed = run(local, compile_system(local))
         if backed.verdict == "proved":
@@ -119,7 +122,7 @@ def with_obligations(system: System, prop: str, invariant: Result, run: Runner) 
     )
 
 
-def _local_reason(system: System, prop: str) -> System | None:
+def _local_reason(system: System, prop: str, comp: Compiled | None = None) -> System | None:
     """:func:`~ackproof.spec.lasso.backing_system` that holds on the first
     :data:`REFUTE_STATES` states: the one-step reason (every step that may send a copy),
     else the one whose relay steps are chosen on those states; ``None`` if there is none
@@ -130,7 +133,8 @@ def _local_reason(system: System, prop: str) -> System | None:
     one_step = backing_system(system, prop)
     if one_step is None:
         return None
-    comp = compile_system(system)
+    if comp is None:
+        comp = compile_system(system)
 
     def sample(n: int) -> list[State]:
         ex = explore(system, [], max_states=n, keep=True, compiled=comp)
