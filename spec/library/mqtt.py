@@ -223,6 +223,7 @@ def qos2(
     clean: bool = False,
     client_keeps: bool = False,
     publish_after_pubrel: bool = False,
+    resend_pubrel: bool = True,
 ) -> ProtocolDef:
     """The QoS 2 flow on one reused packet id.
 
@@ -233,7 +234,8 @@ def qos2(
     PUBREC, and on PUBREL delivers it onward, discards it and sends PUBCOMP; "B" stores the
     id and delivers onward at PUBLISH, and on PUBREL discards the id.  ``clean``: both
     discard the session's state when the connection ends — except the client's, if
-    ``client_keeps``."""
+    ``client_keeps``.  ``resend_pubrel=False``: a client that breaks §4.4 and does not
+    resend PUBREL on reconnect (no library entry: the liveness tests' must-fail case)."""
     if method not in ("A", "B"):
         raise ValueError(f"the QoS 2 receiver uses Method A or B, got {method!r}")
     claims = ["at-most-once"] if clean else ["exactly-once", "in-order"]
@@ -282,8 +284,9 @@ def qos2(
                 resend_publish = ctx.flow != Flow.FREE
             with ctx.when(resend_publish):
                 ctx.send(publish(pid=0, msg=ctx.inflight))
-            with ctx.when(ctx.flow == Flow.RELEASED):
-                ctx.send(pubrel(pid=0))
+            if resend_pubrel:
+                with ctx.when(ctx.flow == Flow.RELEASED):
+                    ctx.send(pubrel(pid=0))
 
         client.holds(lambda ctx, m: (ctx.flow == Flow.PUBLISHED) & (ctx.inflight == m))
 

@@ -25,15 +25,13 @@ from ackproof.spec import (
     Expr,
     Faults,
     FrameView,
-    Int,
     ProtocolDef,
     protocol,
 )
 from ackproof.spec.examples import EXAMPLES, alternating_bit
 from ackproof.spec.expr import render
 from ackproof.spec.lasso import _sends, backing_system
-from ackproof.spec.library import LIBRARY
-from ackproof.spec.library.mqtt import SESSION, Flow
+from ackproof.spec.library.mqtt import mqtt_qos2_method_a, qos2
 from ackproof.spec.protocols import BUILTIN
 from ackproof.spec.system import State, System
 
@@ -131,88 +129,21 @@ def test_pdr_finds_the_lasso_of_a_fifo_protocol_whose_claim_is_not_backed() -> N
     assert "sender claims a copy of message" in pdr.detail
 
 
-def method_a(name: str, *, resend_pubrel: bool = True) -> ProtocolDef:
-    """MQTT QoS 2 method A as the library has it (:mod:`ackproof.spec.library.mqtt`), or a
-    client that does not resend PUBREL on reconnect: a PUBREL lost with the connection
-    leaves the broker holding the message for ever."""
-
-    @protocol(name, claims=["no-loss"], faults=SESSION)
-    def build(p: Builder) -> None:
-        client, broker = p.node("client"), p.node("broker")
-        pid_t = Int(0, 0)
-        publish = p.frame(
-            "PUBLISH", client, broker, carries="msg", ghost=["msg"], pid=pid_t, msg=p.msg
-        )
-        pubrec = p.frame("PUBREC", broker, client, pid=pid_t)
-        pubrel = p.frame("PUBREL", client, broker, pid=pid_t)
-        pubcomp = p.frame("PUBCOMP", broker, client, pid=pid_t)
-        client.var("flow", Flow, init=Flow.FREE, durable=True)
-        client.var("inflight", p.msg, ghost=True, durable=True)
-        broker.var("stored", Bool, durable=True)
-        broker.var("message", p.msg, ghost=True, durable=True)
-
-        @client.on_submit
-        def submit(ctx: Ctx, m: Expr) -> None:
-            ctx.require(ctx.flow == Flow.FREE)
-            with ctx.atomic():
-                ctx.flow = Flow.PUBLISHED
-                ctx.inflight = m
-            ctx.send(publish(pid=0, msg=m))
-
-        @client.on(pubrec)
-        def on_pubrec(ctx: Ctx, f: FrameView) -> None:
-            with ctx.when(ctx.flow == Flow.PUBLISHED):
-                ctx.flow = Flow.RELEASED
-                ctx.send(pubrel(pid=0))
-
-        @client.on(pubcomp)
-        def on_pubcomp(ctx: Ctx, f: FrameView) -> None:
-            with ctx.when(ctx.flow == Flow.RELEASED):
-                ctx.ack(ctx.inflight)
-                ctx.flow = Flow.FREE
-
-        @client.on_connect
-        def resend(ctx: Ctx, peer: str) -> None:
-            with ctx.when(ctx.flow == Flow.PUBLISHED):
-                ctx.send(publish(pid=0, msg=ctx.inflight))
-            if resend_pubrel:
-                with ctx.when(ctx.flow == Flow.RELEASED):
-                    ctx.send(pubrel(pid=0))
-
-        client.holds(lambda ctx, m: (ctx.flow == Flow.PUBLISHED) & (ctx.inflight == m))
-
-        @broker.on(publish)
-        def on_publish(ctx: Ctx, f: FrameView) -> None:
-            with ctx.when(~ctx.stored), ctx.atomic():
-                ctx.message = f.msg
-                ctx.stored = True
-            ctx.send(pubrec(pid=f.pid))
-
-        @broker.on(pubrel)
-        def on_pubrel(ctx: Ctx, f: FrameView) -> None:
-            with ctx.atomic():
-                with ctx.when(ctx.stored):
-                    ctx.process(ctx.message)
-                ctx.stored = False
-            ctx.send(pubcomp(pid=f.pid))
-
-        broker.holds(lambda ctx, m: ctx.stored & (ctx.message == m))
-
-    return build
-
-
-def test_the_copy_of_method_a_is_the_library_s() -> None:
-    (entry,) = (e for e in LIBRARY if e.name == "mqtt-qos2-method-a")
-    ours, theirs = method_a("copy").system(2), entry.protocol.system(2)
-    assert [sl.name for sl in ours.slots] == [sl.name for sl in theirs.slots]
-    assert [a.label for a in ours.actions] == [a.label for a in theirs.actions]
+#: A client that does not resend PUBREL on reconnect: a PUBREL lost with the connection
+#: leaves the broker holding the message for ever.
+NO_PUBREL_RESEND = qos2(
+    "mqtt-qos2-method-a-no-pubrel-resend",
+    method="A",
+    description="Method A, but the client does not resend PUBREL on reconnect.",
+    resend_pubrel=False,
+)
 
 
 def test_a_claim_backed_two_steps_away_needs_the_relay_steps() -> None:
     """Method A's broker holds a stored message until PUBREL: with PUBREC in flight, the
     step that is ready (the client takes PUBREC) sends no copy, so the one-step reason
     fails on a reachable state; with the relay steps chosen on the sample it holds."""
-    s = method_a("copy").system(2)
+    s = mqtt_qos2_method_a.system(2)
     one_step = backing_system(s, "no-loss")
     assert one_step is not None
     assert check(one_step, "no-loss", engine="explicit").verdict == "violated"
@@ -225,7 +156,7 @@ def test_a_claim_backed_two_steps_away_needs_the_relay_steps() -> None:
 def test_mqtt_qos2_method_a_no_loss_is_proved_by_pdr_as_explicit_proves_it(n: int) -> None:
     """It used to go to the lasso system: proved in ~18 s at N = 2, inconclusive at
     150 s at N = 3 (Houdini on the lasso's 70 slots ran out of time)."""
-    s = method_a("copy").system(n)
+    s = mqtt_qos2_method_a.system(n)
     explicit = check(s, "no-loss", engine="explicit")
     pdr = check(s, "no-loss", engine="pdr", timeout=240)
     assert explicit.verdict == pdr.verdict == "proved", pdr.detail
@@ -233,7 +164,7 @@ def test_mqtt_qos2_method_a_no_loss_is_proved_by_pdr_as_explicit_proves_it(n: in
 
 
 def test_no_relay_backs_a_pubrel_that_is_never_resent() -> None:
-    s = method_a("no-pubrel-resend", resend_pubrel=False).system(2)
+    s = NO_PUBREL_RESEND.system(2)
     assert _local_reason(s, "no-loss") is None
     explicit = check(s, "no-loss", engine="explicit")
     pdr = check(s, "no-loss", engine="pdr", timeout=240)
@@ -282,6 +213,6 @@ def test_the_one_step_reason_is_taken_without_choosing_levels_where_it_holds(
     )
     assert sampled == []
     # method A's claim is backed two steps away: there the levels are chosen on the sample
-    relayed = method_a("copy").system(2)
+    relayed = mqtt_qos2_method_a.system(2)
     assert _local_reason(relayed, "no-loss") is not None
     assert sampled == [relayed.protocol]
