@@ -18,12 +18,11 @@ from . import explicit
 from .auto import check_auto
 from .budget import Clock
 from .loss import LOSS_RECHECK_SECONDS, check_loss_is_real
-from .result import Result
+from .result import ENGINES, Result
 
-ENGINES = ("auto", "bmc", "pdr", "kinduction", "explicit")
 #: The engines that are z3 alone (``auto`` forks its symbolic route only when the explicit
 #: search does not decide first: z3 is imported there, not at every start).
-SYMBOLIC = ("bmc", "pdr", "kinduction")
+SYMBOLIC = tuple(e for e in ENGINES if e not in ("auto", "explicit"))
 
 
 def check_all(
