@@ -7,10 +7,11 @@ import argparse
 import json
 
 from ackproof.output import exit_for
-from ackproof.validate import Request, run
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from ackproof.validate import Request, run  # the trace reader and judge: validate only
+
     request = Request(tuple(args.trace), args.guarantee, args.protocol, args.protocol_name)
     outcome = run(request)
     if args.json:

@@ -14,7 +14,9 @@ proves large systems it could never enumerate and finds deep bugs.  So:
   has :data:`HEAD_START` states (at once with ``certify``), or when the search stops
   short of deciding: what the explicit search decides alone within that head start is
   decided by it alone, with the states ``--engine explicit`` explores and no second
-  process sharing the CPU (a test pins it);
+  process sharing the CPU (a test pins it).  It is forked earlier, at :data:`PREPARE`
+  states, and imports z3 (0.06-0.1 s) while the head start runs, then waits for the
+  word to go: a search that decides within the head start ends it unused;
 * **this process** runs one explicit exploration for every property, with no fixed state
   cap: it goes on while the budget allows (:meth:`.budget.Clock.stop`: time, the
   address-space limit and the machine's memory, checked as ``--engine explicit`` checks
@@ -52,6 +54,10 @@ AUTO_MAX_STATES = 50_000_000
 #: the CPU with it (under load, ``auto`` took 2-5x ``--engine explicit`` on the library's
 #: small systems); a larger one starts the race a fraction of a second late.
 HEAD_START = 10_000
+#: The child is forked at this many states and imports z3 while the head start runs (z3's
+#: import was on the symbolic route's path: 0.07 s of 0.8 at exactly-once N = 6); a system
+#: with fewer states never forks it.
+PREPARE = 1_000
 
 _DECISIVE = ("proved", "violated", "vacuous")
 _RANK = {"violated": 5, "proved": 4, "vacuous": 4, "holds": 2, "inconclusive": 1}
@@ -79,24 +85,37 @@ class _Race:
 
 
 class _Child:
-    """The symbolic route's process, started on demand (:data:`HEAD_START`)."""
+    """The symbolic route's process: forked and importing z3 at :data:`PREPARE` states,
+    started (told to go) at :data:`HEAD_START`."""
 
     def __init__(self, args: tuple[Any, ...]) -> None:
         self.args = args
         self.process: multiprocessing.process.BaseProcess | None = None
         self.recv: multiprocessing.connection.Connection | None = None
+        self.go: multiprocessing.connection.Connection | None = None
+        self.started = False
 
-    def start(self) -> None:
+    def prepare(self) -> None:
         if self.process is not None:
             return
         ctx = multiprocessing.get_context("fork")
         recv, send = ctx.Pipe(duplex=False)
-        self.process = ctx.Process(target=_symbolic, args=(*self.args, send), daemon=True)
+        wait, go = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=_symbolic, args=(*self.args, wait, send), daemon=True)
         self.process.start()
         send.close()
-        self.recv = recv
-        # the child imports z3 itself (forked first); this process imports it meanwhile, on
-        # the other core, so that a later race in it (prove, the library) forks with z3
+        wait.close()
+        self.recv, self.go = recv, go
+
+    def start(self) -> None:
+        if self.started:
+            return
+        self.prepare()
+        assert self.go is not None
+        self.go.send(True)
+        self.started = True
+        # this process imports z3 meanwhile, on the other core, so that a later race in it
+        # (prove, the library) forks with z3
         from . import engines  # noqa: F401
 
     def alive(self) -> bool:
@@ -120,8 +139,9 @@ class _Child:
         if self.process.is_alive():
             self.process.kill()
         self.process.join()
-        assert self.recv is not None
+        assert self.recv is not None and self.go is not None
         self.recv.close()
+        self.go.close()
 
 
 def check_auto(
@@ -150,6 +170,8 @@ def check_auto(
         """The race's part of the stop hook: has the symbolic route answered everything?"""
         if states >= HEAD_START:
             child.start()
+        elif states >= PREPARE:
+            child.prepare()
         absorb()
         return race.done()
 
@@ -240,13 +262,19 @@ def _symbolic(
     depth: int,
     clock: Clock,
     comp: Compiled,
+    wait: multiprocessing.connection.Connection,
     send: multiprocessing.connection.Connection,
 ) -> None:
-    """The child: the symbolic route, property by property (z3 is imported here, once
-    per process: a check the explicit search decides alone never loads it)."""
+    """The child: z3 imported (here: a check the explicit search decides alone never
+    loads it in the parent), then, once told to go, the symbolic route, property by
+    property."""
     try:
         from .engines import run_z3
 
+        try:
+            wait.recv()
+        except EOFError:  # ended unused: the head start decided
+            return
         for p in props:
             send.send(("result", p, run_z3(system, p, "auto", depth, clock, comp)))
     except BaseException as e:  # report it, whatever it is: the parent decides

@@ -42,13 +42,19 @@ proves the obligations; where no level fits a step on every sampled pending stat
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 from ackproof.spec import System, explore
-from ackproof.spec.expr import evaluate
+from ackproof.spec.expr import Expr, evaluate
 from ackproof.spec.interp import Compiled, compile_system
-from ackproof.spec.lasso import LassoSystem, backing_system, deadlock_system, lasso_system
+from ackproof.spec.lasso import (
+    LassoSystem,
+    backing_reason,
+    deadlock_system,
+    lasso_system,
+    with_reason,
+)
 from ackproof.spec.system import State
 
 from .liveness import LivenessViolation, check_lasso, lasso_detail
@@ -70,24 +76,51 @@ REFUTE_STATES = 4000
 ONE_STEP_STATES = 1000
 
 
+#: The liveness part of a verdict that the local reason decides.
+BACKED = "every holds() claim is backed by a step that resends"
+
+
+@dataclass(frozen=True)
+class LocalReason:
+    """No-loss's local reason (:func:`~ackproof.spec.lasso.backing_reason`) for a system."""
+
+    #: What the reason adds to the property's invariant.
+    expr: Expr
+    #: The system whose property's invariant is the property's own and the reason.
+    system: System
+    #: Already proved, with the invariant, in the invariant's own Spacer run.
+    proved: bool = False
+
+
 def with_obligations(
-    system: System, prop: str, invariant: Result, run: Runner, comp: Compiled | None = None
+    system: System,
+    prop: str,
+    invariant: Result,
+    run: Runner,
+    comp: Compiled | None = None,
+    reason: LocalReason | None = None,
 ) -> Result:
     """``invariant`` (a verdict on ``prop``'s invariant) completed with its response
     obligations: first the cheap local reason (no-loss's claims, when the invariant is
     proved), else the liveness-to-safety system; then the bounded-buffer deadlock check.
-    ``comp``: ``system`` compiled, if the caller has it."""
+    ``comp``: ``system`` compiled, if the caller has it; ``reason``: the local reason, if
+    the caller found it (proved already, or to be proved here)."""
     obligations = system.properties[prop].eventually
     # a vacuous invariant (its witness unreachable) says nothing about the obligations: a
     # protocol that never processes anything violates eventual delivery
     if invariant.liveness or not obligations or invariant.verdict not in _UNDECIDED_LIVENESS:
         return invariant
     found: Result | None = None
-    local = _local_reason(system, prop, comp) if invariant.verdict == "proved" else None
-    if local is not None:  # an invariant of the system itself, no lasso
-        backed = run(local, compile_system(local))
+    if invariant.verdict == "proved" and reason is None:
+        reason = local_reason(system, prop, comp)
+    if invariant.verdict != "proved" or reason is None:
+        pass
+    elif reason.proved:  # one certificate covers both
+        found = replace(invariant, detail=BACKED, seconds=0.0)
+    else:  # an invariant of the system itself, no lasso
+        backed = run(reason.system, compile_system(reason.system))
         if backed.verdict == "proved":
-            found = replace(backed, detail="every holds() claim is backed by a step that resends")
+            found = replace(backed, detail=BACKED)
     if found is None:
         lasso = lasso_system(system, prop)
         found = _run(lasso, run)
@@ -122,15 +155,15 @@ def with_obligations(
     )
 
 
-def _local_reason(system: System, prop: str, comp: Compiled | None = None) -> System | None:
-    """:func:`~ackproof.spec.lasso.backing_system` that holds on the first
+def local_reason(system: System, prop: str, comp: Compiled | None = None) -> LocalReason | None:
+    """:func:`~ackproof.spec.lasso.backing_reason` that holds on the first
     :data:`REFUTE_STATES` states: the one-step reason (every step that may send a copy),
     else the one whose relay steps are chosen on those states; ``None`` if there is none
     or the sample breaks it (it is then no reason; whether it is one beyond the sample is
     left to the engine).  The one-step reason comes first because it needs no choosing:
     choosing levels evaluates every fault-free step on every pending sampled state (at
     exactly-once N = 6, 17 s against 0.1 s, for the reason the one step already gives)."""
-    one_step = backing_system(system, prop)
+    one_step = _reason(system, prop)
     if one_step is None:
         return None
     if comp is None:
@@ -141,15 +174,22 @@ def _local_reason(system: System, prop: str, comp: Compiled | None = None) -> Sy
         assert ex.visited is not None
         return list(ex.visited)
 
-    def holds(local: System, states: list[State]) -> bool:
-        inv = comp.predicate(local.properties[prop].invariant)
+    def holds(local: LocalReason, states: list[State]) -> bool:
+        inv = comp.predicate(local.system.properties[prop].invariant)
         return all(inv(s) for s in states)
 
     if holds(one_step, sample(ONE_STEP_STATES)):
         return one_step
     states = sample(REFUTE_STATES)
-    local = backing_system(system, prop, states)
+    local = _reason(system, prop, states)
     return local if local is not None and holds(local, states) else None
+
+
+def _reason(system: System, prop: str, sample: Sequence[State] = ()) -> LocalReason | None:
+    expr = backing_reason(system, prop, sample)
+    if expr is None:
+        return None
+    return LocalReason(expr, with_reason(system, prop, expr))
 
 
 def _run(lasso: LassoSystem, run: Runner) -> Result:

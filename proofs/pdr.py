@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ackproof.spec import Expr, System
-from ackproof.spec.expr import TRUE, walk
+from ackproof.spec.expr import TRUE, and_, walk
 from ackproof.spec.ops import Leaf, Op
 
 from . import z3seam as z
@@ -84,6 +84,8 @@ class PdrOutcome:
     #: before it, but a caller assumes them only through a check of its own (k-induction:
     #: :func:`~.strengthen.houdini`).
     lemmas: tuple[Expr, ...] = ()
+    #: The certificate covers ``then`` as well (:func:`spacer`'s second goal).
+    then_proved: bool = False
 
 
 def _conjuncts(e: Expr) -> tuple[Expr, ...]:
@@ -99,11 +101,19 @@ def spacer(
     split: bool = True,
     target: Expr | None = None,
     strengthen: bool = True,
+    then: Expr | None = None,
 ) -> PdrOutcome:
     """Prove ``prop``'s invariant (or ``target``, an invariant of your own) for all depths;
     ``strengthen``: when Spacer stalls on a conjunct, add the cheap invariants of
     :mod:`.strengthen` to the lemmas and try it again.  The budget is ``clock`` (a
-    check's), or ``timeout`` seconds from now."""
+    check's), or ``timeout`` seconds from now.
+
+    ``then``: a second goal, tried once the first is proved, on top of its lemmas (no-loss's
+    local reason, :func:`~ackproof.spec.lasso.backing_reason`: it restates the invariant
+    and adds to it, so proving the two apart proves the invariant twice).  Each of its
+    conjuncts gets one try of :data:`FIRST_TRY_SECONDS` and no cheap invariants; if one
+    is not proved the outcome is the first goal's alone, and :attr:`PdrOutcome.
+    then_proved` says which the certificate covers."""
     clock = clock if clock is not None else Clock(timeout)
     goal = target if target is not None else system.properties[prop].invariant
     enc = Encoding(system, mode="int", shape="disjunctive")
@@ -112,11 +122,19 @@ def spacer(
     lemmas: list[Term] = []
     hinted = not strengthen  # the cheap invariants join once, when Spacer first stalls
     parts = _conjuncts(goal) if split else (goal,)
+    firsts = len(parts)  # parts[firsts:] are then's
+    if then is not None:
+        parts = (*parts, *_conjuncts(then))
+    at_then: int | None = None  # len(lemmas) when the first goal was proved
     ids = _message_ids(system)
     solved: dict[int, Term] = {}  # message id -> the lemma proved for its conjunct
     k = 0
     while k < len(parts):
         part = parts[k]
+        if k == firsts and at_then is None:
+            at_then = len(lemmas)
+        if k >= firsts and clock.expired():
+            break
         if clock.expired():
             why = f"{clock.spent()} ({k}/{len(parts)} conjuncts proved)"
             return PdrOutcome("unknown", None, why, _spelled(system, lemmas, xs))
@@ -135,12 +153,14 @@ def spacer(
                 k += 1
                 continue
         first = FIRST_TRY_SECONDS if left is None else min(left, FIRST_TRY_SECONDS)
-        h = z.Horn(xs, timeout=left if hinted else first)
+        h = z.Horn(xs, timeout=left if hinted and k < firsts else first)
         known_next = z.substitute(known, list(zip(xs, ys, strict=True)))
         h.rule(xs, enc.init(xs), h.inv(xs))
         h.rule([*xs, *ys, a], z.and_(h.inv(xs), known, trans, known_next), h.inv(ys))
         h.rule(xs, z.and_(h.inv(xs), z.not_(enc.expr(part, xs))), z.FALSE)
         out = h.check()
+        if k >= firsts and out != "sat":
+            break  # then's conjunct is refuted or stalled: the first goal's outcome stands
         if out == "unsat":
             return PdrOutcome("violated", None, f"Spacer: {system.render(part)} can be broken")
         if out == "unknown" and not hinted and (left is None or first < left):
@@ -157,6 +177,8 @@ def spacer(
             why = f"{why} ({k}/{len(parts)} conjuncts proved)"
             return PdrOutcome("unknown", None, why, _spelled(system, lemmas, xs))
         lemma = z.quantifier_free(z.simplify(h.invariant(xs)))
+        if lemma is None and k >= firsts:
+            break
         if lemma is None:  # later queries cannot assume it, and no certificate prints it
             why = f"Spacer: a quantified invariant ({k + 1}/{len(parts)} conjuncts)"
             return PdrOutcome("unknown", None, why, _spelled(system, lemmas, xs))
@@ -164,6 +186,15 @@ def spacer(
         if mid is not None:
             solved[mid] = lemmas[-1]
         k += 1
+    if then is not None and k == len(parts):
+        try:
+            both = and_(goal, then)
+            cert = certify(system, enc, lemmas, xs, both, prop, clock.left_for_recheck())
+            return PdrOutcome("proved", cert, "", then_proved=True)
+        except Unchecked:
+            pass  # the first goal's lemmas alone, re-checked against it alone
+    if at_then is not None:
+        lemmas = lemmas[:at_then]
     try:
         cert = certify(system, enc, lemmas, xs, goal, prop, clock.left_for_recheck())
         return PdrOutcome("proved", cert, "")

@@ -261,11 +261,29 @@ def backing_system(system: System, prop: str, sample: Sequence[State] = ()) -> S
     processes at PUBREL; a patient timer: the frames ahead are delivered first).  The
     sample only chooses the levels; soundness rests on the invariant being proved.  It
     is sufficient, not necessary: if it fails, the lasso system decides."""
+    reason = backing_reason(system, prop, sample)
+    return None if reason is None else with_reason(system, prop, reason)
+
+
+def with_reason(system: System, prop: str, reason: Expr) -> System:
+    """``system`` with ``prop`` alone, its invariant strengthened by ``reason`` (and no
+    obligations: the reason stands for them)."""
+    p = system.properties[prop]
+    inv = and_(p.invariant, reason)
+    return replace(
+        system,
+        properties={prop: Property(prop, p.statement, inv, p.witness, p.witness_statement)},
+    )
+
+
+def backing_reason(system: System, prop: str, sample: Sequence[State] = ()) -> Expr | None:
+    """The local reason of :func:`backing_system` alone (what it adds to ``prop``'s
+    invariant), or ``None`` if ``prop`` has other obligations."""
     p = system.properties[prop]
     if not p.eventually or any(not ob.claims for ob in p.eventually):
         return None
     calm = system.calm_actions()
-    parts: list[Expr] = [p.invariant]
+    parts: list[Expr] = []
     for ob in p.eventually:
         pending = [st for st in sample if evaluate(ob.trigger, st)]
 
@@ -284,11 +302,7 @@ def backing_system(system: System, prop: str, sample: Sequence[State] = ()) -> S
             steps += more
         some = any_(_ready(a) for a, _ in steps)  # (i)
         parts.append(implies(ob.trigger, and_(some, all_(w for _, w in steps))))  # (ii), (iii)
-    inv = all_(parts)
-    return replace(
-        system,
-        properties={prop: Property(prop, p.statement, inv, p.witness, p.witness_statement)},
-    )
+    return all_(parts)
 
 
 def _chosen(

@@ -16,13 +16,13 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ackproof.loader import InputError
-from ackproof.probe.brokers import BrokerUnavailable, find_binary
-from ackproof.probe.report import overall, render_table, to_json
-from ackproof.probe.runner import RunConfig, RunResult
-from ackproof.probe.runner import run as run_one
 from ackproof.probe.settings import BROKERS, FAULTS, Setting, find, settings_of
+
+if TYPE_CHECKING:  # the runner (brokers, proxies, sockets) is imported when a probe runs
+    from ackproof.probe.runner import RunResult
 
 EXIT = {"kept": 0, "broken": 1, "unfinished": 3}
 
@@ -94,6 +94,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, settings: list[Setting], faults: list[str]) -> int:
+    from ackproof.probe.brokers import BrokerUnavailable, find_binary
+    from ackproof.probe.report import overall, render_table, to_json
+    from ackproof.probe.runner import RunConfig
+    from ackproof.probe.runner import run as run_one
+
     skipped: dict[str, str] = {}
     if args.broker == "all":
         for b in BROKERS:

@@ -17,6 +17,8 @@ systems, the forked process sharing the CPU), and wherever the explicit search d
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from proofs_testing import PROTOCOLS
 
@@ -92,6 +94,48 @@ def test_auto_starts_no_symbolic_process_for_what_the_head_start_decides(
     assert not started
     check_many(s, list(s.claims), engine="auto", certify=True)  # waits for a certificate
     assert started
+
+
+def test_a_child_forked_during_the_head_start_only_imports_z3(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Past :data:`auto.PREPARE` states the child is forked to import z3 while the head
+    start runs; a search that decides within the head start ends it before it has done
+    any symbolic work (the route would leave a mark here: the child is a fork)."""
+    from ackproof.proofs import engines
+
+    mark = tmp_path / "ran"
+
+    def route(*_: object) -> None:
+        mark.write_text("the symbolic route ran")
+        raise AssertionError("the symbolic route ran")
+
+    monkeypatch.setattr(engines, "run_z3", route)
+    calls: list[str] = []
+    prepare, start = auto._Child.prepare, auto._Child.start
+
+    def spy_prepare(self: auto._Child) -> None:
+        calls.append("prepare")
+        prepare(self)
+
+    def spy_start(self: auto._Child) -> None:
+        calls.append("start")
+        start(self)
+
+    monkeypatch.setattr(auto._Child, "prepare", spy_prepare)
+    monkeypatch.setattr(auto._Child, "start", spy_start)
+    s = PROTOCOLS["exactly-once"].system(3)
+    out = check_many(s, list(s.claims), engine="auto")
+    states = {r.states for r in out.values()}
+    assert len(states) == 1
+    (n,) = states
+    assert n is not None
+    assert auto.PREPARE <= n < auto.HEAD_START  # the case this test is about
+    assert {r.verdict for r in out.values()} == {"proved"}
+    assert {r.engine for r in out.values()} == {"auto(explicit)"}
+    assert "prepare" in calls
+    assert "start" not in calls
+    assert not mark.exists()
 
 
 @pytest.mark.parametrize(

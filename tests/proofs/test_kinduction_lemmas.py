@@ -19,7 +19,6 @@ from ackproof.proofs import check, engines, kengine
 from ackproof.proofs.budget import Clock
 from ackproof.proofs.kengine import spacer_lemmas, with_lemmas
 from ackproof.proofs.kinduction import kinduction
-from ackproof.proofs.result import Result
 from ackproof.proofs.strengthen import infer
 from ackproof.proofs.symbolic import make_result
 from ackproof.spec import Expr, System
@@ -76,7 +75,7 @@ def test_a_wrong_lemma_on_the_spacer_path_cannot_make_a_false_proof() -> None:
     assert with_lemmas(s, "no-duplicate", 8, Clock(120), comp, [bogus], "kinduction") is None
 
 
-Attempt = Callable[..., tuple[Result, tuple[Expr, ...]]]
+Attempt = Callable[..., engines.Attempt]
 
 
 def _stalled(lemmas: tuple[Expr, ...]) -> Attempt:
@@ -84,16 +83,16 @@ def _stalled(lemmas: tuple[Expr, ...]) -> Attempt:
 
     def attempt(
         system: System, prop: str, depth: int, clock: Clock, comp: Compiled, **_: object
-    ) -> tuple[Result, tuple[Expr, ...]]:
+    ) -> engines.Attempt:
         r = make_result(system, prop, "inconclusive", "pdr", clock, "Spacer: stopped")
-        return r, lemmas
+        return engines.Attempt(r, lemmas)
 
     return attempt
 
 
 def _spacer_stalls(monkeypatch: pytest.MonkeyPatch, lemmas: tuple[Expr, ...]) -> None:
     """``auto``'s quick Spacer run stops with nothing, its second one with ``lemmas``."""
-    monkeypatch.setattr(engines, "run_pdr", lambda *a, **k: _stalled(())(*a, **k)[0])
+    monkeypatch.setattr(engines, "run_pdr", lambda *a, **k: _stalled(())(*a, **k).result)
     monkeypatch.setattr(engines, "pdr_attempt", _stalled(lemmas))
 
 

@@ -13,11 +13,15 @@ refuted, and the liveness-to-safety system stalled Spacer (N = 3: inconclusive a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
 from ackproof.proofs import check
-from ackproof.proofs.l2s import _local_reason
+from ackproof.proofs.budget import Clock
+from ackproof.proofs.engines import run_z3
+from ackproof.proofs.l2s import BACKED, LocalReason, local_reason
+from ackproof.proofs.pdr import PdrOutcome, spacer
 from ackproof.spec import (
     Bool,
     Builder,
@@ -29,13 +33,12 @@ from ackproof.spec import (
     protocol,
 )
 from ackproof.spec.examples import EXAMPLES, alternating_bit
-from ackproof.spec.expr import render
-from ackproof.spec.lasso import _sends, backing_system
+from ackproof.spec.expr import le, render, slot
+from ackproof.spec.interp import compile_system
+from ackproof.spec.lasso import _sends, backing_reason, backing_system, with_reason
 from ackproof.spec.library.mqtt import mqtt_qos2_method_a, qos2
 from ackproof.spec.protocols import BUILTIN
 from ackproof.spec.system import State, System
-
-BACKED = "every holds() claim is backed by a step that resends"
 
 
 def test_a_step_about_another_message_is_not_a_sender_of_this_one() -> None:
@@ -147,9 +150,9 @@ def test_a_claim_backed_two_steps_away_needs_the_relay_steps() -> None:
     one_step = backing_system(s, "no-loss")
     assert one_step is not None
     assert check(one_step, "no-loss", engine="explicit").verdict == "violated"
-    relayed = _local_reason(s, "no-loss")
+    relayed = local_reason(s, "no-loss")
     assert relayed is not None
-    assert check(relayed, "no-loss", engine="explicit").verdict == "proved"
+    assert check(relayed.system, "no-loss", engine="explicit").verdict == "proved"
 
 
 @pytest.mark.parametrize("n", [2, AT_THREE])
@@ -165,7 +168,7 @@ def test_mqtt_qos2_method_a_no_loss_is_proved_by_pdr_as_explicit_proves_it(n: in
 
 def test_no_relay_backs_a_pubrel_that_is_never_resent() -> None:
     s = NO_PUBREL_RESEND.system(2)
-    assert _local_reason(s, "no-loss") is None
+    assert local_reason(s, "no-loss") is None
     explicit = check(s, "no-loss", engine="explicit")
     pdr = check(s, "no-loss", engine="pdr", timeout=240)
     assert explicit.verdict == pdr.verdict == "violated", pdr.detail
@@ -180,7 +183,7 @@ def test_a_patient_timer_is_backed_once_the_frames_ahead_are_delivered() -> None
     is backed several steps away (the frames ahead delivered, then the timer resends);
     the levels of the local reason decide it as the explicit engine does."""
     s = EXAMPLES["mqtt-qos2-two-ids-patient"].system()
-    assert _local_reason(s, "no-loss") is not None
+    assert local_reason(s, "no-loss") is not None
     explicit = check(s, "no-loss", engine="explicit")
     pdr = check(s, "no-loss", engine="pdr", timeout=240)
     assert explicit.verdict == pdr.verdict == "proved", pdr.detail
@@ -197,22 +200,86 @@ def test_the_one_step_reason_is_taken_without_choosing_levels_where_it_holds(
 
     sampled: list[str] = []
 
-    def counting(system: System, prop: str, sample: Sequence[State] = ()) -> System | None:
+    def counting(system: System, prop: str, sample: Sequence[State] = ()) -> Expr | None:
         if sample:
             sampled.append(system.protocol)
-        return backing_system(system, prop, sample)
+        return backing_reason(system, prop, sample)
 
-    monkeypatch.setattr(l2s, "backing_system", counting)
+    monkeypatch.setattr(l2s, "backing_reason", counting)
     s = BUILTIN["exactly-once"].system(3)
-    local = _local_reason(s, "no-loss")
+    local = local_reason(s, "no-loss")
     one_step = backing_system(s, "no-loss")
     assert local is not None
     assert one_step is not None
-    assert render(local.properties["no-loss"].invariant) == render(
+    assert render(local.system.properties["no-loss"].invariant) == render(
         one_step.properties["no-loss"].invariant
     )
     assert sampled == []
     # method A's claim is backed two steps away: there the levels are chosen on the sample
     relayed = mqtt_qos2_method_a.system(2)
-    assert _local_reason(relayed, "no-loss") is not None
+    assert local_reason(relayed, "no-loss") is not None
     assert sampled == [relayed.protocol]
+
+
+# -- the local reason proved in the invariant's own Spacer run -----------------------------
+def _processed_at_most_zero(s: System) -> Expr:
+    """``processed[0] <= 0``: reachable states break it (exactly-once processes message 0)."""
+    sl = s.slot("processed[0]")
+    return le(slot(sl.index, "int", sl.lo, sl.hi, enum=None, ghost=False), 0)
+
+
+@pytest.mark.parametrize("engine", ["pdr", "auto"])
+def test_the_local_reason_is_proved_in_the_invariants_own_spacer_run(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backing system's invariant restates the property's: proving the two apart
+    proved the invariant twice (0.3 s of 0.9 s at exactly-once N = 6).  One Spacer run now
+    proves the invariant, then the reason on its lemmas, and its certificate covers both."""
+    from ackproof.proofs import engines
+
+    s = BUILTIN["exactly-once"].system(3)
+    reason = local_reason(s, "no-loss")
+    assert reason is not None
+    runs: list[tuple[str, bool]] = []
+
+    def spy(system: System, prop: str, **kw: Any) -> PdrOutcome:
+        out = spacer(system, prop, **kw)
+        runs.append((render(system.properties[prop].invariant), out.then_proved))
+        return out
+
+    monkeypatch.setattr(engines, "spacer", spy)
+    r = run_z3(s, "no-loss", engine, 12, Clock(120), compile_system(s))
+    assert r.verdict == "proved", r.detail
+    assert BACKED in r.detail
+    assert (render(s.properties["no-loss"].invariant), True) in runs
+    both = render(reason.system.properties["no-loss"].invariant)
+    assert all(goal != both for goal, _ in runs)
+
+
+def test_a_second_goal_spacer_cannot_prove_leaves_the_first_proved() -> None:
+    """A ``then`` that reachable states break: the invariant is still proved, and its
+    certificate is re-checked against the invariant alone."""
+    s = BUILTIN["exactly-once"].system(2)
+    out = spacer(s, "no-loss", timeout=60, then=_processed_at_most_zero(s))
+    assert out.status == "proved", out.detail
+    assert not out.then_proved
+    assert out.certificate is not None
+    both = spacer(s, "no-loss", timeout=60, then=le(0, _processed_at_most_zero(s).args[0]))
+    assert both.status == "proved"
+    assert both.then_proved
+
+
+def test_a_reason_that_fails_in_the_invariants_run_goes_the_old_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A local reason the invariant's Spacer run cannot prove (here a false one) is proved
+    or refuted on its own afterwards: refuted, the obligations go to the lasso system."""
+    from ackproof.proofs import engines
+
+    s = BUILTIN["exactly-once"].system(1)
+    bogus = _processed_at_most_zero(s)
+    fake = LocalReason(bogus, with_reason(s, "no-loss", bogus))
+    monkeypatch.setattr(engines, "local_reason", lambda *_: fake)
+    r = run_z3(s, "no-loss", "pdr", 12, Clock(240), compile_system(s))
+    assert r.verdict == "proved", r.detail
+    assert BACKED not in r.detail
