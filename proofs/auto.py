@@ -139,7 +139,8 @@ class _Child:
         if self.process.is_alive():
             self.process.kill()
         self.process.join()
-        assert self.recv is not None and self.go is not None
+        assert self.recv is not None
+        assert self.go is not None
         self.recv.close()
         self.go.close()
 
