@@ -52,6 +52,7 @@ The invariant is never trusted: :mod:`ackproof.proofs.certificate` re-checks it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -146,7 +147,10 @@ def spacer(
             continue  # the lemmas so far already imply it (Spacer can stall on a tautology)
         mid = _only_id(part, ids)
         if mid is not None and solved:
-            reused = _reuse(enc, ids, solved, mid, known, trans, xs, ys, part, left)
+            end = firsts if k < firsts else len(parts)  # the goals are not mixed
+            later = [_only_id(p, ids) for p in parts[k + 1 : end]]
+            ahead = sorted({i for i in later if i is not None} - set(solved) - {mid})
+            reused = _reuse(enc, ids, solved, mid, ahead, known, trans, xs, ys, part, left)
             if reused is not None:
                 lemmas.append(reused)
                 solved[mid] = reused
@@ -276,6 +280,7 @@ def _reuse(
     ids: list[frozenset[int]],
     solved: dict[int, Term],
     mid: int,
+    ahead: Sequence[int],
     known: Term,
     trans: Term,
     xs: StateVars,
@@ -284,7 +289,10 @@ def _reuse(
     timeout: float | None,
 ) -> Term | None:
     """A lemma for message ``mid``'s conjunct ``part`` from lemmas already proved for other
-    messages, renamed; ``None`` if none survives the checks.
+    messages, renamed; ``None`` if none survives the checks.  The messages ``ahead`` (the
+    later conjuncts') get their candidates in the same filter: one Houdini run instead of
+    one per message (what survives for them is inductive with the rest, and their
+    conjuncts are then found implied; where not, they come here again on their own).
 
     The candidates' clauses are filtered Houdini-style with plain queries: drop those
     ``Init`` violates, then repeatedly those some step breaks from a state satisfying
@@ -293,15 +301,16 @@ def _reuse(
     the same obligations Spacer's model meets — and is used only if ``C & Dom -> part``.
     """
     system = enc.system
-    sources = sorted({mid - 1, min(solved)} & set(solved), reverse=True)
     cands: dict[int, Term] = {}
-    for src in sources:
-        perm = system.id_swap(src, mid)
-        if perm is None:
-            continue
-        pairs = [(xs[k], xs[perm[k]]) for k in range(len(xs)) if perm[k] != k]
-        for c in _clauses(z.substitute(solved[src], pairs)):
-            cands.setdefault(z.term_id(c), c)
+    for target in (mid, *ahead):
+        sources = sorted({target - 1, min(solved)} & set(solved), reverse=True)
+        for src in sources:
+            perm = system.id_swap(src, target)
+            if perm is None:
+                continue
+            pairs = [(xs[k], xs[perm[k]]) for k in range(len(xs)) if perm[k] != k]
+            for c in _clauses(z.substitute(solved[src], pairs)):
+                cands.setdefault(z.term_id(c), c)
     init = enc.init(xs)
     live = [c for c in cands.values() if z.valid(z.implies(init, c), timeout=timeout) == "unsat"]
     nxt = list(zip(xs, ys, strict=True))

@@ -244,6 +244,8 @@ def _junction(op: Literal[Op.AND, Op.OR], xs: Iterable[ExprLike]) -> Expr:
         _need(e, "bool", SPELLING[op].text)
         if e is zero:
             return zero
+        if e.is_const and e.value == zero.value:
+            return e  # a ghost constant: it decides the junction and keeps its taint
         if e is unit:
             continue
         if e.op is op:

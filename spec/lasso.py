@@ -369,8 +369,9 @@ def _sends(system: System, a: Action, m: int) -> Expr:
 def _when(cond: Expr, hit: Expr) -> Expr:
     """``cond & hit``, ``FALSE`` when either is a false constant.  A message id is a ghost
     value, and a comparison of two ghost constants folds to a *ghost* constant, which
-    ``and_`` keeps (it drops only ``FALSE`` itself): without this, a step about another
-    message counted as one that may send this one, and had to send it whenever enabled."""
+    ``and_`` returns as it is (its taint kept), not as ``FALSE``, the constant the checks
+    here look for: without this, a step about another message counted as one that may
+    send this one, and had to send it whenever enabled."""
     if any(x.is_const and not x.value for x in (cond, hit)):
         return FALSE
     return and_(cond, hit)

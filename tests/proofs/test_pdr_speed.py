@@ -4,6 +4,8 @@ certificates."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ackproof.proofs import z3seam as z
@@ -45,7 +47,34 @@ def test_a_renamed_candidate_that_is_not_inductive_is_rejected() -> None:
     bogus = z.not_(xs[names.index("submitted[0]")])
     part = s.properties["no-loss"].invariant.args[1]
     ids = _message_ids(s)
-    assert _reuse(enc, ids, {0: bogus}, 1, z.TRUE, trans, xs, ys, part, 10.0) is None
+    assert _reuse(enc, ids, {0: bogus}, 1, [], z.TRUE, trans, xs, ys, part, 10.0) is None
+
+
+def test_the_later_messages_lemmas_come_from_one_filter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spacer proves message 0's conjunct; message 1's lemma is renamed from it together
+    with those of every later message, in one Houdini run (it was one per message): the
+    later conjuncts are then implied, and the certificate re-checks."""
+    from ackproof.proofs import pdr
+
+    s = BUILTIN["exactly-once"].system(5)
+    calls = {"horn": 0, "reuse": 0}
+    horn_check, reuse = z.Horn.check, pdr._reuse
+
+    def count_horn(self: z.Horn) -> z.Outcome:
+        calls["horn"] += 1
+        return horn_check(self)
+
+    def count_reuse(*args: Any) -> z.Term | None:
+        calls["reuse"] += 1
+        return reuse(*args)
+
+    monkeypatch.setattr(z.Horn, "check", count_horn)
+    monkeypatch.setattr(pdr, "_reuse", count_reuse)
+    out = spacer(s, "no-duplicate", timeout=60)
+    assert out.status == "proved", out.detail
+    assert out.certificate is not None
+    assert recheck(s, out.certificate.invariant, s.properties["no-duplicate"].invariant).ok
+    assert calls == {"horn": 1, "reuse": 1}
 
 
 @pytest.mark.parametrize("name", ["at-least-once", "exactly-once"])

@@ -23,8 +23,9 @@ from ackproof.spec import (
     explore,
     protocol,
 )
-from ackproof.spec.expr import const, evaluate, ite, lift, slot
+from ackproof.spec.expr import and_, const, eq, evaluate, ite, lift, or_, slot
 from ackproof.spec.interp import step_reference
+from ackproof.spec.ops import Leaf
 from ackproof.spec.protocols import BROKEN, BUILTIN
 from ackproof.spec.system import State
 
@@ -46,6 +47,30 @@ def test_constants_fold_and_intervals_are_sound() -> None:
     assert (x % 2).hi == 1
     e = ite(x == 2, x + 10, x - 1)
     assert [evaluate(e, (v,)) for v in range(4)] == [-1, 0, 12, 2]
+
+
+def test_a_ghost_constant_decides_a_junction_and_keeps_its_taint() -> None:
+    """Two message ids compared fold to a *ghost* constant: ``and_`` with a ghost false
+    is that constant (it used to be kept inside a conjunction, so a step about another
+    message looked like one that may send this one), still a ghost, so a guard built
+    from it is still refused."""
+    x = slot(0, "bool", 0, 1, enum=None, ghost=False)
+    two, again, three = (Expr(Leaf.CONST, (), "int", v, v, value=v, ghost=True) for v in (2, 2, 3))
+    ghost_false = eq(two, three)
+    assert ghost_false.is_const
+    assert ghost_false.ghost
+    assert ghost_false.const_value() is False
+    anded = and_(x, ghost_false)
+    assert anded.is_const
+    assert anded.const_value() is False
+    assert anded.ghost
+    ored = or_(x, eq(two, again))
+    assert ored.is_const
+    assert ored.const_value() is True
+    assert ored.ghost
+    kept = and_(x, eq(two, again))  # a ghost true does not decide: the taint stays
+    assert kept.ghost
+    assert not kept.is_const
 
 
 def fire(name: str, faults: Faults) -> ProtocolDef:
