@@ -37,6 +37,9 @@ also renames message 0's lemma to every later message and filters the union in t
 same run (one Houdini run instead of one per message: at exactly-once N = 6 the reuse
 took half the time); the later conjuncts are then found implied by the lemmas so far.
 
+The first message's lemma itself usually comes from the protocol with two messages
+(:mod:`.seed`: Spacer's query grows with N), through the same filter.
+
 Cheap invariants when Spacer stalls.  On FIFO models a conjunct's inductive invariant
 needs facts about which frames (frame numbers in position slots) can be in flight with
 which node state, and Spacer's arithmetic generalisation rarely finds them: alternating
@@ -68,6 +71,7 @@ from .budget import Clock
 from .certificate import Certificate, Untranslatable, recheck, recheck_term, render, to_expr
 from .encode import Encoding, StateVars
 from .result import EngineError
+from .seed import seed_lemma
 from .strengthen import STRENGTHEN_SECONDS, inductive_subset, infer
 from .z3seam import Term
 
@@ -132,6 +136,7 @@ def spacer(
     at_then: int | None = None  # len(lemmas) when the first goal was proved
     ids = _message_ids(system)
     solved: dict[int, Term] = {}  # message id -> the lemma proved for its conjunct
+    seeded = False  # the first message's lemma was asked of a smaller instance (seed.py)
     k = 0
     while k < len(parts):
         part = parts[k]
@@ -149,10 +154,20 @@ def spacer(
             k += 1
             continue  # the lemmas so far already imply it (Spacer can stall on a tautology)
         mid = _only_id(part, ids)
+        seed = None
+        if mid is not None and not solved and not seeded:
+            seeded = True  # once: where it fails, Spacer on this system decides as before
+            seed = seed_lemma(system, enc, xs, part, clock)
+        if mid is not None and seed is not None:
+            ahead = _ahead(parts, k, firsts, ids, {mid})
+            reused = _reuse(enc, ids, {mid: seed}, mid, ahead, known, trans, xs, ys, part, left)
+            if reused is not None:
+                lemmas.append(reused)
+                solved[mid] = reused
+                k += 1
+                continue
         if mid is not None and solved:
-            end = firsts if k < firsts else len(parts)  # the goals are not mixed
-            later = [_only_id(p, ids) for p in parts[k + 1 : end]]
-            ahead = sorted({i for i in later if i is not None} - set(solved) - {mid})
+            ahead = _ahead(parts, k, firsts, ids, {mid, *solved})
             reused = _reuse(enc, ids, solved, mid, ahead, known, trans, xs, ys, part, left)
             if reused is not None:
                 lemmas.append(reused)
@@ -271,6 +286,16 @@ def _only_id(part: Expr, ids: list[frozenset[int]]) -> int | None:
         if node.op is Leaf.SLOT:
             seen |= ids[node.value]
     return next(iter(seen)) if len(seen) == 1 else None
+
+
+def _ahead(
+    parts: Sequence[Expr], k: int, firsts: int, ids: list[frozenset[int]], skip: set[int]
+) -> list[int]:
+    """The messages of the single-message conjuncts after ``parts[k]``, up to the end of
+    its goal (``firsts``: the first goal's conjuncts and ``then``'s are not mixed)."""
+    end = firsts if k < firsts else len(parts)
+    later = {_only_id(p, ids) for p in parts[k + 1 : end]}
+    return sorted({i for i in later if i is not None} - skip)
 
 
 def _clauses(t: Term) -> list[Term]:

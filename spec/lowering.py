@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .context import Ctx, FrameView
@@ -135,6 +136,7 @@ class Lowering:
             carriers={k.name: k.carries for k in b.kinds.values() if k.carries is not None},
             enums=enums,
             description=self.pdef.description,
+            instance=partial(self.pdef.system, faults=self.faults),
         )
 
     def _producers(self) -> list[Node]:

@@ -12,7 +12,7 @@ values, the actions and the properties.  Nothing below this line knows about han
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
@@ -251,6 +251,10 @@ class System:
     carriers: dict[str, str] = field(default_factory=dict)
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
     description: str = ""
+    #: The same protocol under the same faults with another number of messages (the
+    #: lowering's).  A source of candidates only (:mod:`ackproof.proofs.seed`): whatever
+    #: comes from it is checked on this system.
+    instance: Callable[[int], System] | None = field(default=None, compare=False, repr=False)
 
     def id_swap(self, i: int, j: int) -> list[int] | None:
         """The slot permutation exchanging message ids ``i`` and ``j`` (by each slot's
