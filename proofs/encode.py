@@ -205,6 +205,11 @@ class Encoding:
             )
         )
 
+    def initial_values(self, s: Sequence[Term]) -> list[tuple[Term, Term]]:
+        """``s``'s variables, each with its initial value (``Init`` is one state)."""
+        slots = self.system.slots
+        return [(v, self.value(sl.init, sl.sort)) for v, sl in zip(s, slots, strict=True)]
+
     def domain(self, s: Sequence[Term]) -> Term:
         ar = self.arith
         parts = []

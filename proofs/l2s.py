@@ -122,7 +122,7 @@ def with_obligations(
     elif reason.proved:  # one certificate covers both
         found = replace(invariant, detail=BACKED, seconds=0.0)
     else:  # an invariant of the system itself, no lasso
-        backed = run(reason.system, compile_system(reason.system))
+        backed = run(reason.system, _compiled(reason.system, system, comp))
         if backed.verdict == "proved":
             found = replace(backed, detail=BACKED)
     if found is None:
@@ -135,7 +135,7 @@ def with_obligations(
             return replace(invariant, verdict="inconclusive", detail=detail, liveness=True)
     if any(a.starved is not None for a in system.calm_actions()):
         dead = deadlock_system(system, prop)
-        stuck = run(dead, compile_system(dead))
+        stuck = run(dead, _compiled(dead, system, comp))
         if stuck.verdict == "violated":
             why = (
                 f"undecided at channel capacity {system.faults.capacity}: liveness "
@@ -194,6 +194,11 @@ def _reason(system: System, prop: str, sample: Sequence[State] = ()) -> LocalRea
     if expr is None:
         return None
     return LocalReason(expr, with_reason(system, prop, expr))
+
+
+def _compiled(derived: System, system: System, comp: Compiled | None) -> Compiled:
+    """``derived`` (``system`` with other properties) compiled, sharing ``comp``'s steps."""
+    return (comp if comp is not None else compile_system(system)).derived(derived)
 
 
 def _run(lasso: LassoSystem, run: Runner) -> Result:

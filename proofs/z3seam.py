@@ -185,6 +185,10 @@ def is_true(t: Term) -> bool:
     return bool(z3.is_true(_z(t)))
 
 
+def is_false(t: Term) -> bool:
+    return bool(z3.is_false(_z(t)))
+
+
 # -- integers -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Arith:

@@ -110,6 +110,14 @@ class Compiled:
             self._packed = compile_packed(self.system)
         return self._packed
 
+    def derived(self, system: System) -> Compiled:
+        """The compilation of ``system``: this one's steps, shared, where it differs from
+        this one's system only in its properties (the very same slots and actions: a
+        property's backing or deadlock system), else compiled anew."""
+        if system.slots is self.system.slots and system.actions is self.system.actions:
+            return Compiled(system, self.steps)
+        return compile_system(system)
+
     def successors(self, state: State) -> list[tuple[int, State]]:
         out = []
         for i, f in enumerate(self.steps):

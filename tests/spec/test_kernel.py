@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -330,3 +331,18 @@ def test_an_action_carries_its_arguments_as_values_beside_their_display() -> Non
         if a.kind == "timer":
             assert a.label == f"sender timer retransmit({a.arg_values[0]})", a.label
     assert sorted(a.arg_values for a in system.actions if a.kind == "timer") == [(0,), (1,), (2,)]
+
+
+def test_a_system_that_differs_only_in_its_properties_shares_the_compiled_steps() -> None:
+    s = BUILTIN["exactly-once"].system(2)
+    comp = compile_system(s)
+    backing = replace(s, properties={"no-loss": s.properties["no-loss"]})
+    derived = comp.derived(backing)
+    assert derived.system is backing
+    assert derived.steps is comp.steps
+    other = BUILTIN["exactly-once"].system(3)
+    fresh = comp.derived(other)
+    assert fresh.steps is not comp.steps
+    assert len(fresh.steps) == len(other.actions)
+    start = other.initial()
+    assert fresh.successors(start) == compile_system(other).successors(start)
