@@ -34,6 +34,7 @@ two routes' partial answers is reported, never a stronger verdict than either ea
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 from collections.abc import Sequence
@@ -112,7 +113,9 @@ class _Child:
             return
         self.prepare()
         assert self.go is not None
-        self.go.send(True)
+        # it may have ended already (an error it reported, or killed): take() says so
+        with contextlib.suppress(OSError):
+            self.go.send(True)
         self.started = True
         # this process imports z3 meanwhile, on the other core, so that a later race in it
         # (prove, the library) forks with z3
