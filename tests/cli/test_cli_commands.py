@@ -13,6 +13,9 @@ from cli_testing import run
 from ackproof.cli import main
 from ackproof.validate import events, judge
 
+#: One worker under pytest-xdist (./scripts/test): the module's ``prove_outputs`` runs once.
+pytestmark = pytest.mark.xdist_group("prove-outputs")
+
 ROOT = Path(__file__).resolve().parents[2]
 VARIANT = ROOT / "examples" / "my_exactly_once.py"
 

@@ -227,7 +227,12 @@ def test_a_signal_during_a_long_z3_query_stops_promptly(
     sig: int, code: int, tmp_path: Path
 ) -> None:
     """z3 no longer swallows Ctrl-C (it used to answer ``unknown`` and the run went on);
-    a query stuck in C is stopped by the watcher: one line, temp directory removed."""
+    a query stuck in C is stopped by the watcher: one line, temp directory removed.
+
+    The child gets a terminal's signal dispositions as ``spawn``'s do: run from a background
+    shell, it inherited SIGINT ignored, never heard it and ran its minutes-long query on
+    past the 60 s wait (a failure seen in a backgrounded ``pytest -n 2``); it is reaped
+    after the test whatever happens."""
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(Z3_STUCK)],
         stdout=subprocess.PIPE,
@@ -235,7 +240,9 @@ def test_a_signal_during_a_long_z3_query_stops_promptly(
         text=True,
         cwd=ROOT,
         start_new_session=True,
+        preexec_fn=_signals_as_a_terminal_leaves_them,
     )
+    _SPAWNED.append(proc)
     assert proc.stdout is not None
     temp = Path(proc.stdout.readline().strip())
     assert temp.is_dir()

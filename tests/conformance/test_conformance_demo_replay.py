@@ -21,6 +21,9 @@ from ackproof.events import Event
 from ackproof.replay import _in_flight, replay_trace
 from ackproof.validate import events
 
+#: One worker under pytest-xdist (./scripts/test): the module's ``runs`` happen once.
+pytestmark = pytest.mark.xdist_group("demo-replay")
+
 GUARANTEES = ["at-most-once", "at-least-once", "exactly-once"]
 SEEDS = [1, 2, 4]
 

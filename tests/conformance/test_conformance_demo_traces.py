@@ -17,6 +17,9 @@ from conformance_support import run_demo
 from ackproof.cli import main as cli_main
 from ackproof.validate import events, judge
 
+#: One worker under pytest-xdist (./scripts/test): the module's ``demo`` run happens once.
+pytestmark = pytest.mark.xdist_group("demo-traces")
+
 FLAGS = "--messages 300 --loss 0.2 --dup 0.1 --reorder 0.2 --crash-every 120 --seed 4"
 
 

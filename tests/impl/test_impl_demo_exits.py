@@ -98,9 +98,20 @@ def test_a_timeout_that_is_not_a_positive_number_is_bad_input(value: str, tmp_pa
 
 def test_an_unfinished_run_is_inconclusive_not_lost(tmp_path: Path) -> None:
     """``--loss 0.99``: what is still in the sender's outbox when time runs out was reported
-    lost ("BROKEN", exit 1). It is in flight: the table says unfinished, exit 3."""
-    proc = _start(["--messages", "20", "--loss", "0.99", "--timeout", "5", "--seed", "1"], tmp_path)
-    out, err = _finish(proc)
+    lost ("BROKEN", exit 1). It is in flight: the table says unfinished, exit 3.
+
+    The table run and the ``--json`` run wait out their 5 s side by side, not one after the
+    other (each has its own temporary folder under ``tmp_path``)."""
+    flags = ["--messages", "20", "--loss", "0.99", "--timeout", "5", "--seed", "1"]
+    proc = _start(flags, tmp_path)
+    json_proc = _start(["--json", *flags], tmp_path)
+    try:
+        out, err = _finish(proc)
+        json_out, _ = _finish(json_proc)
+    finally:
+        if json_proc.poll() is None:  # the table run failed: leave nothing behind
+            os.killpg(json_proc.pid, signal.SIGKILL)
+            json_proc.wait()
     assert proc.returncode == 3, err
     assert err == ""
     rows = {line.split()[0]: line for line in out.splitlines()[1:4]}
@@ -109,13 +120,8 @@ def test_an_unfinished_run_is_inconclusive_not_lost(tmp_path: Path) -> None:
         assert "unfinished:" in rows[g]
         assert "(inconclusive)" in rows[g]
     assert "kept: never twice" in rows["at-most-once"]  # finished: it never retries
-    proc = _start(
-        ["--json", "--messages", "20", "--loss", "0.99", "--timeout", "5", "--seed", "1"],
-        tmp_path,
-    )
-    out, _ = _finish(proc)
-    assert proc.returncode == 3
-    doc = json.loads(out)
+    assert json_proc.returncode == 3
+    doc = json.loads(json_out)
     assert doc["verdict"] == "unfinished"
     for row in doc["guarantees"]:
         if row["guarantee"] != "at-most-once":

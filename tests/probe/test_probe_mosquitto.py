@@ -20,6 +20,10 @@ from probe_testing import assert_consistent, probe
 from ackproof.cli import main
 from ackproof.probe.brokers import Broker
 
+#: The broker tests share one pytest-xdist worker (./scripts/test): one broker at a time,
+#: and on a fresh machine one ``apt-get install`` at a time (``probe_brokers.require``).
+pytestmark = pytest.mark.xdist_group("brokers")
+
 
 def test_qos1_without_faults_loses_nothing(
     mosquitto: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -13,6 +13,10 @@ import pytest
 from probe_brokers import nats_server_fixture  # noqa: F401 (the fixture)
 from probe_testing import assert_consistent, probe
 
+#: The broker tests share one pytest-xdist worker (./scripts/test): one broker at a time,
+#: and on a fresh machine one ``apt-get install`` at a time (``probe_brokers.require``).
+pytestmark = pytest.mark.xdist_group("brokers")
+
 
 def test_msgid_producer_kill_loses_nothing(
     nats_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

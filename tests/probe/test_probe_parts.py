@@ -24,6 +24,10 @@ from ackproof.probe import brokers
 from ackproof.probe.journal import Outbox, Trace, append_line, recover_submits
 from ackproof.probe.proxy import FaultyProxy, ProxyFaults
 
+#: The broker tests share one pytest-xdist worker (./scripts/test): one broker at a time,
+#: and on a fresh machine one ``apt-get install`` at a time (``probe_brokers.require``).
+pytestmark = pytest.mark.xdist_group("brokers")
+
 
 @pytest.fixture
 def echo_port() -> Iterator[int]:

@@ -14,6 +14,10 @@ import pytest
 from probe_brokers import rabbitmq_fixture  # noqa: F401 (the fixture)
 from probe_testing import SLOW, assert_consistent, probe
 
+#: The broker tests share one pytest-xdist worker (./scripts/test): one broker at a time,
+#: and on a fresh machine one ``apt-get install`` at a time (``probe_brokers.require``).
+pytestmark = pytest.mark.xdist_group("brokers")
+
 
 def test_confirms_consumer_kill_loses_nothing(
     rabbitmq: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
