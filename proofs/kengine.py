@@ -65,9 +65,10 @@ def spacer_lemmas(
     out = spacer(system, prop, clock=clock.share(LEMMA_PDR_SECONDS if cap is None else cap))
     if out.status == "proved":
         assert out.certificate is not None
-        inv = out.certificate.invariant  # ``true`` when the spec cannot spell it
-        return () if inv is TRUE else inv.args if inv.op is Op.AND else (inv,)
-    return out.lemmas
+        inv = out.certificate.invariant  # ``true`` when the spec cannot spell it as a whole
+        if inv is not TRUE:
+            return inv.args if inv.op is Op.AND else (inv,)
+    return out.lemmas  # the clauses it can spell
 
 
 def with_lemmas(

@@ -88,7 +88,8 @@ class PdrOutcome:
     detail: str
     #: When Spacer stops without a proof: the lemmas it had (the invariants of the
     #: conjuncts proved so far and the cheap invariants, as spec expressions; those the
-    #: spec cannot spell are left out).  Each was found inductive relative to the ones
+    #: spec cannot spell are left out).  With a proof whose invariant the spec cannot
+    #: spell as a whole: its clauses that it can.  Each was found inductive relative to the ones
     #: before it, but a caller assumes them only through a check of its own (k-induction:
     #: :func:`~.strengthen.houdini`).
     lemmas: tuple[Expr, ...] = ()
@@ -212,16 +213,26 @@ def spacer(
         try:
             both = and_(goal, then)
             cert = certify(system, enc, lemmas, xs, both, prop, clock.left_for_recheck())
-            return PdrOutcome("proved", cert, "", then_proved=True)
+            return _proved(system, cert, lemmas, xs, then_proved=True)
         except Unchecked:
             pass  # the first goal's lemmas alone, re-checked against it alone
     if at_then is not None:
         lemmas = lemmas[:at_then]
     try:
         cert = certify(system, enc, lemmas, xs, goal, prop, clock.left_for_recheck())
-        return PdrOutcome("proved", cert, "")
+        return _proved(system, cert, lemmas, xs)
     except Unchecked as e:
         return PdrOutcome("unknown", None, f"Spacer: {e}", _spelled(system, lemmas, xs))
+
+
+def _proved(
+    system: System, cert: Certificate, lemmas: list[Term], xs: StateVars, then_proved: bool = False
+) -> PdrOutcome:
+    """A proof; where the spec cannot spell the invariant as a whole (the certificate's
+    invariant is then ``true`` and its text z3's), the clauses it can spell come with it as
+    :attr:`PdrOutcome.lemmas` (k-induction assumes Spacer's lemmas, :mod:`.kengine`)."""
+    spelled = _spelled(system, lemmas, xs) if cert.invariant is TRUE and lemmas else ()
+    return PdrOutcome("proved", cert, "", spelled, then_proved)
 
 
 def _spelled(system: System, lemmas: list[Term], xs: StateVars) -> tuple[Expr, ...]:

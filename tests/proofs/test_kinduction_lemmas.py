@@ -19,9 +19,11 @@ from ackproof.proofs import check, engines, kengine
 from ackproof.proofs.budget import Clock
 from ackproof.proofs.kengine import spacer_lemmas, with_lemmas
 from ackproof.proofs.kinduction import kinduction
+from ackproof.proofs.pdr import spacer
 from ackproof.proofs.strengthen import infer
 from ackproof.proofs.symbolic import make_result
 from ackproof.spec import Expr, System
+from ackproof.spec.expr import TRUE
 from ackproof.spec.interp import Compiled, compile_system
 from ackproof.spec.protocols import BUILTIN
 
@@ -38,7 +40,7 @@ def test_clean_session_in_order_needs_spacers_lemmas_to_be_k_inductive() -> None
     alone = kinduction(s, "in-order", max_k=DEPTH, timeout=120)
     assert alone.status == "bounded", alone.detail  # the cheap invariants are not enough
     lemmas = spacer_lemmas(s, "in-order", Clock(120), cap=120)
-    assert lemmas
+    assert lemmas, spacer(s, "in-order", timeout=120)  # what Spacer said, if it says no lemma
     out = kinduction(s, "in-order", max_k=DEPTH, timeout=120, assume=lemmas)
     assert out.status == "proved", out.detail
     assert out.certificate is not None
@@ -119,3 +121,29 @@ def test_a_wrong_lemma_on_autos_route_leaves_the_bounded_answer(
     got = engines.run_auto_z3(s, "no-duplicate", 3, Clock(120), compile_system(s))
     assert got.verdict == "vacuous", got.detail
     assert got.engine == "auto(bmc)"
+
+
+def test_a_proof_the_spec_cannot_spell_whole_still_hands_over_its_clauses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where the spec cannot spell Spacer's invariant as a whole, the certificate is z3's
+    text (invariant ``true``); the clauses it can spell still reach k-induction (they used
+    to be dropped: no lemma at all)."""
+    from ackproof.proofs import pdr
+    from ackproof.proofs import z3seam as z
+    from ackproof.proofs.certificate import Untranslatable, to_expr
+
+    def whole_fails(system: System, t: z.Term, xs: object) -> Expr:
+        kind, kids, _ = z.decompose(t)
+        if kind == "and" and len(kids) > 1:
+            raise Untranslatable("the whole invariant, for this test")
+        return to_expr(system, t, xs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pdr, "to_expr", whole_fails)
+    s = BUILTIN["at-least-once"].system(2)
+    out = spacer(s, "no-loss", timeout=60)
+    assert out.status == "proved", out.detail
+    assert out.certificate is not None
+    assert out.certificate.invariant is TRUE
+    assert out.lemmas
+    assert spacer_lemmas(s, "no-loss", Clock(60))  # a run of its own: its clauses may differ
