@@ -14,6 +14,12 @@ figures are comparable.
     python benchmarks/engines.py --pdr      # Spacer only: every property, N = 1..8
     python benchmarks/engines.py --versus-spin  # ackproof check (auto) vs SPIN, side by side
     python benchmarks/engines.py --versus-spin --n 6 --no-library --spin-timeout 300
+
+``--versus-spin`` runs ``ackproof check`` as a user would after an install (its modules'
+bytecode cached: ``compileall`` first, ``PYTHONDONTWRITEBYTECODE`` unset for the runs),
+takes the median of ``--repeat`` runs (3) and runs them all before SPIN's: on a 2-core
+VM a sub-second run varied by a third from minute to minute, and more just after SPIN
+freed its gigabytes.  Compare ratios from one run, never figures from two.
 """
 
 from __future__ import annotations
