@@ -198,12 +198,7 @@ class Encoding:
 
     # -- the system -----------------------------------------------------------------------
     def init(self, s: Sequence[Term]) -> Term:
-        return z.and_(
-            *(
-                z.eq(v, self.value(sl.init, sl.sort))
-                for v, sl in zip(s, self.system.slots, strict=True)
-            )
-        )
+        return z.and_(*(z.eq(v, value) for v, value in self.initial_values(s)))
 
     def initial_values(self, s: Sequence[Term]) -> list[tuple[Term, Term]]:
         """``s``'s variables, each with its initial value (``Init`` is one state)."""

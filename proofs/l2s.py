@@ -115,16 +115,14 @@ def with_obligations(
     if invariant.liveness or not obligations or invariant.verdict not in _UNDECIDED_LIVENESS:
         return invariant
     found: Result | None = None
-    if invariant.verdict == "proved" and reason is None:
-        reason = local_reason(system, prop, comp)
-    if invariant.verdict != "proved" or reason is None:
-        pass
-    elif reason.proved:  # one certificate covers both
-        found = replace(invariant, detail=BACKED, seconds=0.0)
-    else:  # an invariant of the system itself, no lasso
-        backed = run(reason.system, _compiled(reason.system, system, comp))
-        if backed.verdict == "proved":
-            found = replace(backed, detail=BACKED)
+    if invariant.verdict == "proved":
+        reason = reason if reason is not None else local_reason(system, prop, comp)
+        if reason is not None and reason.proved:  # one certificate covers both
+            found = replace(invariant, detail=BACKED, seconds=0.0)
+        elif reason is not None:  # an invariant of the system itself, no lasso
+            backed = run(reason.system, _compiled(reason.system, system, comp))
+            if backed.verdict == "proved":
+                found = replace(backed, detail=BACKED)
     if found is None:
         lasso = lasso_system(system, prop)
         found = _run(lasso, run)

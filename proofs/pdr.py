@@ -155,21 +155,14 @@ def spacer(
             k += 1
             continue  # the lemmas so far already imply it (Spacer can stall on a tautology)
         mid = _only_id(part, ids)
-        seed = None
+        sources = solved  # lemmas to rename to ``mid``: those of other messages, or a seed
         if mid is not None and not solved and not seeded:
             seeded = True  # once: where it fails, Spacer on this system decides as before
             seed = seed_lemma(system, enc, xs, part, clock)
-        if mid is not None and seed is not None:
-            ahead = _ahead(parts, k, firsts, ids, {mid})
-            reused = _reuse(enc, ids, {mid: seed}, mid, ahead, known, trans, xs, ys, part, left)
-            if reused is not None:
-                lemmas.append(reused)
-                solved[mid] = reused
-                k += 1
-                continue
-        if mid is not None and solved:
+            sources = {} if seed is None else {mid: seed}
+        if mid is not None and sources:
             ahead = _ahead(parts, k, firsts, ids, {mid, *solved})
-            reused = _reuse(enc, ids, solved, mid, ahead, known, trans, xs, ys, part, left)
+            reused = _reuse(enc, ids, sources, mid, ahead, known, trans, xs, ys, part, left)
             if reused is not None:
                 lemmas.append(reused)
                 solved[mid] = reused

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from functools import partial
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 from .context import Ctx, FrameView
@@ -136,7 +136,8 @@ class Lowering:
             carriers={k.name: k.carries for k in b.kinds.values() if k.carries is not None},
             enums=enums,
             description=self.pdef.description,
-            instance=partial(self.pdef.system, faults=self.faults),
+            # lowered once per N: the seed of every proof of this system asks for the same
+            instance=cache(partial(self.pdef.system, faults=self.faults)),
         )
 
     def _producers(self) -> list[Node]:
