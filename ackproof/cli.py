@@ -23,11 +23,13 @@ checks nothing (``--help``, ``validate`` without ``--protocol``) does not pay fo
 
 from __future__ import annotations
 
+import atexit
 import errno
 import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ackproof.arguments import ArgError, build_parser
 from ackproof.interrupts import (
@@ -123,5 +125,28 @@ def _broken_pipe() -> int:
     return 128 + 13
 
 
+def run() -> NoReturn:
+    """The console script (and ``python -m ackproof.cli``): :func:`main`, then the process
+    ends at once with its exit code.
+
+    The interpreter's own exit tears every module and object down one by one (z3's
+    terms release their references through ctypes, the search's tables are freed): 0.03 s
+    of a 0.5 s ``check``, for memory the kernel frees anyway.  Everything a command
+    writes is written and closed before :func:`main` returns (files in ``with``
+    blocks, child processes stopped in ``finally``); here the standard streams are
+    flushed and the ``atexit`` handlers run (multiprocessing's, ``weakref.finalize``),
+    then ``os._exit``.  A stream that cannot be flushed leaves the exit to the
+    interpreter, which reports it as it always did."""
+    code = main()
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

@@ -1,4 +1,4 @@
-"""The first message's lemma from the protocol with two messages (:mod:`ackproof.proofs.seed`):
+"""The first message's lemma from the protocol with one message (:mod:`ackproof.proofs.seed`):
 used where it holds, filtered on the system itself like any candidate, never trusted."""
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def _count_horn(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return sizes
 
 
-def test_the_first_lemma_comes_from_two_messages(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Exactly-once no-loss at N = 6: Spacer's one query is on the two-message instance
+def test_the_first_lemma_comes_from_one_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exactly-once no-loss at N = 6: Spacer's one query is on the one-message instance
     (its lemma, renamed to every message, proves the rest), and the certificate
     re-checks on the six-message system."""
     big = BUILTIN["exactly-once"].system(6)
