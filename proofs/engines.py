@@ -12,7 +12,7 @@ invariant, then its response obligations through the liveness-to-safety system â
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from ackproof.spec import System
@@ -23,7 +23,7 @@ from ackproof.spec.interp import Compiled
 from .bmc import reach
 from .budget import Clock
 from .kengine import run_kinduction, with_lemmas
-from .l2s import LocalReason, local_reason, with_obligations
+from .l2s import LocalReason, deadlock_goal, local_reason, with_obligations
 from .pdr import spacer
 from .result import Result
 from .symbolic import AUTO_PDR_SECONDS, WITNESS_DEPTH, make_result, proved_result, run_bmc
@@ -41,8 +41,9 @@ class Attempt:
     result: Result
     #: The lemmas Spacer had if it stopped without a proof.
     lemmas: tuple[Expr, ...] = ()
-    #: The local reason given as ``then`` was proved with the invariant.
-    backed: bool = False
+    #: How many of the goals given as ``then`` (the local reason, then the bounded model's
+    #: deadlock freedom) were proved with the invariant, from the first.
+    then_proved: int = 0
 
 
 def run_pdr(
@@ -67,11 +68,12 @@ def pdr_attempt(
     *,
     witness: Path | None = None,
     cap: float | None = None,
-    then: Expr | None = None,
+    then: Sequence[Expr] = (),
 ) -> Attempt:
     """:func:`run_pdr`'s result, with the lemmas Spacer had if it stopped without a proof;
-    ``then``: the local reason of ``prop``'s response obligations, proved after the
-    invariant on its lemmas where Spacer can (:func:`~.pdr.spacer`)."""
+    ``then``: goals of ``prop``'s response obligations (its local reason, the bounded
+    model's deadlock freedom), proved after the invariant on its lemmas where Spacer can
+    (:func:`~.pdr.spacer`)."""
     out = spacer(system, prop, clock=clock.share(cap), then=then)
     if out.status == "violated":
         r = reach(
@@ -109,7 +111,7 @@ def pdr_attempt(
     assert out.certificate is not None
     cert = out.certificate.text
     proved = proved_result(system, prop, "pdr", clock, comp, cert, witness, None)
-    return Attempt(proved, backed=out.then_proved and proved.verdict == "proved")
+    return Attempt(proved, then_proved=out.then_proved if proved.verdict == "proved" else 0)
 
 
 #: The symbolic engines, by name: one property's invariant at a depth.
@@ -129,9 +131,10 @@ def _auto(
     depth: int,
     clock: Clock,
     comp: Compiled,
-    then: Expr | None = None,
+    then: Sequence[Expr] = (),
 ) -> Attempt:
-    """:func:`run_auto_z3`, with ``then`` (the local reason) given to the quick Spacer run."""
+    """:func:`run_auto_z3`, with ``then`` (the obligations' goals) given to the quick Spacer
+    run."""
     first = pdr_attempt(system, prop, depth, clock, comp, cap=AUTO_FIRST_PDR_SECONDS, then=then)
     quick = first.result
     if quick.verdict in ("proved", "violated", "vacuous") or quick.certificate is not None:
@@ -169,8 +172,10 @@ RUNNERS: dict[str, Runner] = {
 
 #: The engines whose Spacer run proves no-loss's local reason with its invariant (one
 #: run, where proving them apart proves the invariant twice: 0.3 s of 0.9 at exactly-once
-#: N = 6); the others prove the invariant, then the local reason (:mod:`.l2s`).
-WITH_REASON: dict[str, Callable[[System, str, int, Clock, Compiled, Expr], Attempt]] = {
+#: N = 6), and after it the bounded model's deadlock freedom (a second run and a second
+#: certificate took 0.017 s of 0.36); the others prove the invariant, then the local
+#: reason, then the deadlock freedom (:mod:`.l2s`).
+WITH_REASON: dict[str, Callable[[System, str, int, Clock, Compiled, Sequence[Expr]], Attempt]] = {
     "pdr": lambda s, p, k, clock, c, then: pdr_attempt(s, p, k, clock, c, then=then),
     "auto": _auto,
 }
@@ -187,9 +192,13 @@ def run_z3(
         note = "no invariant"
         invariant = proved_result(system, prop, engine, clock, comp, "true", None, None, note)
     elif engine in WITH_REASON and (reason := local_reason(system, prop, comp)) is not None:
-        attempt = WITH_REASON[engine](system, prop, depth, clock, comp, reason.expr)
+        goals = [reason.expr]
+        if (dead := deadlock_goal(system, prop)) is not None:
+            goals.append(dead)
+        attempt = WITH_REASON[engine](system, prop, depth, clock, comp, goals)
         invariant = attempt.result
-        reason = replace(reason, proved=attempt.backed)
+        proved = attempt.then_proved
+        reason = replace(reason, proved=proved >= 1, deadlock_free=proved >= 2)
     else:
         invariant = run(system, prop, depth, clock, comp)
     # a lasso system's runs have two more steps: faults stop, the loop starts

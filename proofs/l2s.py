@@ -55,6 +55,7 @@ from ackproof.spec.interp import Compiled, compile_system
 from ackproof.spec.lasso import (
     LassoSystem,
     backing_reason,
+    deadlock_invariant,
     deadlock_system,
     lasso_system,
     with_reason,
@@ -94,6 +95,8 @@ class LocalReason:
     system: System
     #: Already proved, with the invariant, in the invariant's own Spacer run.
     proved: bool = False
+    #: The bounded model's deadlock freedom (:func:`deadlock_goal`) proved in that run too.
+    deadlock_free: bool = False
 
 
 def with_obligations(
@@ -106,19 +109,22 @@ def with_obligations(
 ) -> Result:
     """``invariant`` (a verdict on ``prop``'s invariant) completed with its response
     obligations: first the cheap local reason (no-loss's claims, when the invariant is
-    proved), else the liveness-to-safety system; then the bounded-buffer deadlock check.
-    ``comp``: ``system`` compiled, if the caller has it; ``reason``: the local reason, if
-    the caller found it (proved already, or to be proved here)."""
+    proved), else the liveness-to-safety system; then the bounded-buffer deadlock check
+    (unless the invariant's own run proved it with the reason).  ``comp``: ``system``
+    compiled, if the caller has it; ``reason``: the local reason, if the caller found it
+    (proved already, or to be proved here)."""
     obligations = system.properties[prop].eventually
     # a vacuous invariant (its witness unreachable) says nothing about the obligations: a
     # protocol that never processes anything violates eventual delivery
     if invariant.liveness or not obligations or invariant.verdict not in _UNDECIDED_LIVENESS:
         return invariant
     found: Result | None = None
+    deadlock_free = False  # proved in the invariant's own run, with the local reason
     if invariant.verdict == "proved":
         reason = reason if reason is not None else local_reason(system, prop, comp)
         if reason is not None and reason.proved:  # one certificate covers both
             found = replace(invariant, detail=BACKED, seconds=0.0)
+            deadlock_free = reason.deadlock_free
         elif reason is not None:  # an invariant of the system itself, no lasso
             backed = run(reason.system, _compiled(reason.system, system, comp))
             if backed.verdict == "proved":
@@ -131,7 +137,7 @@ def with_obligations(
         if found.verdict not in ("proved", "holds"):
             detail = f"{invariant.detail}; liveness: {found.detail}"
             return replace(invariant, verdict="inconclusive", detail=detail, liveness=True)
-    if any(a.starved is not None for a in system.calm_actions()):
+    if _may_wait(system) and not deadlock_free:
         dead = deadlock_system(system, prop)
         stuck = run(dead, _compiled(dead, system, comp))
         if stuck.verdict == "violated":
@@ -155,6 +161,21 @@ def with_obligations(
         liveness=True,
         seconds=invariant.seconds + found.seconds,
     )
+
+
+def _may_wait(system: System) -> bool:
+    """Some fault-free step can wait for room on a full channel: the bounded model may
+    deadlock where the protocol would not."""
+    return any(a.starved is not None for a in system.calm_actions())
+
+
+def deadlock_goal(system: System, prop: str) -> Expr | None:
+    """The bounded model's deadlock freedom for ``prop``'s obligations, as an invariant
+    (:func:`~ackproof.spec.lasso.deadlock_invariant`), where the model may deadlock at
+    all; ``None`` where no step waits for room or ``prop`` has no obligations."""
+    if not system.properties[prop].eventually or not _may_wait(system):
+        return None
+    return deadlock_invariant(system, prop)
 
 
 def local_reason(system: System, prop: str, comp: Compiled | None = None) -> LocalReason | None:

@@ -99,14 +99,20 @@ class LassoSystem:
         )
 
 
-def deadlock_system(system: System, prop: str) -> System:
-    """``system`` with ``prop``'s invariant replaced by: no reachable state where an
-    obligation is pending (trigger, no goal) and no fault-free step is enabled, not even
-    one waiting for room on a full channel — a deadlock of the bounded model."""
+def deadlock_invariant(system: System, prop: str) -> Expr:
+    """No state where one of ``prop``'s obligations is pending (trigger, no goal) and no
+    fault-free step is enabled, not even one waiting for room on a full channel: no
+    deadlock of the bounded model."""
     p = system.properties[prop]
     pending = any_(and_(ob.trigger, not_(ob.goal)) for ob in p.eventually)
     stuck = all_(not_(a.guard) for a in system.calm_actions())
-    inv = not_(and_(pending, stuck))
+    return not_(and_(pending, stuck))
+
+
+def deadlock_system(system: System, prop: str) -> System:
+    """``system`` with ``prop``'s invariant replaced by :func:`deadlock_invariant`."""
+    p = system.properties[prop]
+    inv = deadlock_invariant(system, prop)
     return replace(
         system, properties={prop: Property(prop, p.statement, inv, p.witness, p.witness_statement)}
     )

@@ -19,6 +19,7 @@ import pytest
 
 from ackproof.proofs import check
 from ackproof.proofs.budget import Clock
+from ackproof.proofs.certificate import recheck
 from ackproof.proofs.engines import run_z3
 from ackproof.proofs.l2s import BACKED, LocalReason, local_reason
 from ackproof.proofs.pdr import PdrOutcome, spacer
@@ -33,9 +34,15 @@ from ackproof.spec import (
     protocol,
 )
 from ackproof.spec.examples import EXAMPLES, alternating_bit
-from ackproof.spec.expr import le, render, slot
+from ackproof.spec.expr import and_, le, render, slot
 from ackproof.spec.interp import compile_system
-from ackproof.spec.lasso import _sends, backing_reason, backing_system, with_reason
+from ackproof.spec.lasso import (
+    _sends,
+    backing_reason,
+    backing_system,
+    deadlock_system,
+    with_reason,
+)
 from ackproof.spec.library.mqtt import mqtt_qos2_method_a, qos2
 from ackproof.spec.protocols import BUILTIN
 from ackproof.spec.system import State, System
@@ -234,13 +241,16 @@ def test_the_local_reason_is_proved_in_the_invariants_own_spacer_run(
 ) -> None:
     """The backing system's invariant restates the property's: proving the two apart
     proved the invariant twice (0.3 s of 0.9 s at exactly-once N = 6).  One Spacer run now
-    proves the invariant, then the reason on its lemmas, and its certificate covers both."""
+    proves the invariant, then the reason on its lemmas, then the bounded model's
+    deadlock freedom, and its certificate covers all three: no run has the backing
+    system's goal or the deadlock system's."""
     from ackproof.proofs import engines
 
     s = BUILTIN["exactly-once"].system(3)
     reason = local_reason(s, "no-loss")
     assert reason is not None
-    runs: list[tuple[str, bool]] = []
+    assert any(a.starved is not None for a in s.calm_actions())  # the deadlock check applies
+    runs: list[tuple[str, int]] = []
 
     def spy(system: System, prop: str, **kw: Any) -> PdrOutcome:
         out = spacer(system, prop, **kw)
@@ -251,22 +261,56 @@ def test_the_local_reason_is_proved_in_the_invariants_own_spacer_run(
     r = run_z3(s, "no-loss", engine, 12, Clock(120), compile_system(s))
     assert r.verdict == "proved", r.detail
     assert BACKED in r.detail
-    assert (render(s.properties["no-loss"].invariant), True) in runs
+    assert (render(s.properties["no-loss"].invariant), 2) in runs
     both = render(reason.system.properties["no-loss"].invariant)
-    assert all(goal != both for goal, _ in runs)
+    dead = render(deadlock_system(s, "no-loss").properties["no-loss"].invariant)
+    assert all(goal not in (both, dead) for goal, _ in runs)
+
+
+def test_the_deadlock_check_runs_on_its_own_when_the_run_does_not_prove_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Deadlock freedom that the invariant's run does not prove (here: replaced by a goal
+    reachable states break) is checked afterwards on the deadlock system, as before."""
+    from ackproof.proofs import engines
+
+    s = BUILTIN["exactly-once"].system(2)
+    monkeypatch.setattr(engines, "deadlock_goal", lambda *_: _processed_at_most_zero(s))
+    runs: list[str] = []
+
+    def spy(system: System, prop: str, **kw: Any) -> PdrOutcome:
+        runs.append(render(system.properties[prop].invariant))
+        return spacer(system, prop, **kw)
+
+    monkeypatch.setattr(engines, "spacer", spy)
+    r = run_z3(s, "no-loss", "pdr", 12, Clock(120), compile_system(s))
+    assert r.verdict == "proved", r.detail
+    assert BACKED in r.detail
+    assert render(deadlock_system(s, "no-loss").properties["no-loss"].invariant) in runs
 
 
 def test_a_second_goal_spacer_cannot_prove_leaves_the_first_proved() -> None:
     """A ``then`` that reachable states break: the invariant is still proved, and its
     certificate is re-checked against the invariant alone."""
     s = BUILTIN["exactly-once"].system(2)
-    out = spacer(s, "no-loss", timeout=60, then=_processed_at_most_zero(s))
+    goal = s.properties["no-loss"].invariant
+    broken = _processed_at_most_zero(s)
+    fine = le(0, broken.args[0])
+    out = spacer(s, "no-loss", timeout=60, then=[broken])
     assert out.status == "proved", out.detail
-    assert not out.then_proved
+    assert out.then_proved == 0
     assert out.certificate is not None
-    both = spacer(s, "no-loss", timeout=60, then=le(0, _processed_at_most_zero(s).args[0]))
+    both = spacer(s, "no-loss", timeout=60, then=[fine])
     assert both.status == "proved"
-    assert both.then_proved
+    assert both.then_proved == 1
+    # the goals after one that fails are not tried; the certificate covers those before
+    some = spacer(s, "no-loss", timeout=60, then=[fine, broken, fine])
+    assert some.status == "proved"
+    assert some.then_proved == 1
+    assert some.certificate is not None
+    inv = some.certificate.invariant
+    assert recheck(s, inv, and_(goal, fine)).ok
+    assert not recheck(s, inv, and_(goal, fine, broken)).ok
 
 
 def test_a_reason_that_fails_in_the_invariants_run_goes_the_old_way(
