@@ -80,10 +80,37 @@ def _action_source(fname: str, action: Action, width: int) -> str:
         g.lines.append(f"    if not {g.src(check.cond)}:")
         g.lines.append(f"        _fail({action.index}, {k}, s)")
     g.need([v for _, v in action.updates], "    ")
-    upd = dict(action.updates)
-    items = [g.src(upd[i]) if i in upd else f"s[{i}]" for i in range(width)]
-    g.lines.append(f"    return ({', '.join(items)},)")
+    upd = {i: g.src(v) for i, v in action.updates}
+    g.lines.append(f"    return {_new_state(upd, width)}")
     return "\n".join(g.lines)
+
+
+def _new_state(updates: dict[int, str], width: int) -> str:
+    """The new state's tuple: the slots an action updates by their expressions, the runs
+    between them as slices of ``s`` (``s[:2] + (True,) + s[3:]``).  Listing every slot
+    (``(s[0], s[1], True, s[3], ...)``) made Python's compiler the largest part of
+    compiling a system: 0.017 s of 0.021 at exactly-once N = 6 (43 slots, 80 actions)."""
+    if not updates:
+        return "s"
+    parts: list[str] = []
+    run: list[str] = []  # updated slots in a row
+    i = 0
+    while i < width:
+        if i in updates:
+            run.append(updates[i])
+            i += 1
+            continue
+        if run:
+            parts.append(f"({', '.join(run)},)")
+            run = []
+        j = i
+        while j < width and j not in updates:
+            j += 1
+        parts.append(f"s[{i if i else ''}:{j if j < width else ''}]")
+        i = j
+    if run:
+        parts.append(f"({', '.join(run)},)")
+    return " + ".join(parts)
 
 
 def _pred_source(fname: str, e: Expr) -> str:
