@@ -15,8 +15,9 @@ proves large systems it could never enumerate and finds deep bugs.  So:
   short of deciding: what the explicit search decides alone within that head start is
   decided by it alone, with the states ``--engine explicit`` explores and no second
   process sharing the CPU (a test pins it).  It is forked earlier, at :data:`PREPARE`
-  states, and imports z3 (0.06-0.1 s) while the head start runs, then waits for the
-  word to go: a search that decides within the head start ends it unused;
+  states (before the search, for a state of :data:`WIDE` bits or more), and imports z3
+  (0.05-0.1 s) while the head start runs, then waits for the word to go: a search that
+  decides within the head start ends it unused;
 * **this process** runs one explicit exploration for every property, with no fixed state
   cap: it goes on while the budget allows (:meth:`.budget.Clock.stop`: time, the
   address-space limit and the machine's memory, checked as ``--engine explicit`` checks
@@ -59,6 +60,15 @@ HEAD_START = 10_000
 #: import was on the symbolic route's path: 0.07 s of 0.8 at exactly-once N = 6); a system
 #: with fewer states never forks it.
 PREPARE = 1_000
+
+#: A state of this many bits or more (10^12 values) has the child forked before the
+#: search starts, not at :data:`PREPARE` states: its z3 import (0.05 s) then ends by the
+#: head start's end (at exactly-once N = 6 it had ended 0.013-0.041 s after, on the
+#: route's path).  A narrower system forks at :data:`PREPARE` (``prove``'s systems, 15-28
+#: bits, decided within hundreds of states: forking each at once took ``prove`` from
+#: 0.32 to 0.37 s); of the library's systems those of 39 bits and more are Kafka's,
+#: NATS's, SQS's and the sliding windows'.
+WIDE = 40
 
 _DECISIVE = ("proved", "violated", "vacuous")
 _RANK = {"violated": 5, "proved": 4, "vacuous": 4, "holds": 2, "inconclusive": 1}
@@ -161,6 +171,8 @@ def check_auto(
     child = _Child((system, list(props), depth, clock, comp))
     if certify:  # a proof waits for the child's certificate: no head start
         child.start()
+    elif comp.packed().layout.bits >= WIDE:  # forked with the packed code, which it uses
+        child.prepare()
     race = _Race(props, certify)
 
     def absorb() -> None:

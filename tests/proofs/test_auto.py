@@ -157,3 +157,33 @@ def test_auto_decides_selective_repeat_where_it_used_to_give_up(
         capacity=capacity,
     )
     assert_auto_decides_like_explicit(pdef, n, faults)
+
+
+@pytest.mark.parametrize(("messages", "early"), [(3, False), (4, True)])
+def test_a_wide_system_forks_its_child_before_the_search(
+    monkeypatch: pytest.MonkeyPatch, messages: int, early: bool
+) -> None:
+    """Exactly-once's state has 31 bits at N = 3 (9,466 states: forked at
+    :data:`auto.PREPARE` states, if at all) and 41 at N = 4 (:data:`auto.WIDE`: forked
+    before the search's first state, so that z3's import is over by the head start's end)."""
+    from ackproof.proofs import explicit
+
+    searching: list[bool] = []
+    forked_during: list[bool] = []
+    run_all, prepare = explicit.run_all, auto._Child.prepare
+
+    def spy_run_all(*args: object, **kw: object) -> object:
+        searching.append(True)
+        return run_all(*args, **kw)  # type: ignore[arg-type]
+
+    def spy_prepare(self: auto._Child) -> None:
+        forked_during.append(bool(searching))
+        prepare(self)
+
+    monkeypatch.setattr(explicit, "run_all", spy_run_all)
+    monkeypatch.setattr(auto._Child, "prepare", spy_prepare)
+    s = PROTOCOLS["exactly-once"].system(messages)
+    out = check_many(s, ["no-duplicate"], engine="auto", timeout=BUDGET)
+    assert out["no-duplicate"].verdict == "proved"
+    assert forked_during, "the child was never forked"
+    assert forked_during[0] is not early
