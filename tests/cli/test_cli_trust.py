@@ -253,3 +253,28 @@ def test_every_report_shows_the_budgets_and_capacity_checked(
     code, out, _ = run(["explain", f, "--property", "no-loss", "--json"], capsys)
     assert code == 1
     assert json.loads(out)["fault_model"]["max_losses"] == 1
+
+
+@pytest.mark.parametrize(("protocol", "code"), [("exactly-once", 0), ("fire-and-forget", 1)])
+def test_the_console_script_writes_everything_before_its_quick_exit(
+    tmp_path: Path, protocol: str, code: int
+) -> None:
+    """The command ends with ``os._exit`` (:func:`ackproof.cli.run`): the exit code is the
+    verdict's, stdout (a file: block-buffered) holds the whole JSON document, and every
+    report file is whole."""
+    junit, markdown = tmp_path / "r.xml", tmp_path / "r.md"
+    out = tmp_path / "out.json"
+    reports = ["--junit", str(junit), "--markdown", str(markdown)]
+    with out.open("w") as stdout:
+        proc = subprocess.run(
+            [sys.executable, "-m", "ackproof.cli", "check", protocol, "--json", *reports],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == code, proc.stderr
+    doc = json.loads(out.read_text())
+    assert {r["property"] for r in doc["results"]} >= {"no-duplicate"}
+    assert junit.read_text().rstrip().endswith("</testsuite>")
+    assert markdown.read_text().strip()
