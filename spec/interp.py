@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 from types import CodeType
 from typing import TYPE_CHECKING, assert_never
 
@@ -93,23 +94,13 @@ def _new_state(updates: dict[int, str], width: int) -> str:
     if not updates:
         return "s"
     parts: list[str] = []
-    run: list[str] = []  # updated slots in a row
-    i = 0
-    while i < width:
-        if i in updates:
-            run.append(updates[i])
-            i += 1
-            continue
-        if run:
-            parts.append(f"({', '.join(run)},)")
-            run = []
-        j = i
-        while j < width and j not in updates:
-            j += 1
-        parts.append(f"s[{i if i else ''}:{j if j < width else ''}]")
-        i = j
-    if run:
-        parts.append(f"({', '.join(run)},)")
+    for updated, run in groupby(range(width), key=updates.__contains__):
+        slots = list(run)
+        if updated:
+            parts.append(f"({', '.join(updates[i] for i in slots)},)")
+        else:
+            lo, hi = slots[0], slots[-1] + 1
+            parts.append(f"s[{lo or ''}:{hi if hi < width else ''}]")
     return " + ".join(parts)
 
 
