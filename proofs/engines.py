@@ -197,8 +197,9 @@ def run_z3(
             goals.append(dead)
         attempt = WITH_REASON[engine](system, prop, depth, clock, comp, goals)
         invariant = attempt.result
-        proved = attempt.then_proved
-        reason = replace(reason, proved=proved >= 1, deadlock_free=proved >= 2)
+        proved = attempt.then_proved  # of goals, from the first
+        free = dead is not None and proved == len(goals)
+        reason = replace(reason, proved=proved >= 1, deadlock_free=free)
     else:
         invariant = run(system, prop, depth, clock, comp)
     # a lasso system's runs have two more steps: faults stop, the loop starts

@@ -37,7 +37,7 @@ also renames message 0's lemma to every later message and filters the union in t
 same run (one Houdini run instead of one per message: at exactly-once N = 6 the reuse
 took half the time); the later conjuncts are then found implied by the lemmas so far.
 
-The first message's lemma itself usually comes from the protocol with two messages
+The first message's lemma itself usually comes from the protocol with one message
 (:mod:`.seed`: Spacer's query grows with N), through the same filter.
 
 Cheap invariants when Spacer stalls.  On FIFO models a conjunct's inductive invariant
@@ -139,6 +139,7 @@ def spacer(
     for later in then:
         parts = (*parts, *_conjuncts(later))
         ends.append(len(parts))
+    starts = [firsts, *ends][: len(ends)]  # and where each starts
     cuts: list[int] = []  # len(lemmas) when each of then's goals was reached
     ids = _message_ids(system)
     solved: dict[int, Term] = {}  # message id -> the lemma proved for its conjunct
@@ -147,7 +148,7 @@ def spacer(
     k = 0
     while k < len(parts):
         part = parts[k]
-        while len(cuts) < len(then) and k >= ([firsts, *ends][len(cuts)]):
+        while len(cuts) < len(starts) and k >= starts[len(cuts)]:
             cuts.append(len(lemmas))
         if k >= firsts and clock.expired():
             break
@@ -155,10 +156,10 @@ def spacer(
             why = f"{clock.spent()} ({k}/{len(parts)} conjuncts proved)"
             return PdrOutcome("unknown", None, why, _spelled(system, lemmas, xs))
         left = clock.left()
-        known = z.and_(*lemmas)
         if follows.implied(lemmas, enc.expr(part, xs), left):
             k += 1
             continue  # the lemmas so far already imply it (Spacer can stall on a tautology)
+        known = z.and_(*lemmas)
         mid = _only_id(part, ids)
         sources = solved  # lemmas to rename to ``mid``: those of other messages, or a seed
         if mid is not None and not solved and not seeded:

@@ -12,8 +12,8 @@ system's variables as it is (with ``Int`` arithmetic; bit-vectors are sized per 
 
 It is a candidate and nothing more: :func:`~.pdr.spacer` hands it to the same filter as a
 lemma renamed from another message (``Init -> C``, ``known & C & Dom & T & known' -> C'``
-on *this* system, then ``C & Dom -> P``), so a lemma that holds at N = 2 and not here is
-cut down or dropped, and Spacer then runs here as before.
+on *this* system, then ``C & Dom -> P``), so a lemma that holds on the smaller instance
+and not here is cut down or dropped, and Spacer then runs here as before.
 """
 
 from __future__ import annotations

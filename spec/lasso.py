@@ -111,8 +111,14 @@ def deadlock_invariant(system: System, prop: str) -> Expr:
 
 def deadlock_system(system: System, prop: str) -> System:
     """``system`` with ``prop``'s invariant replaced by :func:`deadlock_invariant`."""
+    return _with_invariant(system, prop, deadlock_invariant(system, prop))
+
+
+def _with_invariant(system: System, prop: str, inv: Expr) -> System:
+    """``system`` with ``prop`` alone, its invariant ``inv`` (its statement and witness
+    kept, no obligations): the same slots and actions, so :meth:`~ackproof.spec.interp.
+    Compiled.derived` shares their compiled steps."""
     p = system.properties[prop]
-    inv = deadlock_invariant(system, prop)
     return replace(
         system, properties={prop: Property(prop, p.statement, inv, p.witness, p.witness_statement)}
     )
@@ -274,12 +280,7 @@ def backing_system(system: System, prop: str, sample: Sequence[State] = ()) -> S
 def with_reason(system: System, prop: str, reason: Expr) -> System:
     """``system`` with ``prop`` alone, its invariant strengthened by ``reason`` (and no
     obligations: the reason stands for them)."""
-    p = system.properties[prop]
-    inv = and_(p.invariant, reason)
-    return replace(
-        system,
-        properties={prop: Property(prop, p.statement, inv, p.witness, p.witness_statement)},
-    )
+    return _with_invariant(system, prop, and_(system.properties[prop].invariant, reason))
 
 
 def backing_reason(system: System, prop: str, sample: Sequence[State] = ()) -> Expr | None:
